@@ -1,0 +1,66 @@
+"""The `laneface` command line. Settings are loaded here, once, and passed down."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from laneface.cli.bench import bench_app
+from laneface.cli.detect import detect_command
+from laneface.cli.evaluate import eval_app
+from laneface.cli.models import models_app
+from laneface.config import load_settings
+from laneface.errors import LanefaceError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="laneface",
+    help="Capture, quality-check and match the faces of every vehicle occupant in a border-crossing lane.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models_app, name="models")
+app.add_typer(eval_app, name="eval")
+app.add_typer(bench_app, name="bench")
+app.command("detect")(detect_command)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Data directory (default: per-user data dir; env LANEFACE_DATA_DIR)."),
+    ] = None,
+    models_dir: Annotated[
+        Path | None,
+        typer.Option("--models-dir", help="Directory searched first for model files (env LANEFACE_MODELS_DIR)."),
+    ] = None,
+    model_specs: Annotated[
+        Path | None, typer.Option("--model-specs", help="TOML file with extra model specs (an agency's ArcFace model).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress and details.")] = False,
+) -> None:
+    """Global options apply to every command."""
+    ctx.obj = load_settings(
+        data_dir=data_dir,
+        models__models_dir=models_dir,
+        models__specs_file=model_specs,
+        log_level="INFO" if verbose else None,
+    )
+    logging.basicConfig(level=ctx.obj.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def main() -> None:
+    """Entry point: every LanefaceError becomes one clear line on stderr and exit status 2."""
+    try:
+        app()
+    except LanefaceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None

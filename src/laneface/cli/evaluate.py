@@ -1,0 +1,49 @@
+"""`laneface eval lfw`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from laneface.cli.common import emit_json, settings_of, store_of
+
+eval_app = typer.Typer(help="Evaluate recognition accuracy on public datasets.", no_args_is_help=True)
+log = logging.getLogger(__name__)
+
+
+@eval_app.command("lfw")
+def lfw(
+    ctx: typer.Context,
+    lfw_dir: Annotated[Path, typer.Option("--lfw-dir", help="LFW image root (Name/Name_0001.jpg).")],
+    pairs: Annotated[Path, typer.Option("--pairs", help="Pairs file in the official View-2 format.")],
+    detector: Annotated[str, typer.Option("--detector", "-d", help="Detector name or 'auto'.")] = "auto",
+    embedder: Annotated[str, typer.Option("--embedder", "-e", help="Recognizer model name.")] = "dlib-resnet",
+    out: Annotated[Path, typer.Option("--out", help="Directory for the JSON result and DET plot.")] = Path("out/lfw"),
+) -> None:
+    """LFW verification: 10-fold accuracy, TAR at FAR 1e-3/1e-2, EER and failures to acquire; JSON + DET PNG."""
+    from dataclasses import asdict
+
+    from rich.progress import Progress
+
+    from laneface.detection.factory import build_detector
+    from laneface.embedding.factory import build_embedder
+    from laneface.evaluation.lfw import evaluate_lfw, write_result
+
+    settings = settings_of(ctx)
+    store = store_of(ctx)
+    det = build_detector(detector, store, settings.detection)
+    emb = build_embedder(embedder, store, settings.embedding)
+    with Progress(transient=True, disable=not (typer.get_text_stream("stderr").isatty())) as bar:
+        task = bar.add_task(f"LFW {det.name} + {emb.name}", total=None)
+        result, curve = evaluate_lfw(
+            lfw_dir, pairs, det, emb, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    json_path, png = write_result(result, curve, out)
+    summary = asdict(result)
+    summary.pop("fta_files")
+    summary["json"] = str(json_path)
+    summary["det_plot"] = str(png)
+    emit_json(summary)

@@ -1,0 +1,113 @@
+"""Settings, loaded only at entry points (CLI, service) and passed down as values.
+
+Environment variables use the prefix ``LANEFACE_`` and ``__`` between sections, e.g.
+``LANEFACE_MODELS__MODELS_DIR=/opt/laneface/models`` or ``LANEFACE_DETECTION__UPSCALE=2``.
+``LANEFACE_MODELS_DIR`` is accepted as a short form of the models directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "DetectionSettings",
+    "EmbeddingSettings",
+    "ImageSettings",
+    "ModelSettings",
+    "Settings",
+    "default_data_dir",
+    "load_settings",
+]
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (platform convention), used when no --data-dir is given."""
+    from platformdirs import user_data_path
+
+    return user_data_path("laneface", appauthor=False)
+
+
+class ModelSettings(BaseModel):
+    models_dir: Path | None = Field(
+        default=None,
+        description="Directory searched first for model files (then the user data dir, then PyPI packages).",
+    )
+    base_url: str | None = Field(
+        default=None, description="Base URL that `laneface models pull` downloads from (http or https)."
+    )
+    specs_file: Path | None = Field(
+        default=None, description="TOML file with extra [[model]] specs, e.g. an agency's ArcFace-class ONNX model."
+    )
+    verify_checksums: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_only(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("models.base_url must start with http:// or https://")
+        return v
+
+
+class DetectionSettings(BaseModel):
+    detector: str = Field(default="auto", description="Detector name, or 'auto' for the best one installed.")
+    score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    upscale: float = Field(default=1.0, ge=0.25, le=8.0, description="Resize factor applied before detection.")
+    tile_size: int = Field(default=0, ge=0, description="Square tile side in (upscaled) pixels; 0 = no tiling.")
+    tile_overlap: float = Field(default=0.25, ge=0.0, lt=0.9)
+    num_threads: int = Field(default=1, ge=1, le=64)
+
+
+class EmbeddingSettings(BaseModel):
+    embedder: str = Field(default="dlib-resnet", description="Recognizer (face template) model name.")
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    num_threads: int = Field(default=1, ge=1, le=64)
+
+
+class ImageSettings(BaseModel):
+    max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(default=64_000_000, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LANEFACE_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, then apply non-None keyword overrides (from CLI options)."""
+    from pydantic import ValidationError
+
+    from laneface.errors import ConfigError
+
+    try:
+        settings = Settings()
+        short = os.environ.get("LANEFACE_MODELS_DIR")
+        if short and settings.models.models_dir is None:
+            settings = settings.model_copy(
+                update={"models": settings.models.model_copy(update={"models_dir": Path(short)})}
+            )
+        data = settings.model_dump()
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            node = data
+            *parents, leaf = dotted.split("__")
+            for p in parents:
+                node = node[p]
+            node[leaf] = value
+        return Settings(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from None

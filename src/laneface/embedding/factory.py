@@ -1,0 +1,37 @@
+"""Build a FaceEmbedder by model name; backends are imported only when chosen."""
+
+from __future__ import annotations
+
+from laneface.config import EmbeddingSettings
+from laneface.embedding.base import FaceEmbedder
+from laneface.errors import UnknownComponentError
+from laneface.models import ModelStore
+
+__all__ = ["build_embedder", "embedder_names"]
+
+
+def embedder_names(store: ModelStore) -> list[str]:
+    return [s.name for s in store.specs if s.kind == "embedder"]
+
+
+def build_embedder(name: str, store: ModelStore, settings: EmbeddingSettings | None = None) -> FaceEmbedder:
+    """``name`` is a model spec of kind "embedder"; append ``+flip`` for flip augmentation (ONNX models)."""
+    settings = settings or EmbeddingSettings()
+    base_name, _, option = name.partition("+")
+    spec = store.spec(base_name)
+    if spec.kind != "embedder" or option not in ("", "flip"):
+        raise UnknownComponentError(f"{name!r} is not an embedder; embedders: {', '.join(embedder_names(store))}")
+    located = store.locate(base_name)
+    if spec.backend == "dlib-resnet":
+        if option:
+            raise UnknownComponentError("flip augmentation is offered for ONNX embedders only")
+        from laneface.embedding.dlib_resnet import DlibResnetEmbedder
+
+        return DlibResnetEmbedder(located.path, spec.model_version, batch_size=settings.batch_size)
+    if spec.backend == "onnx-arcface":
+        from laneface.embedding.onnx_arcface import OnnxArcFaceEmbedder
+
+        return OnnxArcFaceEmbedder(
+            located.path, spec, batch_size=settings.batch_size, num_threads=settings.num_threads, flip=option == "flip"
+        )
+    raise UnknownComponentError(f"model {base_name!r} has backend {spec.backend!r}, which no embedder reads")

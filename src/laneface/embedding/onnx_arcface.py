@@ -1,0 +1,94 @@
+"""Generic ONNX recognizer for ArcFace-style models, configured entirely by its ModelSpec.
+
+It reads ``input_size`` (width, height), ``alignment`` (template name) and ``preprocessing``:
+``color`` ("RGB" or "BGR"), ``mean`` and ``std`` (scalars or per-channel lists, applied as
+``(x - mean) / std``), ``layout`` ("NCHW" or "NHWC"). ``flip`` adds the embedding of the mirrored crop
+(test-time augmentation). The output's last axis is the template. This is the path for an agency's own
+ArcFace/SFace file: describe it in a specs TOML (see :func:`laneface.models.load_specs_file`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from laneface.alignment import template
+from laneface.embedding.base import l2_normalise
+from laneface.errors import ConfigError, ModelError
+from laneface.models import ModelSpec
+from laneface.types import TemplateBatch
+
+__all__ = ["OnnxArcFaceEmbedder"]
+
+
+def _vec(value: object, name: str) -> npt.NDArray[np.float32]:
+    try:
+        arr = np.asarray(value, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise ConfigError(f"preprocessing.{name} must be a number or a list of 3 numbers") from None
+    if arr.size not in (1, 3):
+        raise ConfigError(f"preprocessing.{name} must be a number or a list of 3 numbers")
+    return arr
+
+
+class OnnxArcFaceEmbedder:
+    def __init__(
+        self, model_path: Path, spec: ModelSpec, *, batch_size: int = 32, num_threads: int = 1, flip: bool = False
+    ) -> None:
+        if spec.input_size is None or spec.alignment is None:
+            raise ConfigError(f"model {spec.name!r} needs input_size and alignment in its spec")
+        self.name = spec.name
+        self.model_version = spec.model_version + ("+flip" if flip else "")
+        self.alignment = template(spec.alignment)
+        if tuple(self.alignment.size_wh) != tuple(spec.input_size):
+            raise ConfigError(
+                f"model {spec.name!r}: input_size {spec.input_size} differs from template {self.alignment.size_wh}"
+            )
+        pre = spec.preprocessing
+        self._bgr = str(pre.get("color", "RGB")).upper() == "BGR"
+        self._mean = _vec(pre.get("mean", 127.5), "mean")
+        self._std = _vec(pre.get("std", 127.5), "std")
+        self._nchw = str(pre.get("layout", "NCHW")).upper() == "NCHW"
+        self._batch = int(batch_size)
+        self._flip = flip
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(num_threads)
+        opts.inter_op_num_threads = 1
+        try:
+            self._session: Any = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"cannot load ONNX model {model_path}: {exc}") from None
+        self._input = self._session.get_inputs()[0].name
+
+    def _prepare(self, crops: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+        w, h = self.alignment.size_wh
+        for c in crops:
+            if c.shape != (h, w, 3) or c.dtype != np.uint8:
+                raise ValueError(f"crops must be ({h}, {w}, 3) uint8, got {c.shape} {c.dtype}")
+        x = np.stack(crops).astype(np.float32)
+        if self._bgr:
+            x = x[..., ::-1]
+        x = (x - self._mean) / self._std
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2) if self._nchw else x, dtype=np.float32)
+
+    def _run(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        out = self._session.run(None, {self._input: x})[0]
+        return np.asarray(out, np.float32).reshape(len(x), -1)
+
+    def embed(self, crops_rgb: Sequence[npt.NDArray[np.uint8]]) -> TemplateBatch:
+        parts = []
+        for start in range(0, len(crops_rgb), self._batch):
+            x = self._prepare(crops_rgb[start : start + self._batch])
+            emb = self._run(x)
+            if self._flip:
+                flipped = x[..., ::-1] if self._nchw else x[:, :, ::-1, :]
+                emb = emb + self._run(np.ascontiguousarray(flipped))
+            parts.append(emb)
+        if not parts:
+            return TemplateBatch(np.zeros((0, 1), np.float32), self.model_version)
+        return TemplateBatch(l2_normalise(np.concatenate(parts)), self.model_version)

@@ -1,0 +1,205 @@
+"""LFW View-2 verification protocol (or any pairs file in its format) for one detector x embedder pair.
+
+Each distinct image is read, the face nearest the image centre is detected, aligned and embedded once;
+each pair is scored by the cosine similarity (dot product of L2-normalised templates). A pair with an
+image where no face was found is a **failure to acquire**: its score is ``-inf`` (it never matches) and
+it counts as an error in the accuracy whatever its label. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from laneface.alignment import align_face
+from laneface.detection.base import FaceDetector
+from laneface.embedding.base import FaceEmbedder
+from laneface.errors import InvalidDatasetError, InvalidImageError
+from laneface.evaluation.metrics import RocCurve, eer, kfold_accuracy, roc_curve, tar_at_far
+from laneface.evaluation.pairs import PairsFile, lfw_image_path, parse_pairs
+from laneface.imageio import read_image
+from laneface.types import FaceDetections
+
+__all__ = ["LfwResult", "central_face", "evaluate_lfw", "score_pairs", "write_result"]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class LfwResult:
+    """Figures of one LFW run. Rates are fractions in [0, 1]; times in seconds."""
+
+    detector: str
+    embedder: str
+    model_version: str
+    pairs: int
+    folds: int
+    images: int
+    fta_images: int  # distinct images where no face was acquired
+    fta_pairs: int  # pairs that include such an image (counted as errors)
+    accuracy_mean: float
+    accuracy_std: float
+    fold_accuracies: list[float]
+    tar_at_far_1e3: float
+    tar_at_far_1e2: float
+    threshold_at_far_1e3: float
+    eer: float
+    eer_threshold: float
+    seconds: float
+    fta_files: list[str] = field(default_factory=list)
+
+
+def central_face(detections: FaceDetections, width: int, height: int) -> int | None:
+    """Index of the face LFW is about: the largest face near the centre (centre distance / size)."""
+    if len(detections) == 0:
+        return None
+    b = detections.boxes_xyxy
+    centres = (b[:, :2] + b[:, 2:]) / 2.0
+    size = np.sqrt(np.maximum(1.0, (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])))
+    dist = np.linalg.norm(centres - np.array([width / 2.0, height / 2.0]), axis=1)
+    return int(np.argmin(dist / size - 0.01 * detections.scores))
+
+
+def _embed_images(
+    paths: list[Path], detector: FaceDetector, embedder: FaceEmbedder, progress: Progress | None, batch: int = 32
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    vectors: list[npt.NDArray[np.float32] | None] = [None] * len(paths)
+    pending: list[tuple[int, npt.NDArray[np.uint8]]] = []
+
+    def flush() -> None:
+        if pending:
+            tb = embedder.embed([crop for _, crop in pending])
+            for (i, _), v in zip(pending, tb.vectors, strict=True):
+                vectors[i] = v
+            pending.clear()
+
+    for i, path in enumerate(paths):
+        try:
+            image = read_image(path)
+        except InvalidImageError as exc:
+            raise InvalidDatasetError(f"LFW image {path} cannot be read: {exc}") from None
+        dets = detector.detect(image)
+        k = central_face(dets, image.shape[1], image.shape[0])
+        if k is not None:
+            pending.append((i, align_face(image, dets.landmarks_xy[k], embedder.alignment)))
+        if len(pending) >= batch:
+            flush()
+        if progress is not None:
+            progress(i + 1, len(paths))
+    flush()
+    acquired = np.array([v is not None for v in vectors], dtype=bool)
+    dim = next((len(v) for v in vectors if v is not None), 1)
+    out = np.zeros((len(paths), dim), np.float32)
+    for i, v in enumerate(vectors):
+        if v is not None:
+            out[i] = v
+    return out, acquired
+
+
+def score_pairs(
+    pairs_file: PairsFile,
+    index: dict[tuple[str, int], int],
+    vectors: npt.NDArray[np.float32],
+    acquired: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Scores (cosine; -inf for FTA), labels (mated), FTA flags and fold ids, one per pair."""
+    n = len(pairs_file.pairs)
+    scores = np.empty(n)
+    labels = np.empty(n, bool)
+    fta = np.empty(n, bool)
+    folds = np.empty(n, np.int64)
+    for j, p in enumerate(pairs_file.pairs):
+        a, b = index[(p.name_a, p.index_a)], index[(p.name_b, p.index_b)]
+        fta[j] = not (acquired[a] and acquired[b])
+        scores[j] = -np.inf if fta[j] else float(vectors[a] @ vectors[b])
+        labels[j] = p.mated
+        folds[j] = p.fold
+    return scores, labels, fta, folds
+
+
+def evaluate_lfw(
+    lfw_dir: Path,
+    pairs_path: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+    *,
+    progress: Progress | None = None,
+) -> tuple[LfwResult, RocCurve]:
+    started = time.perf_counter()
+    pairs_file = parse_pairs(pairs_path)
+    if pairs_file.folds < 2:
+        log.info("pairs file has one fold: accuracy uses a threshold fitted on that same fold")
+    keys = sorted({(p.name_a, p.index_a) for p in pairs_file.pairs} | {(p.name_b, p.index_b) for p in pairs_file.pairs})
+    paths = [lfw_image_path(lfw_dir, name, idx) for name, idx in keys]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise InvalidDatasetError(f"{len(missing)} images named in {pairs_path} are missing, e.g. {missing[0]}")
+    vectors, acquired = _embed_images(paths, detector, embedder, progress)
+    index = {k: i for i, k in enumerate(keys)}
+    scores, labels, fta, folds = score_pairs(pairs_file, index, vectors, acquired)
+    if pairs_file.folds >= 2:
+        kf = kfold_accuracy(scores, labels, folds, forced_errors=fta)
+        acc_mean, acc_std, fold_acc = kf.mean, kf.std, [float(a) for a in kf.accuracies]
+    else:
+        acc_mean, acc_std, fold_acc = _single_fold_accuracy(scores, labels, fta), 0.0, []
+    genuine, impostor = scores[labels], scores[~labels]
+    tar3, thr3 = tar_at_far(genuine, impostor, 1e-3)
+    tar2, _ = tar_at_far(genuine, impostor, 1e-2)
+    e, e_thr = eer(genuine, impostor)
+    result = LfwResult(
+        detector=detector.name,
+        embedder=embedder.name,
+        model_version=embedder.model_version,
+        pairs=len(pairs_file.pairs),
+        folds=pairs_file.folds,
+        images=len(paths),
+        fta_images=int((~acquired).sum()),
+        fta_pairs=int(fta.sum()),
+        accuracy_mean=float(acc_mean),
+        accuracy_std=float(acc_std),
+        fold_accuracies=fold_acc,
+        tar_at_far_1e3=float(tar3),
+        tar_at_far_1e2=float(tar2),
+        threshold_at_far_1e3=float(thr3),
+        eer=float(e),
+        eer_threshold=float(e_thr),
+        seconds=time.perf_counter() - started,
+        fta_files=[str(paths[i]) for i in np.flatnonzero(~acquired)],
+    )
+    return result, roc_curve(genuine, impostor)
+
+
+def _single_fold_accuracy(
+    scores: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_], fta: npt.NDArray[np.bool_]
+) -> float:
+    finite = np.unique(scores[np.isfinite(scores)])
+    candidates = np.concatenate([[-np.inf], (finite[:-1] + finite[1:]) / 2 if len(finite) > 1 else finite, [np.inf]])
+    best = 0.0
+    for t in candidates:
+        correct = ((scores >= t) & np.isfinite(scores)) == labels
+        best = max(best, float((correct & ~fta).mean()))
+    return best
+
+
+def write_result(result: LfwResult, curve: RocCurve, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``lfw_<detector>_<embedder>.json`` and a DET plot PNG into ``out_dir``."""
+    from laneface.evaluation.plots import save_det_plot
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"lfw_{result.detector}_{result.embedder}".replace("/", "_")
+    json_path = out_dir / f"{stem}.json"
+    json_path.write_text(json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8")
+    png = save_det_plot(
+        {f"{result.detector} + {result.embedder}": curve},
+        out_dir / f"{stem}_det.png",
+        f"LFW DET: {result.detector} + {result.embedder}",
+    )
+    return json_path, png

@@ -1,0 +1,403 @@
+"""Model specifications and verified loading of model files.
+
+A :class:`ModelSpec` names one model file, the sha256 values of its accepted builds, its input size,
+preprocessing and licence. :class:`ModelStore` finds a spec's file, in this order:
+
+1. the models directory from settings/option (``LANEFACE_MODELS_DIR``),
+2. the per-user data directory (``<user data dir>/laneface/models``, where ``models pull`` writes),
+3. an installed PyPI package that ships it (``face_recognition_models``),
+
+and verifies its sha256 before any backend reads it. Nothing is downloaded at run time: ``pull`` is an
+explicit command that fetches from a configurable base URL and verifies the checksum before keeping
+the file.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import importlib.util
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from laneface.errors import (
+    ChecksumError,
+    ConfigError,
+    ModelDownloadError,
+    ModelNotFoundError,
+    UnknownComponentError,
+)
+
+__all__ = ["BUILTIN_SPECS", "LocatedModel", "ModelSpec", "ModelStore", "load_specs_file", "sha256_file"]
+
+Kind = Literal["detector", "embedder", "landmarks"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything laneface needs to know to use one model file safely."""
+
+    name: str
+    version: str
+    kind: Kind
+    backend: str  # which adapter reads it: "dlib-mmod", "dlib-shape5", "dlib-resnet", "yunet", "onnx-arcface", ...
+    file: str  # path relative to a models directory
+    sha256: tuple[str, ...]  # accepted builds of the same weights (lower-case hex)
+    licence: str
+    use: Literal["commercial", "evaluation-only"]
+    input_size: tuple[int, int] | None = None  # (width, height)
+    preprocessing: dict[str, object] = field(default_factory=dict)
+    package: str | None = None  # PyPI distribution that ships the file, e.g. "face_recognition_models"
+    package_file: str | None = None  # path inside that package
+    remote_file: str | None = None  # path under the pull base URL (defaults to `file`)
+    remote_sha256: str | None = None  # checksum of the remote file if it differs (compressed)
+    compression: Literal["bz2"] | None = None
+    embedding_dim: int | None = None
+    alignment: str | None = None  # alignment template name, for embedders
+    description: str = ""
+
+    @property
+    def model_version(self) -> str:
+        """Identifier stored with every template: templates of different versions are never compared."""
+        return f"{self.name}@{self.version}+{self.sha256[0][:12]}"
+
+
+@dataclass(frozen=True)
+class LocatedModel:
+    spec: ModelSpec
+    path: Path
+    source: str  # "directory", "package:<name>" or "download"
+
+
+_ARCFACE_PRE: dict[str, object] = {"color": "RGB", "mean": 127.5, "std": 127.5, "layout": "NCHW"}
+
+BUILTIN_SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="dlib-resnet",
+        version="v1",
+        kind="embedder",
+        backend="dlib-resnet",
+        file="dlib/dlib_face_recognition_resnet_model_v1.dat",
+        sha256=("55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",),
+        licence="CC0-1.0",
+        use="commercial",
+        input_size=(150, 150),
+        package="face_recognition_models",
+        package_file="models/dlib_face_recognition_resnet_model_v1.dat",
+        embedding_dim=128,
+        alignment="dlib_150",
+        description="dlib ResNet-29 face recognizer, 128-d (default)",
+    ),
+    ModelSpec(
+        name="dlib-shape5",
+        version="v1",
+        kind="landmarks",
+        backend="dlib-shape5",
+        file="dlib/shape_predictor_5_face_landmarks.dat",
+        sha256=("c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",),
+        licence="CC0-1.0",
+        use="commercial",
+        package="face_recognition_models",
+        package_file="models/shape_predictor_5_face_landmarks.dat",
+        description="dlib 5-point landmark predictor (eye corners, nose base), used with the dlib detectors",
+    ),
+    ModelSpec(
+        name="dlib-mmod",
+        version="v1",
+        kind="detector",
+        backend="dlib-mmod",
+        file="dlib/mmod_human_face_detector.dat",
+        sha256=(
+            "4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6",
+            "be467b1a76f482693de3b0f6a1ff91d092319be71523d4d4b0628f6a53fcb87a",
+        ),
+        licence="CC0-1.0",
+        use="commercial",
+        package="face_recognition_models",
+        package_file="models/mmod_human_face_detector.dat",
+        remote_file="dlib/mmod_human_face_detector.dat.bz2",
+        remote_sha256="db9e9e40f092c118d5eb3e643935b216838170793559515541c56a2b50d9fc84",
+        compression="bz2",
+        description="dlib MMOD CNN face detector",
+    ),
+    ModelSpec(
+        name="yunet",
+        version="2023mar",
+        kind="detector",
+        backend="yunet",
+        file="yunet/face_detection_yunet_2023mar.onnx",
+        sha256=("8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",),
+        licence="MIT",
+        use="commercial",
+        description="YuNet (OpenCV zoo) via cv2.FaceDetectorYN, any input size",
+    ),
+    ModelSpec(
+        name="yunet-2026may",
+        version="2026may",
+        kind="detector",
+        backend="yunet",
+        file="yunet/face_detection_yunet_2026may.onnx",
+        sha256=("ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0",),
+        licence="MIT",
+        use="commercial",
+        description="YuNet, newer release",
+    ),
+    ModelSpec(
+        name="retinaface",
+        version="mnet0.25-640",
+        kind="detector",
+        backend="retinaface",
+        file="retinaface/retinaface_mnet025_640.onnx",
+        sha256=("f8cce06cdfa5d2a07a8378c8cff4c4f33f0b00a3f24d9ef53042ff591a881eb7",),
+        licence="MIT",
+        use="commercial",
+        input_size=(640, 640),
+        preprocessing={"color": "BGR", "mean": [104.0, 117.0, 123.0], "std": 1.0},
+        description="RetinaFace MobileNet-0.25, fixed 640x640 input (letterboxed)",
+    ),
+    ModelSpec(
+        name="scrfd",
+        version="2.5g-bnkps",
+        kind="detector",
+        backend="scrfd",
+        file="scrfd/scrfd_2.5g_bnkps.onnx",
+        sha256=("bc24bb349491481c3ca793cf89306723162c280cb284c5a5e49df3760bf5c2ce",),
+        licence="non-commercial (InsightFace)",
+        use="evaluation-only",
+        input_size=(640, 640),
+        preprocessing={"color": "RGB", "mean": 127.5, "std": 128.0},
+        description="SCRFD 2.5G with keypoints, dynamic input",
+    ),
+    ModelSpec(
+        name="scrfd-500m",
+        version="500m-kps",
+        kind="detector",
+        backend="scrfd",
+        file="scrfd/scrfd_500m_kps_hpc203.onnx",
+        sha256=("517cb1980c72422e676738fc45431700fb7cbee56d0f825b623ee427b3e5ce58",),
+        licence="non-commercial (InsightFace)",
+        use="evaluation-only",
+        input_size=(640, 640),
+        preprocessing={"color": "RGB", "mean": 127.5, "std": 128.0},
+        description="SCRFD 500M with keypoints, fixed 640x640",
+    ),
+    ModelSpec(
+        name="mobilefacenet",
+        version="foamliu-dynbatch",
+        kind="embedder",
+        backend="onnx-arcface",
+        file="mobilefacenet/mobilefacenet_foamliu_dynbatch.onnx",
+        sha256=("0c9ad2a83969fc82155706f7020e6926b4a1a90a5476fff4a5588dfe207f64a4",),
+        licence="unclear",
+        use="evaluation-only",
+        input_size=(112, 112),
+        preprocessing=_ARCFACE_PRE,
+        embedding_dim=128,
+        alignment="arcface_112",
+        description="MobileFaceNet 128-d (ArcFace-style input)",
+    ),
+)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_specs_file(path: Path) -> tuple[ModelSpec, ...]:
+    """Read extra specs from TOML: one ``[[model]]`` table per model, keys as in :class:`ModelSpec`.
+
+    Example, an agency's ArcFace-class recognizer::
+
+        [[model]]
+        name = "agency-arcface"
+        version = "r100-2026"
+        kind = "embedder"
+        backend = "onnx-arcface"
+        file = "agency/arcface_r100.onnx"
+        sha256 = ["<64 hex digits>"]
+        licence = "agency-internal"
+        use = "commercial"
+        input_size = [112, 112]
+        embedding_dim = 512
+        alignment = "arcface_112"
+        preprocessing = { color = "RGB", mean = 127.5, std = 127.5 }
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read model specs file {path}: {exc}") from None
+    specs: list[ModelSpec] = []
+    tables = data.get("model", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{path}: models must be [[model]] tables (an array of tables)")
+    for i, raw in enumerate(tables):
+        try:
+            d = dict(raw)
+            sha = d.pop("sha256")
+            d["sha256"] = tuple(s.lower() for s in ([sha] if isinstance(sha, str) else sha))
+            if "input_size" in d:
+                d["input_size"] = tuple(d["input_size"])
+            spec = ModelSpec(**d)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"{path}: [[model]] #{i + 1} is invalid: {exc}") from None
+        if not spec.sha256 or not all(len(s) == 64 and all(c in "0123456789abcdef" for c in s) for s in spec.sha256):
+            raise ConfigError(f"{path}: model {spec.name!r} needs sha256 as 64 hex digits")
+        specs.append(spec)
+    return tuple(specs)
+
+
+class ModelStore:
+    """Finds, verifies and downloads model files. Holds no global state: make one per entry point."""
+
+    def __init__(
+        self,
+        search_dirs: list[Path],
+        specs: tuple[ModelSpec, ...] = BUILTIN_SPECS,
+        *,
+        verify: bool = True,
+        pull_dir: Path | None = None,
+    ) -> None:
+        self.search_dirs = [Path(d) for d in search_dirs]
+        self.pull_dir = pull_dir if pull_dir is not None else (self.search_dirs[0] if self.search_dirs else None)
+        self._specs = {s.name: s for s in specs}
+        self._verify = verify
+        self._verified: dict[tuple[str, int, int], str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: object) -> ModelStore:
+        from laneface.config import Settings
+
+        if not isinstance(settings, Settings):
+            raise TypeError("settings must be laneface.config.Settings")
+        dirs: list[Path] = []
+        if settings.models.models_dir is not None:
+            dirs.append(settings.models.models_dir)
+        user_dir = settings.data_dir / "models"
+        dirs.append(user_dir)
+        specs = BUILTIN_SPECS
+        if settings.models.specs_file is not None:
+            extra = load_specs_file(settings.models.specs_file)
+            names = {s.name for s in extra}
+            specs = tuple(s for s in BUILTIN_SPECS if s.name not in names) + extra
+        return cls(dirs, specs, verify=settings.models.verify_checksums, pull_dir=dirs[0])
+
+    @property
+    def specs(self) -> tuple[ModelSpec, ...]:
+        return tuple(self._specs.values())
+
+    def spec(self, name: str) -> ModelSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            known = ", ".join(sorted(self._specs))
+            raise UnknownComponentError(f"unknown model {name!r}; known models: {known}") from None
+
+    def _candidates(self, spec: ModelSpec) -> list[tuple[Path, str]]:
+        out: list[tuple[Path, str]] = []
+        for d in self.search_dirs:
+            out.append((d / spec.file, "directory"))
+            out.append((d / Path(spec.file).name, "directory"))
+        if spec.package and spec.package_file:
+            found = importlib.util.find_spec(spec.package)
+            if found is not None and found.submodule_search_locations:
+                for loc in found.submodule_search_locations:
+                    out.append((Path(loc) / spec.package_file, f"package:{spec.package}"))
+        return out
+
+    def find(self, name: str) -> LocatedModel | None:
+        """The first existing file for ``name`` (not verified), or None."""
+        spec = self.spec(name)
+        for path, source in self._candidates(spec):
+            if path.is_file():
+                return LocatedModel(spec, path, source)
+        return None
+
+    def locate(self, name: str) -> LocatedModel:
+        """The verified file for ``name``; raises ModelNotFoundError or ChecksumError."""
+        spec = self.spec(name)
+        found = self.find(name)
+        if found is None:
+            where = "; ".join(str(p) for p, _ in self._candidates(spec))
+            raise ModelNotFoundError(
+                f"model {name!r} ({spec.file}) not found; looked in: {where}. "
+                f"Put the file in a models directory (--models-dir / LANEFACE_MODELS_DIR) "
+                f"or run `laneface models pull {name} --base-url URL`."
+            )
+        self.verify(found)
+        return found
+
+    def verify(self, located: LocatedModel) -> str:
+        """Check the file's sha256 against its spec (cached by path, size and mtime)."""
+        st = located.path.stat()
+        key = (str(located.path), st.st_size, st.st_mtime_ns)
+        digest = self._verified.get(key) or sha256_file(located.path)
+        if self._verify and digest not in located.spec.sha256:
+            raise ChecksumError(
+                f"model file {located.path} has sha256 {digest}, but {located.spec.name!r} expects "
+                f"{' or '.join(located.spec.sha256)}; the file is corrupt or a different model"
+            )
+        self._verified[key] = digest
+        return digest
+
+    def pull(self, name: str, base_url: str, *, timeout_s: float = 60.0, force: bool = False) -> LocatedModel:
+        """Download ``name`` from ``base_url`` into the pull directory, verifying checksums before keeping it."""
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"base URL must start with http:// or https://, got {base_url!r}")
+        if self.pull_dir is None:
+            raise ConfigError("no directory to download models into")
+        spec = self.spec(name)
+        dest = self.pull_dir / spec.file
+        if dest.is_file() and not force:
+            existing = LocatedModel(spec, dest, "directory")
+            self.verify(existing)
+            return existing
+        remote = spec.remote_file or spec.file
+        url = base_url.rstrip("/") + "/" + remote
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        h = hashlib.sha256()
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as resp, tmp.open("wb") as out:  # noqa: S310
+                while block := resp.read(1 << 20):
+                    h.update(block)
+                    out.write(block)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            tmp.unlink(missing_ok=True)
+            raise ModelDownloadError(f"cannot download {name!r} from {url}: {exc}") from None
+        expected_remote = spec.remote_sha256 or (spec.sha256 if spec.compression is None else None)
+        got = h.hexdigest()
+        if expected_remote is not None:
+            accepted = (expected_remote,) if isinstance(expected_remote, str) else expected_remote
+            if got not in accepted:
+                tmp.unlink(missing_ok=True)
+                raise ChecksumError(
+                    f"downloaded {url} has sha256 {got}, expected {' or '.join(accepted)}; file discarded"
+                )
+        if spec.compression == "bz2":
+            raw = tmp.with_name(tmp.name + ".raw")
+            try:
+                with bz2.open(tmp, "rb") as src, raw.open("wb") as out:
+                    while block := src.read(1 << 20):
+                        out.write(block)
+            except (OSError, EOFError) as exc:
+                raw.unlink(missing_ok=True)
+                raise ModelDownloadError(f"cannot decompress {url}: {exc}") from None
+            finally:
+                tmp.unlink(missing_ok=True)
+            tmp = raw
+        located = LocatedModel(spec, tmp, "download")
+        try:
+            self.verify(located)
+        except ChecksumError:
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.replace(dest)
+        return LocatedModel(spec, dest, "directory")
