@@ -357,7 +357,10 @@ class ModelStore:
         dest = self.pull_dir / spec.file
         if dest.is_file() and not force:
             existing = LocatedModel(spec, dest, "directory")
-            self.verify(existing)
+            try:
+                self.verify(existing)
+            except ChecksumError as exc:
+                raise ChecksumError(f"{exc}; pull again with --force to replace it") from None
             return existing
         remote = spec.remote_file or spec.file
         url = base_url.rstrip("/") + "/" + remote

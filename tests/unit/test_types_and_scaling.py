@@ -115,9 +115,22 @@ def test_tiling_finds_a_face_on_a_tile_border_exactly_once() -> None:
 
 def test_tiling_bounds_the_input_size_of_the_base_detector() -> None:
     base = SquareDetector()
-    ScaledTiledDetector(base, upscale=2.0, tile_size=640).detect(_image_with_squares([(10, 10, 30)]))
+    img = _image_with_squares([(10, 10, 30)])
+    ScaledTiledDetector(base, upscale=2.0, tile_size=640, full_frame_pass=False).detect(img)
     assert max(max(c) for c in base.calls) <= 640
     assert len(base.calls) > 1
+    base.calls.clear()
+    ScaledTiledDetector(base, upscale=2.0, tile_size=640).detect(img)
+    assert base.calls.count((540, 960)) == 1  # plus one pass over the original image
+
+
+def test_faces_larger_than_the_overlap_are_found_by_the_full_frame_pass() -> None:
+    img = _image_with_squares([(200, 100, 200)])  # 400 px after 2x: larger than any tile overlap
+    tiled_only = ScaledTiledDetector(SquareDetector(), upscale=2.0, tile_size=320, full_frame_pass=False)
+    assert len(tiled_only.detect(img)) == 0
+    found = ScaledTiledDetector(SquareDetector(), upscale=2.0, tile_size=320).detect(img)
+    assert len(found) == 1
+    np.testing.assert_allclose(found.boxes_xyxy[0], [200, 100, 400, 300], atol=1.0)
 
 
 def test_scaled_detector_rejects_bad_parameters() -> None:
@@ -125,3 +138,14 @@ def test_scaled_detector_rejects_bad_parameters() -> None:
         ScaledTiledDetector(SquareDetector(), upscale=0)
     with pytest.raises(ValueError):
         ScaledTiledDetector(SquareDetector(), tile_size=-1)
+
+
+def test_detect_in_regions_maps_faces_back_and_merges_overlaps() -> None:
+    from laneface.detection.scaling import detect_in_regions
+
+    img = _image_with_squares([(100, 100, 30), (600, 300, 30), (850, 20, 30)])
+    regions = [[50, 50, 300, 300], [80, 80, 200, 200], [550, 250, 700, 400], [-10, -10, 0, 0]]
+    found = detect_in_regions(SquareDetector(), img, regions)
+    got = sorted(tuple(np.round(b).astype(int)) for b in found.boxes_xyxy)
+    assert got == [(100, 100, 130, 130), (600, 300, 630, 330)]  # the square outside every region is not looked for
+    assert len(detect_in_regions(SquareDetector(), img, np.zeros((0, 4)))) == 0

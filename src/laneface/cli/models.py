@@ -1,4 +1,4 @@
-"""`laneface models list|pull|verify`."""
+"""`laneface models list|pull`."""
 
 from __future__ import annotations
 

@@ -4,7 +4,9 @@ A face with an inter-eye distance of 15-20 px is below what most detectors were 
 the image (or a region of it) by ``upscale`` brings such faces into range; tiling keeps the cost of
 detection on a large upscaled image bounded and lets fixed-input detectors (640x640) see full
 resolution. Tiles overlap by ``overlap``; a detection touching an inner tile edge is dropped because the
-neighbouring tile sees that face whole, and the rest are merged by non-maximum suppression.
+neighbouring tile sees that face whole. Faces larger than the overlap are cut in every tile, so by
+default the original image is also searched once at its own scale (``full_frame_pass``); all results
+are merged by non-maximum suppression.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy.typing as npt
 from laneface.detection.base import FaceDetector, nms_xyxy
 from laneface.types import FaceDetections
 
-__all__ = ["ScaledTiledDetector", "tile_origins"]
+__all__ = ["ScaledTiledDetector", "detect_in_regions", "tile_origins"]
 
 
 def tile_origins(length: int, tile: int, overlap: float) -> list[int]:
@@ -40,6 +42,7 @@ class ScaledTiledDetector:
         overlap: float = 0.25,
         nms_iou: float = 0.4,
         edge_margin_px: float = 2.0,
+        full_frame_pass: bool = True,
     ) -> None:
         if upscale <= 0:
             raise ValueError("upscale must be positive")
@@ -51,6 +54,7 @@ class ScaledTiledDetector:
         self.overlap = float(overlap)
         self.nms_iou = float(nms_iou)
         self.edge_margin_px = float(edge_margin_px)
+        self.full_frame_pass = bool(full_frame_pass)
         suffix = []
         if self.upscale != 1.0:
             suffix.append(f"x{self.upscale:g}")
@@ -90,13 +94,17 @@ class ScaledTiledDetector:
                         self.name,
                     )
                 )
+        s = 1.0 / self.upscale
+        parts = [FaceDetections(p.boxes_xyxy * s, p.landmarks_xy * s, p.scores, self.name) for p in parts]
+        if self.full_frame_pass and (tiled or self.upscale > 1.0):
+            # faces larger than the tile overlap are cut by every tile: the original image finds them whole
+            parts.append(self.base.detect(image_rgb))
         merged = FaceDetections.concatenate(parts, self.name)
         if len(merged) == 0:
             return FaceDetections.empty(self.name)
-        if tiled:
+        if len(parts) > 1:
             merged = merged[nms_xyxy(merged.boxes_xyxy, merged.scores, self.nms_iou)]
-        s = 1.0 / self.upscale
-        return FaceDetections(merged.boxes_xyxy * s, merged.landmarks_xy * s, merged.scores, self.name)
+        return FaceDetections(merged.boxes_xyxy, merged.landmarks_xy, merged.scores, self.name)
 
     def _inside_inner_edges(
         self, boxes: npt.NDArray[np.float32], x0: int, y0: int, x1: int, y1: int, W: int, H: int
@@ -112,3 +120,36 @@ class ScaledTiledDetector:
         if y1 < H:
             ok &= boxes[:, 3] < (y1 - y0) - m
         return ok
+
+
+def detect_in_regions(
+    detector: FaceDetector,
+    image_rgb: npt.NDArray[np.uint8],
+    regions_xyxy: npt.ArrayLike,
+    *,
+    nms_iou: float = 0.4,
+) -> FaceDetections:
+    """Run ``detector`` on each region (e.g. a windshield or side window) and map faces back to the image.
+
+    Regions are clipped to the image; empty ones are skipped. Faces found in overlapping regions are
+    merged by non-maximum suppression. Wrap ``detector`` in :class:`ScaledTiledDetector` to upscale the
+    regions, which is where small rear-row faces are.
+    """
+    regions = np.asarray(regions_xyxy, dtype=np.float64).reshape(-1, 4)
+    h, w = image_rgb.shape[:2]
+    parts: list[FaceDetections] = []
+    for x0f, y0f, x1f, y1f in regions:
+        x0, y0 = max(0, int(np.floor(x0f))), max(0, int(np.floor(y0f)))
+        x1, y1 = min(w, int(np.ceil(x1f))), min(h, int(np.ceil(y1f)))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        dets = detector.detect(np.ascontiguousarray(image_rgb[y0:y1, x0:x1]))
+        if len(dets):
+            off = np.array([x0, y0], np.float32)
+            parts.append(
+                FaceDetections(dets.boxes_xyxy + np.tile(off, 2), dets.landmarks_xy + off, dets.scores, detector.name)
+            )
+    merged = FaceDetections.concatenate(parts, detector.name)
+    if len(parts) > 1:
+        merged = merged[nms_xyxy(merged.boxes_xyxy, merged.scores, nms_iou)]
+    return merged
