@@ -13,6 +13,7 @@ from laneface.cli.bench import bench_app
 from laneface.cli.detect import detect_command
 from laneface.cli.evaluate import eval_app
 from laneface.cli.models import models_app
+from laneface.cli.quality import quality_command
 from laneface.config import load_settings
 from laneface.errors import LanefaceError
 
@@ -29,6 +30,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
 app.command("detect")(detect_command)
+app.command("quality")(quality_command)
 
 
 @app.callback()
