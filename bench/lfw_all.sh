@@ -27,5 +27,6 @@ run() { laneface --models-dir "$shared/models" eval lfw --lfw-dir "$lfw" --pairs
   run fold1 "$fold1" dlib-mmod mobilefacenet
   run fold1 "$fold1" dlib-hog dlib-resnet
   run fold1 "$fold1" yunet dlib-resnet
+  run fold1 "$fold1" dlib-cascade dlib-resnet
 ) &
 wait

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from laneface.records.settings import PrivacySettings, RecordsSettings, ServiceSettings
+
 __all__ = [
     "DetectionSettings",
     "EmbeddingSettings",
@@ -65,6 +67,9 @@ class DetectionSettings(BaseModel):
 class EmbeddingSettings(BaseModel):
     embedder: str = Field(default="dlib-resnet", description="Recognizer (face template) model name.")
     batch_size: int = Field(default=32, ge=1, le=1024)
+    refine_landmarks: bool = Field(
+        default=True, description="dlib ResNet: refine landmarks with dlib's 5-point model and use dlib's face chip."
+    )
     num_threads: int = Field(default=1, ge=1, le=64)
 
 
@@ -81,6 +86,9 @@ class Settings(BaseSettings):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
+    records: RecordsSettings = Field(default_factory=RecordsSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 

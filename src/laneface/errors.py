@@ -8,6 +8,7 @@ it helps, what to do. They never contain secrets.
 
     LanefaceError
     ├── ConfigError                  invalid settings or option values
+    │   └── InsecureConfigError      (records.errors) missing or placeholder secrets for `serve`
     ├── InputError                   something a user handed us is unusable
     │   ├── InvalidImageError        bytes/file that is not a usable image
     │   │   ├── EmptyImageError      zero bytes
@@ -21,7 +22,13 @@ it helps, what to do. They never contain secrets.
     │   ├── ChecksumError            a model file's sha256 differs from its ModelSpec
     │   ├── ModelDownloadError       `models pull` could not fetch a file
     │   └── BackendUnavailableError  the Python package a backend needs is not installed
-    └── UnknownComponentError        a detector/embedder/model name that is not registered
+    ├── UnknownComponentError        a detector/embedder/model name that is not registered
+    └── RecordsError                 (records.errors) crossing records and the service
+        ├── DatabaseError, RecordNotFoundError, IdempotencyConflictError, ReviewConflictError
+        ├── BiometricDataUnavailableError, GalleryUnavailableError
+        └── EncryptionError ── UnknownKeyError, DecryptionError
+
+Subsystem errors live next to their code (``laneface.records.errors``) and derive from these classes.
 """
 
 from __future__ import annotations

@@ -149,3 +149,16 @@ def test_detect_in_regions_maps_faces_back_and_merges_overlaps() -> None:
     got = sorted(tuple(np.round(b).astype(int)) for b in found.boxes_xyxy)
     assert got == [(100, 100, 130, 130), (600, 300, 630, 330)]  # the square outside every region is not looked for
     assert len(detect_in_regions(SquareDetector(), img, np.zeros((0, 4)))) == 0
+
+
+def test_cascade_runs_the_fallback_only_when_the_primary_finds_nothing() -> None:
+    from laneface.detection.cascade import CascadeDetector
+
+    primary, fallback = SquareDetector(min_side=40), SquareDetector(min_side=10)
+    cascade = CascadeDetector(primary, fallback, name="c")
+    assert len(cascade.detect(_image_with_squares([(10, 10, 50)]))) == 1
+    assert len(fallback.calls) == 0
+    found = cascade.detect(_image_with_squares([(10, 10, 20)]))
+    assert len(found) == 1
+    assert found.detector == "c"
+    assert len(fallback.calls) == 1

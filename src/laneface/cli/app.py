@@ -14,6 +14,8 @@ from laneface.cli.detect import detect_command
 from laneface.cli.evaluate import eval_app
 from laneface.cli.models import models_app
 from laneface.cli.quality import quality_command
+from laneface.cli.records import db_app, keys_app, ledger_app, purge_command
+from laneface.cli.serve import serve_command
 from laneface.config import load_settings
 from laneface.errors import LanefaceError
 
@@ -31,6 +33,11 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
 app.command("detect")(detect_command)
 app.command("quality")(quality_command)
+app.command("serve")(serve_command)
+app.command("purge")(purge_command)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(ledger_app, name="ledger")
 
 
 @app.callback()

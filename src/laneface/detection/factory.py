@@ -13,6 +13,7 @@ __all__ = ["DETECTORS", "build_detector", "resolve_detector_name"]
 DETECTORS: dict[str, tuple[str | None, float]] = {
     "dlib-hog": (None, 0.5),
     "dlib-mmod": ("dlib-mmod", 0.5),
+    "dlib-cascade": ("dlib-mmod", 0.5),  # HOG, then MMOD where HOG finds nothing (one-face images)
     "yunet": ("yunet", 0.6),
     "yunet-2026may": ("yunet-2026may", 0.6),
     "retinaface": ("retinaface", 0.5),
@@ -43,7 +44,17 @@ def build_detector(name: str, store: ModelStore, settings: DetectionSettings | N
     spec_name, default_threshold = DETECTORS[name]
     threshold = settings.score_threshold if settings.score_threshold is not None else default_threshold
     base: FaceDetector
-    if name.startswith("dlib-"):
+    if name == "dlib-cascade":
+        from laneface.detection.cascade import CascadeDetector
+        from laneface.detection.dlib_backend import DlibDetector
+
+        shape5 = store.locate("dlib-shape5").path
+        base = CascadeDetector(
+            DlibDetector("hog", shape5, score_threshold=threshold),
+            DlibDetector("mmod", shape5, mmod_path=store.locate("dlib-mmod").path, score_threshold=threshold),
+            name=name,
+        )
+    elif name.startswith("dlib-"):
         from laneface.detection.dlib_backend import DlibDetector
 
         shape5 = store.locate("dlib-shape5").path

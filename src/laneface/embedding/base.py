@@ -11,7 +11,7 @@ import numpy.typing as npt
 from laneface.alignment import AlignmentTemplate, align_face
 from laneface.types import FaceDetections, TemplateBatch
 
-__all__ = ["FaceEmbedder", "embed_detections", "l2_normalise"]
+__all__ = ["FaceEmbedder", "embed_detections", "l2_normalise", "template_crops"]
 
 
 @runtime_checkable
@@ -25,6 +25,10 @@ class FaceEmbedder(Protocol):
     model_version: str
     alignment: AlignmentTemplate
 
+    def crops(self, image_rgb: npt.NDArray[np.uint8], detections: FaceDetections) -> list[npt.NDArray[np.uint8]]:
+        """One aligned crop per detected face, as this recognizer expects it."""
+        ...
+
     def embed(self, crops_rgb: Sequence[npt.NDArray[np.uint8]]) -> TemplateBatch: ...
 
 
@@ -34,9 +38,15 @@ def l2_normalise(vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
     return np.asarray(v / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+def template_crops(
+    image_rgb: npt.NDArray[np.uint8], detections: FaceDetections, tmpl: AlignmentTemplate
+) -> list[npt.NDArray[np.uint8]]:
+    """Crops aligned by the 5-point similarity transform onto ``tmpl`` (the usual ``crops`` implementation)."""
+    return [align_face(image_rgb, lm, tmpl) for lm in detections.landmarks_xy]
+
+
 def embed_detections(
     embedder: FaceEmbedder, image_rgb: npt.NDArray[np.uint8], detections: FaceDetections
 ) -> TemplateBatch:
-    """Align every detected face with the embedder's template and embed them in one batch."""
-    crops = [align_face(image_rgb, lm, embedder.alignment) for lm in detections.landmarks_xy]
-    return embedder.embed(crops)
+    """Align every detected face as the embedder expects and embed them in one batch."""
+    return embedder.embed(embedder.crops(image_rgb, detections))

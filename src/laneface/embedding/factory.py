@@ -27,7 +27,8 @@ def build_embedder(name: str, store: ModelStore, settings: EmbeddingSettings | N
             raise UnknownComponentError("flip augmentation is offered for ONNX embedders only")
         from laneface.embedding.dlib_resnet import DlibResnetEmbedder
 
-        return DlibResnetEmbedder(located.path, spec.model_version, batch_size=settings.batch_size)
+        shape5 = store.locate("dlib-shape5").path if settings.refine_landmarks else None
+        return DlibResnetEmbedder(located.path, spec.model_version, shape5_path=shape5, batch_size=settings.batch_size)
     if spec.backend == "onnx-arcface":
         from laneface.embedding.onnx_arcface import OnnxArcFaceEmbedder
 

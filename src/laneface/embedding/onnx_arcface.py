@@ -18,10 +18,10 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from laneface.alignment import template
-from laneface.embedding.base import l2_normalise
+from laneface.embedding.base import l2_normalise, template_crops
 from laneface.errors import ConfigError, ModelError
 from laneface.models import ModelSpec
-from laneface.types import TemplateBatch
+from laneface.types import FaceDetections, TemplateBatch
 
 __all__ = ["OnnxArcFaceEmbedder"]
 
@@ -64,6 +64,9 @@ class OnnxArcFaceEmbedder:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"cannot load ONNX model {model_path}: {exc}") from None
         self._input = self._session.get_inputs()[0].name
+
+    def crops(self, image_rgb: npt.NDArray[np.uint8], detections: FaceDetections) -> list[npt.NDArray[np.uint8]]:
+        return template_crops(image_rgb, detections, self.alignment)
 
     def _prepare(self, crops: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
         w, h = self.alignment.size_wh

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from laneface.alignment import align_face
 from laneface.detection.base import FaceDetector
 from laneface.embedding.base import FaceEmbedder
 from laneface.errors import InvalidDatasetError, InvalidImageError
@@ -89,7 +88,7 @@ def _embed_images(
         dets = detector.detect(image)
         k = central_face(dets, image.shape[1], image.shape[0])
         if k is not None:
-            pending.append((i, align_face(image, dets.landmarks_xy[k], embedder.alignment)))
+            pending.append((i, embedder.crops(image, dets[k : k + 1])[0]))
         if len(pending) >= batch:
             flush()
         if progress is not None:

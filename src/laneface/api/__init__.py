@@ -1,0 +1,1 @@
+"""HTTP service: ``create_app(settings)``, routes per role, schemas separate from the records' types."""

@@ -1,0 +1,80 @@
+"""``create_app(settings)``: the FastAPI application of the laneface service.
+
+Building the app checks the configuration (credentials, encryption key) and fails fast with
+:class:`~laneface.records.errors.InsecureConfigError`; the database is reached only when the app starts
+(lifespan): schema upgrade (``records.auto_migrate``) and the purge scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from laneface.api.errors import install_error_handlers
+from laneface.api.gallery import GalleryAdmin, UnavailableGallery
+from laneface.api.limits import BodySizeLimit
+from laneface.api.routes import admin, audit, crossings, health, ledger, passages
+from laneface.api.security import security_from_settings
+from laneface.config import Settings
+from laneface.records.audit import SYSTEM
+from laneface.records.clock import Clock, system_clock
+from laneface.records.scheduler import PurgeScheduler
+from laneface.records.service import RecordsService, build_cipher
+from laneface.records.settings import Sections, sections_of
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    sections: Sections | None = None,
+    gallery: GalleryAdmin | None = None,
+    clock: Clock = system_clock,
+    insecure_dev: bool = False,
+    run_scheduler: bool = True,
+) -> FastAPI:
+    """The service app. ``sections`` overrides the records/privacy/service settings (tests); ``gallery``
+    is the gallery to administer (default: unavailable, 503); ``insecure_dev`` allows generated dev keys."""
+    resolved = sections or sections_of(settings)
+    security = security_from_settings(resolved, insecure_dev=insecure_dev, clock=clock)
+    records = RecordsService.open(resolved, build_cipher(resolved, dev_key=insecure_dev), clock)
+
+    def purge_run(now: datetime, horizon: timedelta) -> object:
+        return records.purge(now=now, horizon=horizon, actor=SYSTEM, audit_when_empty=False)
+
+    scheduler = PurgeScheduler(purge_run, interval_s=resolved.privacy.purge_interval_s, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(records.prepare_schema)
+        if run_scheduler:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.stop()
+            records.close()
+
+    app = FastAPI(
+        title="laneface records service",
+        version="1",
+        summary="Crossing records, entry/exit ledger, adjudication and audit for border-crossing lanes.",
+        lifespan=lifespan,
+    )
+    app.state.records = records
+    app.state.security = security
+    app.state.gallery = gallery or UnavailableGallery()
+    app.state.scheduler = scheduler
+    install_error_handlers(app)
+    for module in (health, passages, crossings, ledger, audit, admin):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=resolved.service.max_body_bytes)
+    return app

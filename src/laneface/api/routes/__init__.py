@@ -1,0 +1,1 @@
+"""HTTP routes, one module per audience (lanes, officers, auditors, administrators)."""

@@ -1,0 +1,136 @@
+"""What lanes post: one passage with its occupants (images as base64 bytes, never URLs or paths)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from laneface.api.schemas.common import FiniteFloat, Ident, Instant, LongIdent, decode_b64
+from laneface.records.domain import OccupantSubmission, PassageReceipt, PassageSubmission
+
+__all__ = ["MatchCreate", "OccupantCreate", "PassageCreate", "PassageReceiptPublic"]
+
+# 2 MiB of image data is 2.8 MB of base64; the configured byte limit is checked after decoding
+_MAX_B64 = 12 * 1024 * 1024
+ModelVersion = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")]
+
+
+class MatchCreate(BaseModel):
+    doc_id: Ident | None = None
+    score: FiniteFloat | None = None
+    decision: Literal["match", "no_match", "not_captured"]
+
+    @model_validator(mode="after")
+    def _match_names_a_document(self) -> MatchCreate:
+        if self.decision == "match" and self.doc_id is None:
+            raise ValueError("a 'match' decision needs the doc_id it matched")
+        return self
+
+
+class OccupantCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    occupant_id: Ident
+    row: int | None = Field(default=None, ge=0, le=16)
+    quality: float = Field(ge=0.0, le=100.0, allow_inf_nan=False, description="Quality scalar 0-100.")
+    quality_passed: bool
+    match: MatchCreate
+    model_version: ModelVersion
+    best_shot_jpeg_b64: str | None = Field(
+        default=None,
+        max_length=_MAX_B64,
+        description="The best-shot JPEG, base64. Bytes only: URLs and paths are not accepted.",
+        json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/jpeg"},
+    )
+    template_b64: str | None = Field(
+        default=None,
+        max_length=32768,
+        description="Optional face template: little-endian float32 values, base64.",
+        json_schema_extra={"contentEncoding": "base64"},
+    )
+
+
+class PassageCreate(BaseModel):
+    """A passage as the lane pipeline reports it. ``(passage_id, lane)`` is the idempotency key: the same key
+    with the same body returns the stored record (200), with another body 409."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    passage_id: LongIdent
+    lane: Ident
+    direction: Literal["inbound", "outbound"]
+    started_at: Instant
+    occupant_count: int = Field(ge=0, le=64)
+    complete_capture: bool
+    occupants: list[OccupantCreate] = Field(default_factory=list, max_length=64)
+    timing_s: FiniteFloat | dict[Ident, FiniteFloat] | None = Field(default=None)
+
+    @model_validator(mode="after")
+    def _unique_occupants(self) -> PassageCreate:
+        ids = [o.occupant_id for o in self.occupants]
+        if len(ids) != len(set(ids)):
+            raise ValueError("occupant_id values must be unique within a passage")
+        if isinstance(self.timing_s, dict) and len(self.timing_s) > 32:
+            raise ValueError("timing_s has more than 32 entries")
+        return self
+
+    def to_submission(
+        self, images: dict[str, bytes] | None = None, templates: dict[str, bytes] | None = None
+    ) -> PassageSubmission:
+        """The domain value; ``images``/``templates`` (multipart uploads by occupant_id) win over base64."""
+        occupants = []
+        for o in self.occupants:
+            image = (images or {}).get(o.occupant_id)
+            if image is None and o.best_shot_jpeg_b64 is not None:
+                image = decode_b64(o.best_shot_jpeg_b64, what=f"occupant {o.occupant_id!r} best_shot_jpeg_b64")
+            template = (templates or {}).get(o.occupant_id)
+            if template is None and o.template_b64 is not None:
+                template = decode_b64(o.template_b64, what=f"occupant {o.occupant_id!r} template_b64")
+            occupants.append(
+                OccupantSubmission(
+                    occupant_id=o.occupant_id,
+                    row=o.row,
+                    quality=o.quality,
+                    quality_passed=o.quality_passed,
+                    decision=o.match.decision,
+                    doc_id=o.match.doc_id,
+                    score=o.match.score,
+                    model_version=o.model_version,
+                    image_jpeg=image,
+                    template=template,
+                )
+            )
+        return PassageSubmission(
+            passage_id=self.passage_id,
+            lane=self.lane,
+            direction=self.direction,
+            started_at=self.started_at,
+            occupant_count=self.occupant_count,
+            complete_capture=self.complete_capture,
+            occupants=tuple(occupants),
+            timing_s=self.timing_s,
+        )
+
+
+class PassageReceiptPublic(BaseModel):
+    """What a lane gets back: identifiers and counts, nothing biometric, nothing about identities."""
+
+    crossing_id: int
+    passage_id: str
+    lane: str
+    received_at: datetime
+    occupants: int
+    images_withheld: int = Field(description="Occupants whose images were not stored (traveller opted out).")
+
+    @classmethod
+    def of(cls, receipt: PassageReceipt) -> PassageReceiptPublic:
+        return cls(
+            crossing_id=receipt.crossing_id,
+            passage_id=receipt.passage_id,
+            lane=receipt.lane,
+            received_at=receipt.received_at,
+            occupants=receipt.occupants,
+            images_withheld=receipt.images_withheld,
+        )

@@ -1,0 +1,62 @@
+"""`laneface serve`: the records service (FastAPI over uvicorn; OpenAPI at /openapi.json)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import Annotated
+
+import typer
+
+from laneface.cli.common import settings_of
+from laneface.errors import ConfigError
+
+__all__ = ["serve_command"]
+
+log = logging.getLogger(__name__)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default service.host).")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="TCP port (default service.port, 8080).")
+    ] = None,
+    insecure_dev: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-dev",
+            help="Development only, loopback only: generate API keys (saved in <data dir>/dev-api-keys.json and "
+            "logged once) and an encryption key (<data dir>/dev-encryption.key) when none are configured.",
+        ),
+    ] = False,
+) -> None:
+    """Run the records service: lanes post passages, officers adjudicate, auditors read the audit log."""
+    import uvicorn
+
+    from laneface.api.app import create_app
+    from laneface.records.settings import sections_of
+
+    settings = settings_of(ctx)
+    sections = sections_of(settings)
+    bind_host = host or sections.service.host
+    if insecure_dev and not _is_loopback(bind_host):
+        raise ConfigError("--insecure-dev only listens on a loopback address (127.0.0.1, ::1, localhost)")
+    app = create_app(settings, sections=sections, insecure_dev=insecure_dev)
+    log.info("laneface service on http://%s:%d (OpenAPI at /openapi.json)", bind_host, port or sections.service.port)
+    uvicorn.run(
+        app,
+        host=bind_host,
+        port=port or sections.service.port,
+        log_level=settings.log_level.lower(),
+        server_header=False,
+    )

@@ -1,0 +1,79 @@
+"""Alembic migrations run programmatically (``laneface db upgrade`` / ``downgrade``, or ``serve`` at start).
+
+The migration scripts live inside the package (``laneface/records/migrations``), so an installed wheel can
+migrate its own database without an ``alembic.ini``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from laneface.records.errors import DatabaseError
+
+__all__ = ["current_revision", "downgrade", "head_revision", "require_current", "upgrade"]
+
+log = logging.getLogger(__name__)
+SCRIPT_LOCATION = "laneface.records:migrations"
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise DatabaseError("no migration scripts found in the laneface package")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot read the schema revision: {type(exc).__name__}") from None
+
+
+def _run(engine: Engine, verb: str, revision: str) -> None:
+    cfg = _config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            if verb == "upgrade":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, revision)
+    except CommandError as exc:
+        raise DatabaseError(f"cannot {verb} to {revision!r}: {exc}") from None
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"database {verb} failed: {type(exc).__name__}") from exc
+    log.info("records database %sd to %s", verb, revision)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    _run(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    _run(engine, "downgrade", revision)
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to run on a schema older (or newer) than this code's head revision."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise DatabaseError(
+            f"records database is at revision {current or 'none'}, this laneface needs {head}: "
+            "run `laneface db upgrade`"
+        )

@@ -1,0 +1,295 @@
+"""The records service: one object that owns the engine, the cipher and the clock, and runs each operation in
+its own transaction. The HTTP routes and the CLI commands call it; neither touches tables directly."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from laneface.records import migrate
+from laneface.records.audit import SYSTEM, Actions, Actor, AuditFilter, list_events, record_event
+from laneface.records.biometrics import read_biometric
+from laneface.records.clock import Clock, system_clock
+from laneface.records.crossings import add_review, get_crossing, list_crossings
+from laneface.records.crypto import BlobCipher, load_or_create_dev_key, parse_key
+from laneface.records.database import make_engine, make_session_factory, safe_url
+from laneface.records.domain import (
+    CrossingFilter,
+    CrossingView,
+    DocumentView,
+    PassageReceipt,
+    PassageSubmission,
+    ReviewView,
+)
+from laneface.records.errors import (
+    BiometricDataUnavailableError,
+    DatabaseError,
+    EncryptionError,
+    InsecureConfigError,
+    RecordNotFoundError,
+)
+from laneface.records.ledger import DocumentHistory, TravellerStays, document_history, traveller_stays
+from laneface.records.passages import check_jpeg, check_template, ingest_passage
+from laneface.records.retention import PurgeReport, effective_rules, purge, replace_rules
+from laneface.records.rotation import RotationReport, rotate_blobs
+from laneface.records.settings import RetentionRule, Sections
+from laneface.records.stats import GroupKey, StatsRow, compute_stats
+from laneface.records.tables import AuditEvent
+from laneface.records.travellers import mark_removed, set_opt_out, upsert_document
+
+__all__ = ["RecordsService", "build_cipher"]
+
+log = logging.getLogger(__name__)
+
+
+def build_cipher(sections: Sections, *, dev_key: bool = False) -> BlobCipher:
+    """The cipher from ``privacy.encryption_key`` (+ previous keys). Without a key: refuse, or with
+    ``dev_key`` use (and create, mode 0600) ``<data dir>/dev-encryption.key``."""
+    privacy = sections.privacy
+    previous = [
+        parse_key(k.get_secret_value(), name="privacy.previous_encryption_keys")
+        for k in privacy.previous_encryption_keys
+    ]
+    if privacy.encryption_key is not None:
+        return BlobCipher(parse_key(privacy.encryption_key.get_secret_value()), previous)
+    if not dev_key:
+        raise InsecureConfigError(
+            "privacy.encryption_key is not set (LANEFACE_PRIVACY__ENCRYPTION_KEY, base64 of 32 random bytes; "
+            "`laneface keys generate` makes one); for development only, use --insecure-dev"
+        )
+    return BlobCipher(load_or_create_dev_key(sections.data_dir), previous)
+
+
+class RecordsService:
+    def __init__(
+        self, sections: Sections, engine: Engine, cipher: BlobCipher | None, clock: Clock = system_clock
+    ) -> None:
+        """``cipher`` may be None for jobs that never encrypt or decrypt (purge, ledger, statistics)."""
+        self.sections = sections
+        self.engine = engine
+        self._cipher = cipher
+        self.clock = clock
+        self.sessions: sessionmaker[Session] = make_session_factory(engine)
+
+    @classmethod
+    def open(cls, sections: Sections, cipher: BlobCipher | None, clock: Clock = system_clock) -> RecordsService:
+        return cls(sections, make_engine(sections.database_url), cipher, clock)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def cipher(self) -> BlobCipher:
+        if self._cipher is None:
+            raise InsecureConfigError("privacy.encryption_key is not set (LANEFACE_PRIVACY__ENCRYPTION_KEY)")
+        return self._cipher
+
+    # schema -------------------------------------------------------------------------------------------
+    def prepare_schema(self) -> None:
+        """Upgrade when ``records.auto_migrate``, else refuse an out-of-date schema."""
+        try:
+            if self.sections.records.auto_migrate:
+                migrate.upgrade(self.engine)
+            else:
+                migrate.require_current(self.engine)
+        except OperationalError:
+            raise DatabaseError(f"cannot reach the records database {safe_url(self.sections.database_url)}") from None
+
+    # lanes --------------------------------------------------------------------------------------------
+    def validate_submission(self, submission: PassageSubmission) -> None:
+        svc = self.sections.service
+        for o in submission.occupants:
+            source = f"occupant {o.occupant_id!r}"
+            if o.image_jpeg is not None:
+                check_jpeg(o.image_jpeg, max_bytes=svc.max_image_bytes, max_pixels=svc.max_image_pixels, source=source)
+            if o.template is not None:
+                check_template(o.template, source=source)
+
+    def submit_passage(self, submission: PassageSubmission, actor: Actor) -> tuple[PassageReceipt, bool]:
+        """Store a passage (idempotent). Returns (receipt, created)."""
+        self.validate_submission(submission)
+        try:
+            return self._ingest(submission, actor)
+        except IntegrityError:
+            # a concurrent post with the same key won the race: a second attempt finds its row
+            return self._ingest(submission, actor)
+
+    def _ingest(self, submission: PassageSubmission, actor: Actor) -> tuple[PassageReceipt, bool]:
+        with self.sessions.begin() as session:
+            return ingest_passage(
+                session,
+                self.cipher,
+                submission,
+                now=self.clock(),
+                actor=actor,
+                auto_confirm=self.sections.records.auto_confirm_matches,
+            )
+
+    # officers -----------------------------------------------------------------------------------------
+    def crossings(self, flt: CrossingFilter) -> list[CrossingView]:
+        with self.sessions() as session:
+            return list_crossings(session, flt)
+
+    def crossing(self, crossing_id: int) -> CrossingView:
+        with self.sessions() as session:
+            return get_crossing(session, crossing_id)
+
+    def read_face_image(self, occupant_pk: int, actor: Actor, purpose: str = "adjudication") -> tuple[bytes, str]:
+        """Decrypt an occupant's best shot; the read (or the attempt) is in the audit log before it returns."""
+        with self.sessions() as session:
+            try:
+                result = read_biometric(
+                    session,
+                    self.cipher,
+                    occupant_pk=occupant_pk,
+                    kind="face_image",
+                    actor=actor,
+                    now=self.clock(),
+                    purpose=purpose,
+                )
+            except (BiometricDataUnavailableError, EncryptionError):
+                session.commit()  # the attempt stays in the audit log
+                raise
+            session.commit()
+            return result
+
+    def review(
+        self, occupant_pk: int, *, decision: str, doc_id: str | None, note: str | None, actor: Actor
+    ) -> ReviewView:
+        with self.sessions.begin() as session:
+            return add_review(
+                session,
+                occupant_pk=occupant_pk,
+                decision=decision,
+                doc_id=doc_id,
+                note=note,
+                actor=actor,
+                now=self.clock(),
+            )
+
+    def document_history(self, doc_id: str) -> DocumentHistory:
+        with self.sessions() as session:
+            return document_history(session, doc_id)
+
+    def traveller_stays(self, traveller_ref: str, at: datetime | None = None) -> TravellerStays:
+        with self.sessions() as session:
+            return traveller_stays(
+                session,
+                traveller_ref,
+                now=at or self.clock(),
+                records=self.sections.records,
+                home_country=self.sections.privacy.home_country,
+            )
+
+    def stats(self, *, since: datetime, until: datetime, group_by: Sequence[GroupKey]) -> list[StatsRow]:
+        with self.sessions() as session:
+            return compute_stats(session, since=since, until=until, group_by=group_by)
+
+    # auditors -----------------------------------------------------------------------------------------
+    def audit_events(self, flt: AuditFilter) -> list[AuditEvent]:
+        with self.sessions() as session:
+            return list_events(session, flt)
+
+    # administrators -----------------------------------------------------------------------------------
+    def enroll_document(
+        self,
+        *,
+        doc_id: str,
+        doc_type: str,
+        citizenship: str,
+        traveller_ref: str | None,
+        opt_out: bool | None,
+        actor: Actor,
+        gallery_enroll: Callable[[], None] | None = None,
+    ) -> DocumentView:
+        """Record a document and its traveller; ``gallery_enroll`` runs inside the transaction, so a gallery
+        failure leaves the records unchanged."""
+        with self.sessions.begin() as session:
+            view = upsert_document(
+                session,
+                doc_id=doc_id,
+                doc_type=doc_type,
+                citizenship=citizenship,
+                traveller_ref=traveller_ref,
+                opt_out=opt_out,
+                now=self.clock(),
+            )
+            if gallery_enroll is not None:
+                gallery_enroll()
+            record_event(
+                session,
+                at=self.clock(),
+                actor=actor,
+                action=Actions.GALLERY_ENROLL,
+                object_type="document",
+                object_id=doc_id,
+                details={"doc_type": doc_type, "citizenship": citizenship, "traveller_ref": view.traveller_ref},
+            )
+            return view
+
+    def remove_document(self, doc_id: str, *, actor: Actor, removed_from_gallery: bool) -> DocumentView | None:
+        """Mark the document as no longer enrolled (its ledger history stays). None when the records do not
+        know it either."""
+        with self.sessions.begin() as session:
+            try:
+                view: DocumentView | None = mark_removed(session, doc_id)
+            except RecordNotFoundError:
+                if not removed_from_gallery:
+                    raise
+                view = None
+            record_event(
+                session,
+                at=self.clock(),
+                actor=actor,
+                action=Actions.GALLERY_REMOVE,
+                object_type="document",
+                object_id=doc_id,
+                details={"removed_from_gallery": removed_from_gallery},
+            )
+            return view
+
+    def set_opt_out(self, traveller_ref: str, opt_out: bool, actor: Actor) -> int:
+        with self.sessions.begin() as session:
+            return set_opt_out(session, traveller_ref, opt_out, actor=actor, now=self.clock())
+
+    def retention_rules(self) -> tuple[list[RetentionRule], str]:
+        with self.sessions() as session:
+            return effective_rules(session, self.sections.privacy.retention)
+
+    def set_retention_rules(
+        self, rules: Sequence[RetentionRule] | None, actor: Actor
+    ) -> tuple[list[RetentionRule], str]:
+        with self.sessions.begin() as session:
+            replace_rules(session, rules, actor=actor, now=self.clock())
+        return self.retention_rules()
+
+    def purge(
+        self,
+        *,
+        now: datetime | None = None,
+        horizon: timedelta = timedelta(0),
+        actor: Actor = SYSTEM,
+        audit_when_empty: bool = True,
+    ) -> PurgeReport:
+        with self.sessions.begin() as session:
+            rules, _ = effective_rules(session, self.sections.privacy.retention)
+            report = purge(
+                session,
+                now=now or self.clock(),
+                rules=rules,
+                home_country=self.sections.privacy.home_country,
+                actor=actor,
+                horizon=horizon,
+                audit_when_empty=audit_when_empty,
+            )
+        if report.total:
+            log.info("purge deleted %d biometric records (%s)", report.total, report.expired)
+        return report
+
+    def rotate_key(self, new_cipher: BlobCipher, actor: Actor = SYSTEM) -> RotationReport:
+        return rotate_blobs(self.sessions, new_cipher, actor=actor, now=self.clock())

@@ -1,0 +1,102 @@
+"""Alembic migrations up and down on SQLite and PostgreSQL; the migrated schema equals the table models."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import typer
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from typer.testing import CliRunner
+
+from laneface.cli.records import db_app
+from laneface.config import load_settings
+from laneface.records import migrate
+from laneface.records.database import make_engine
+from laneface.records.errors import DatabaseError
+from laneface.records.tables import Base
+
+TABLES = {
+    "audit_events",
+    "biometric_blobs",
+    "crossings",
+    "documents",
+    "ledger_entries",
+    "occupants",
+    "retention_rules",
+    "reviews",
+    "travellers",
+}
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.upper().startswith("LANEFACE_") and key != "LANEFACE_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+
+
+def test_upgrade_matches_models_and_downgrade_to_base(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        assert migrate.current_revision(engine) is None
+        with pytest.raises(DatabaseError, match="db upgrade"):
+            migrate.require_current(engine)
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        migrate.require_current(engine)
+        assert set(inspect(engine).get_table_names()) >= TABLES
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        assert diff == []
+        migrate.downgrade(engine, "base")
+        assert migrate.current_revision(engine) is None
+        assert not TABLES & set(inspect(engine).get_table_names())
+        migrate.upgrade(engine)  # and up again
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_unknown_revision_is_a_clear_error(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        with pytest.raises(DatabaseError, match="nope"):
+            migrate.upgrade(engine, "nope")
+    finally:
+        engine.dispose()
+
+
+def _cli() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def root(ctx: typer.Context, data_dir: Path = typer.Option(...)) -> None:  # noqa: B008
+        ctx.obj = load_settings(data_dir=data_dir)
+
+    app.add_typer(db_app, name="db")
+    return app
+
+
+def test_db_commands(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANEFACE_RECORDS__DATABASE_URL", database_url)
+    runner, app, base = CliRunner(), _cli(), ["--data-dir", str(tmp_path)]
+    result = runner.invoke(app, [*base, "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert migrate.head_revision() in result.output
+    result = runner.invoke(app, [*base, "db", "current"])
+    assert json.loads(result.output) == {"current": migrate.head_revision(), "head": migrate.head_revision()}
+    result = runner.invoke(app, [*base, "db", "downgrade", "--revision", "base"])
+    assert result.exit_code == 0 and "base" in result.output
+
+
+def test_sqlite_default_lives_in_the_data_dir(tmp_path: Path) -> None:
+    result = CliRunner().invoke(_cli(), ["--data-dir", str(tmp_path / "d"), "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    db = tmp_path / "d" / "records.db"
+    assert db.is_file()
+    assert db.stat().st_mode & 0o077 == 0  # personal data: owner only
