@@ -1,16 +1,22 @@
-"""Schema-driven tests (schemathesis, in process over ASGI) on SQLite and PostgreSQL: for every operation,
-generated requests sent with a valid key of a role the operation admits never get a 5xx."""
+"""Schema-driven tests (schemathesis) on SQLite and PostgreSQL: for every operation, generated requests sent
+with a valid key of a role the operation admits never get a 5xx.
+
+The app runs in a real uvicorn server on a loopback port in a thread (one event loop for the app and its
+lifespan); requests carry a timeout so a hung request fails the test instead of hanging the run.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
+import uvicorn
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -51,8 +57,20 @@ def api_schema(module_database_url: str, tmp_path_factory: pytest.TempPathFactor
         ),
     )
     app = create_app(Settings(data_dir=tmp), sections=sections, gallery=InMemoryGallery(), run_scheduler=False)
-    with TestClient(app):  # runs the lifespan: schema migrated before the first generated request
-        yield schemathesis.openapi.from_asgi("/openapi.json", app)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield schemathesis.openapi.from_url(f"http://127.0.0.1:{port}/openapi.json")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -62,4 +80,4 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_no_server_errors(case: Any) -> None:
     key = KEYS[_role_for(case.path)]
-    case.call_and_validate(headers={"X-API-Key": key}, checks=[not_a_server_error])
+    case.call_and_validate(headers={"X-API-Key": key}, checks=[not_a_server_error], timeout=60)

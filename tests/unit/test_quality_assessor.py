@@ -1,4 +1,4 @@
-"""QualityAssessor: one report per face, mapping, unified placeholder, configuration errors, public API."""
+"""QualityAssessor: one report per face, mapping, unified score, configuration errors, public API."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 import laneface.quality as quality
 from laneface.errors import ConfigError
 from laneface.quality import (
-    UNIFIED_PLACEHOLDER_MEASURES,
     FaceSample,
     MeasureResult,
     Profile,
@@ -18,6 +17,7 @@ from laneface.quality import (
     SigmoidMapping,
     default_measures,
     load_quality_config,
+    load_unified_model,
 )
 from laneface.quality.template import QUALITY_128
 from laneface.types import FaceDetections
@@ -53,7 +53,6 @@ def test_public_api_is_pinned() -> None:
     assert sorted(quality.__all__) == sorted(
         [
             "QUALITY_128",
-            "UNIFIED_PLACEHOLDER_MEASURES",
             "FaceSample",
             "HeadPose",
             "MeasureResult",
@@ -65,17 +64,19 @@ def test_public_api_is_pinned() -> None:
             "QualityReport",
             "Requirement",
             "SigmoidMapping",
+            "UnifiedQualityModel",
             "default_measures",
             "estimate_head_pose",
             "load_mappings",
             "load_profiles",
             "load_quality_config",
+            "load_unified_model",
         ]
     )
     assert all(isinstance(m, QualityMeasure) for m in default_measures())
     names = [m.name for m in default_measures()]
     assert len(names) == len(set(names)) == 15
-    assert set(UNIFIED_PLACEHOLDER_MEASURES) <= set(names)
+    assert set(load_unified_model().measures) <= set(names)
 
 
 def test_one_report_per_face_in_detection_order() -> None:
@@ -87,23 +88,23 @@ def test_one_report_per_face_in_detection_order() -> None:
     assert assessor.assess(_image(), FaceDetections.empty()) == []
 
 
-def test_scalars_come_from_the_mappings_and_unified_is_their_mean() -> None:
+def test_scalars_come_from_the_mappings() -> None:
     a, b, c = Constant("a", 1.0), Constant("b", 0.0), Constant("c", None)
     mappings = {"a": SigmoidMapping(x0=0.0, w=1e-3), "b": SigmoidMapping(x0=1.0, w=0.5), "c": SigmoidMapping(x0=0, w=1)}
     profile = Profile("p", (Requirement("a", min=0.5),))
-    assessor = QualityAssessor([a, b, c], mappings, profile, unified_measures=("a", "b", "c", "absent"))
+    assessor = QualityAssessor([a, b, c], mappings, profile)
     report = assessor.assess_one(FaceSample.from_detection(_image(), _detections(1), 0))
     assert report.measures["a"].scalar == 100.0
     assert report.measures["b"].scalar == 12.0
     assert report.measures["c"].scalar is None and report.measures["c"].status == "failure_to_assess"
-    assert report.unified == pytest.approx(56.0)
+    assert report.unified is None  # no unified model given (tests/unit/test_unified_edc.py covers the model)
     assert report.passed and report.failed == ()
     assert a.calls == b.calls == c.calls == 1
 
 
-def test_unified_is_none_when_nothing_in_the_subset_was_assessed() -> None:
+def test_unified_is_none_without_a_unified_model() -> None:
     m = Constant("x", None)
-    assessor = QualityAssessor([m], {}, Profile("p", (Requirement("x", max=1),)), unified_measures=("x",))
+    assessor = QualityAssessor([m], {}, Profile("p", (Requirement("x", max=1),)))
     report = assessor.assess_one(FaceSample.from_detection(_image(), _detections(1), 0))
     assert report.unified is None
     assert not report.passed and report.failed[0].startswith("x <= 1 (failure to assess")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import asdict
@@ -74,3 +75,104 @@ def detect(
     (out / "bench_detect.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     save_recall_plot(results, out / "recall_vs_ied.png")
     emit_json(rows)
+
+
+@bench_app.command("quality")
+def quality(
+    ctx: typer.Context,
+    lfw_dir: Annotated[Path, typer.Option("--lfw-dir", help="LFW deep-funneled image root.")],
+    pairs: Annotated[Path, typer.Option("--pairs", help="LFW View-2 pairs.txt (its mated pairs are used).")],
+    detector: Annotated[str, typer.Option("--detector", "-d", help="Detector name or 'auto'.")] = "yunet",
+    embedder: Annotated[str, typer.Option("--embedder", "-e", help="Recognizer model name.")] = "mobilefacenet",
+    seed: Annotated[int, typer.Option("--seed", help="Seeds degradations, pair subset and tie-breaking.")] = 0,
+    max_pairs: Annotated[
+        int | None, typer.Option("--max-pairs", help="Use this many mated pairs (seeded, spread over folds).")
+    ] = None,
+    train_repeats: Annotated[int, typer.Option("--train-repeats", help="Degraded copies per fitting probe.")] = 3,
+    test_repeats: Annotated[int, typer.Option("--test-repeats", help="Degraded copies per held-out probe.")] = 1,
+    clean_share: Annotated[float, typer.Option("--clean-share", help="Share of probes left clean.")] = 0.25,
+    double_share: Annotated[float, typer.Option("--double-share", help="Share given two degradations.")] = 0.15,
+    severity_power: Annotated[
+        float, typer.Option("--severity-power", help="Severity = uniform ** power (higher: milder on average).")
+    ] = 2.5,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Evaluate this model file ('shipped' = the packaged one) instead of fitting."),
+    ] = None,
+    fit_out: Annotated[
+        Path | None, typer.Option("--fit-out", help="Write the fitted unified model (JSON) here.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory for JSON, CSV and EDC plots.")] = Path(
+        "out/bench_quality"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole summary as JSON.")] = False,
+) -> None:
+    """Fit the unified quality score on degraded LFW and draw EDC curves (ISO/IEC 29794-1) on held-out folds."""
+    from laneface.detection.factory import build_detector
+    from laneface.embedding.factory import build_embedder
+    from laneface.evaluation.bench_quality import REPORT_FRACTIONS, run_quality_bench, write_outputs
+    from laneface.evaluation.degrade import DegradationMix
+    from laneface.quality.measures import default_measures
+    from laneface.quality.profiles import load_quality_config
+    from laneface.quality.unified import load_unified_model
+
+    if model is not None and fit_out is not None:
+        raise typer.BadParameter("--fit-out writes a fitted model; it cannot be used with --model")
+    try:
+        mix = DegradationMix(none=clean_share, double=double_share, severity_power=severity_power)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    settings = settings_of(ctx)
+    store = store_of(ctx)
+    det = build_detector(detector, store, settings.detection)
+    emb = build_embedder(embedder, store, settings.embedding)
+    given = None if model is None else load_unified_model(None if model == "shipped" else Path(model))
+    result = run_quality_bench(
+        lfw_dir,
+        pairs,
+        det,
+        emb,
+        default_measures(),
+        load_quality_config().mappings,
+        model=given,
+        seed=seed,
+        max_pairs=max_pairs,
+        train_repeats=train_repeats,
+        test_repeats=test_repeats,
+        mix=mix,
+        progress=log.info,
+    )
+    paths = write_outputs(result, out)
+    summary = result.summary()
+    if fit_out is not None:
+        unified = summary["edc"]["unified"]
+        held_out = {
+            "folds": summary["test_folds"],
+            "probes": summary["test"]["probes"],
+            "fnmr": unified["fnmr"]["0"],
+            "fnmr_after_discarding_10pct": unified["fnmr"]["0.1"],
+            "reduction_at_10pct": unified["reduction_at_10pct"],
+        }
+        fitted = dataclasses.replace(result.model, metadata={**result.model.metadata, "held_out": held_out})
+        paths["model"] = fitted.save(fit_out)
+    summary["files"] = {k: str(v) for k, v in paths.items()}
+    if as_json:
+        emit_json(summary)
+        return
+    edc = summary["edc"]
+    head = "discarded".ljust(34) + "".join(f"{100 * f:>7g}%" for f in REPORT_FRACTIONS) + "   area  cut@10%"
+    typer.echo(
+        f"{summary['detector']} + {summary['embedder']}: threshold {summary['threshold']:.4f} at FMR "
+        f"{summary['target_fmr']:g}; held-out probes {summary['test']['probes']} "
+        f"(failures to acquire {summary['test']['failures_to_acquire']})"
+    )
+    typer.echo(head)
+    for name, row in sorted(edc.items(), key=lambda kv: kv[1]["area"]):
+        cut = row["reduction_at_10pct"]
+        typer.echo(
+            name.ljust(34)
+            + "".join(f"{100 * v:>7.2f}%" for v in row["fnmr"].values())
+            + f"  {row['area']:.4f}  {'-' if cut is None else f'{100 * cut:.0f}%'}"
+        )
+    typer.echo(json.dumps(summary["done_when"]))
+    typer.echo(f"written: {', '.join(str(p) for p in paths.values())}")

@@ -5,11 +5,12 @@ Typical use::
     assessor = QualityAssessor.from_config("vehicle")
     reports = assessor.assess(image_rgb, detector.detect(image_rgb))
     reports[0].passed, reports[0].failed, reports[0].measures["yaw"].raw
+    reports[0].unified  # 0-100: predicted chance that the face matches its reference (quality/unified.py)
 """
 
 from __future__ import annotations
 
-from laneface.quality.assessor import UNIFIED_PLACEHOLDER_MEASURES, QualityAssessor
+from laneface.quality.assessor import QualityAssessor
 from laneface.quality.base import FaceSample, MeasureResult, MeasureStatus, QualityMeasure, QualityReport
 from laneface.quality.headpose import HeadPose, estimate_head_pose
 from laneface.quality.mapping import SigmoidMapping
@@ -23,10 +24,10 @@ from laneface.quality.profiles import (
     load_quality_config,
 )
 from laneface.quality.template import QUALITY_128
+from laneface.quality.unified import UnifiedQualityModel, load_unified_model
 
 __all__ = [
     "QUALITY_128",
-    "UNIFIED_PLACEHOLDER_MEASURES",
     "FaceSample",
     "HeadPose",
     "MeasureResult",
@@ -38,9 +39,11 @@ __all__ = [
     "QualityReport",
     "Requirement",
     "SigmoidMapping",
+    "UnifiedQualityModel",
     "default_measures",
     "estimate_head_pose",
     "load_mappings",
     "load_profiles",
     "load_quality_config",
+    "load_unified_model",
 ]

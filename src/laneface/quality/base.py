@@ -175,9 +175,10 @@ class FaceSample:
 class QualityReport:
     """The quality of one face: every measure, the unified score and the profile verdict.
 
-    ``unified`` is a **placeholder** until the unified quality model exists: the mean of the scalars of
-    :data:`laneface.quality.assessor.UNIFIED_PLACEHOLDER_MEASURES` that could be assessed (``None`` when
-    none could). ``passed`` is ``True`` when every requirement of ``profile`` is met; ``failed`` lists the
+    ``unified`` is the unified quality score, 0-100 (one decimal): 100 times the probability, predicted by
+    :class:`~laneface.quality.unified.UnifiedQualityModel` from the measures, that the face matches its
+    reference at the model's threshold; ``None`` without a model or when none of its measures could be
+    assessed. ``passed`` is ``True`` when every requirement of ``profile`` is met; ``failed`` lists the
     requirements not met, as text like ``"inter_eye_distance >= 90 (got 41.2)"``.
     """
 
