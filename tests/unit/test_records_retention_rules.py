@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from laneface.config import Settings
+from laneface.config import Settings, load_settings
 from laneface.errors import ConfigError
 from laneface.records.retention import resolve_rule
 from laneface.records.settings import PrivacySettings, RetentionRule, default_retention_rules, sections_of
@@ -69,4 +69,4 @@ def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
 def test_invalid_environment_is_a_config_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LANEFACE_PRIVACY__HOME_COUNTRY", "france")
     with pytest.raises(ConfigError, match="home_country"):
-        sections_of(Settings(data_dir=tmp_path))
+        sections_of(load_settings(data_dir=tmp_path))
