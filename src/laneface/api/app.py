@@ -62,6 +62,9 @@ def create_app(
         finally:
             scheduler.stop()
             records.close()
+            close = getattr(app.state.gallery, "close", None)
+            if callable(close):
+                await run_in_threadpool(close)
 
     app = FastAPI(
         title="laneface records service",

@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 
 from laneface.cli.bench import bench_app
+from laneface.cli.bench_gallery import bench_gallery_command, bench_onen_command
 from laneface.cli.detect import detect_command
 from laneface.cli.evaluate import eval_app
+from laneface.cli.gallery import calibrate_command, gallery_app
 from laneface.cli.models import models_app
 from laneface.cli.quality import quality_command
 from laneface.cli.records import db_app, keys_app, ledger_app, purge_command
@@ -38,6 +40,10 @@ app.command("purge")(purge_command)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(gallery_app, name="gallery")
+app.command("calibrate")(calibrate_command)
+bench_app.command("gallery")(bench_gallery_command)
+bench_app.command("onen")(bench_onen_command)
 
 
 @app.callback()

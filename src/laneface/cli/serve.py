@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from laneface.cli.common import settings_of
+from laneface.cli.common import settings_of, store_of
 from laneface.errors import ConfigError
 
 __all__ = ["serve_command"]
@@ -39,11 +39,18 @@ def serve_command(
             "logged once) and an encryption key (<data dir>/dev-encryption.key) when none are configured.",
         ),
     ] = False,
+    enrol_profile: Annotated[
+        str,
+        typer.Option(
+            "--enrol-profile", help="Quality profile an uploaded document photo must meet (POST /v1/gallery/documents)."
+        ),
+    ] = "document",
 ) -> None:
     """Run the records service: lanes post passages, officers adjudicate, auditors read the audit log."""
     import uvicorn
 
     from laneface.api.app import create_app
+    from laneface.api.gallery_service import ServiceGallery, enroller_from_settings
     from laneface.records.settings import sections_of
 
     settings = settings_of(ctx)
@@ -51,7 +58,12 @@ def serve_command(
     bind_host = host or sections.service.host
     if insecure_dev and not _is_loopback(bind_host):
         raise ConfigError("--insecure-dev only listens on a loopback address (127.0.0.1, ::1, localhost)")
-    app = create_app(settings, sections=sections, insecure_dev=insecure_dev)
+    from laneface.quality.profiles import load_quality_config
+
+    load_quality_config().profile(enrol_profile)  # an unknown profile fails here, not at the first upload
+    store = store_of(ctx)
+    gallery = ServiceGallery(lambda: enroller_from_settings(settings, store, profile=enrol_profile))
+    app = create_app(settings, sections=sections, gallery=gallery, insecure_dev=insecure_dev)
     log.info("laneface service on http://%s:%d (OpenAPI at /openapi.json)", bind_host, port or sections.service.port)
     uvicorn.run(
         app,

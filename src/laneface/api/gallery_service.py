@@ -1,0 +1,110 @@
+"""The gallery behind the service's admin endpoints (:class:`laneface.api.gallery.GalleryAdmin`).
+
+:class:`ServiceGallery` enrols uploaded document photos through the same :class:`~laneface.gallery.enrol.Enroller`
+as ``laneface gallery enroll`` (quality gate of the ``document`` profile, one face, duplicate check, failure
+to enrol recorded with its reason), removes documents, and reports the gallery's size. The detector, the
+embedder and the gallery are built on first use, so the service starts without loading a model, and one
+lock serialises writers (the FastAPI endpoints run in a thread pool).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from laneface.api.gallery import GalleryInfo
+from laneface.gallery.errors import EnrolmentRejectedError
+
+if TYPE_CHECKING:
+    from laneface.config import Settings
+    from laneface.gallery.enrol import Enroller
+    from laneface.models import ModelStore
+
+__all__ = ["ServiceGallery", "enroller_from_settings"]
+
+log = logging.getLogger(__name__)
+
+UPLOAD = "upload"  # the image name recorded for photos that came through the service
+
+
+def enroller_from_settings(
+    settings: Settings, store: ModelStore, *, profile: str = "document", duplicate_fmr: float = 1e-5
+) -> Enroller:
+    """The configured detector and embedder, the quality gate of ``profile``, the gallery of the embedder's
+    model version under ``settings.data_dir`` and, where thresholds are calibrated for it, the duplicate
+    check at ``duplicate_fmr``."""
+    from laneface.detection.factory import build_detector
+    from laneface.embedding.factory import build_embedder
+    from laneface.gallery.enrol import Enroller, EnrolOptions
+    from laneface.gallery.errors import CalibrationRangeError, UncalibratedModelError
+    from laneface.gallery.store import Gallery
+    from laneface.gallery.thresholds import load_thresholds
+    from laneface.imageio import ImageLimits
+    from laneface.quality import QualityAssessor
+
+    det = build_detector(settings.detection.detector, store, settings.detection)
+    emb = build_embedder(settings.embedding.embedder, store, settings.embedding)
+    threshold: float | None
+    try:
+        threshold = load_thresholds(settings.data_dir).get(emb.model_version).at_fmr(duplicate_fmr)
+    except (UncalibratedModelError, CalibrationRangeError) as exc:
+        log.warning("gallery enrolment without a duplicate check: %s", exc)
+        threshold = None
+    options = EnrolOptions(
+        profile=profile,
+        duplicate_threshold=threshold,
+        drop_on_failure=False,
+        image_limits=ImageLimits(max_bytes=settings.images.max_bytes, max_pixels=settings.images.max_pixels),
+    )
+    gallery = Gallery.open(settings.data_dir, emb.model_version)
+    return Enroller(gallery, det, emb, QualityAssessor.from_config(profile), options)
+
+
+class ServiceGallery:
+    """A :class:`~laneface.api.gallery.GalleryAdmin` over an :class:`Enroller` made by ``make_enroller`` on
+    first use. Each write is flushed, so an accepted upload survives a restart. A rejected upload for an
+    enrolled document keeps its template (the records side changes nothing either)."""
+
+    def __init__(self, make_enroller: Callable[[], Enroller]) -> None:
+        self._make = make_enroller
+        self._enroller: Enroller | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Enroller:
+        if self._enroller is None:
+            self._enroller = self._make()
+        return self._enroller
+
+    def enroll(self, doc_id: str, image_bytes: bytes, doc_type: str, citizenship: str) -> None:
+        """Enrol (or re-enrol) ``doc_id``; an upload identical to the enrolled photo changes nothing.
+        Raises :class:`EnrolmentRejectedError` (HTTP 422) with the reason of a failure to enrol."""
+        with self._lock:
+            enroller = self._get()
+            outcome = enroller.enrol_bytes(
+                doc_id, image_bytes, image=UPLOAD, doc_type=doc_type, citizenship=citizenship
+            )
+            enroller.gallery.flush()
+        if outcome.status == "failed" or (outcome.status == "skipped" and outcome.reason.startswith("failed")):
+            raise EnrolmentRejectedError(f"document {doc_id!r} not enrolled: {outcome.reason}")
+
+    def remove(self, doc_id: str) -> bool:
+        with self._lock:
+            gallery = self._get().gallery
+            removed = gallery.remove(doc_id)
+            gallery.flush()
+        return removed
+
+    def info(self) -> GalleryInfo:
+        with self._lock:
+            gallery = self._get().gallery
+            return GalleryInfo(
+                backend=gallery.index_description, documents=len(gallery), model_version=gallery.model_version
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._enroller is not None:
+                self._enroller.gallery.close()
+                self._enroller = None

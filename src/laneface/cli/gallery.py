@@ -1,0 +1,320 @@
+"""`laneface gallery ...` (enrol document photos, inspect, remove) and `laneface calibrate`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from laneface.cli.common import emit_json, settings_of, store_of
+from laneface.config import Settings
+from laneface.errors import ConfigError
+
+if TYPE_CHECKING:
+    from laneface.gallery.thresholds import ThresholdSet
+
+__all__ = ["calibrate_command", "gallery_app", "progress_bar"]
+
+gallery_app = typer.Typer(help="Enrol document photos into the gallery and inspect it.", no_args_is_help=True)
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int | None], None]]:
+    """A rich progress bar on stderr, driven by a ``(done, total)`` callback."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True, disable=not enabled) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _model_version_in(settings: Settings, model_version: str | None) -> str:
+    """The given model version, or the only gallery's when there is exactly one."""
+    from laneface.gallery.store import list_galleries
+
+    if model_version:
+        return model_version
+    found = list_galleries(settings.data_dir)
+    if len(found) == 1:
+        return found[0].model_version
+    names = ", ".join(g.model_version for g in found) or "none"
+    raise ConfigError(f"name the gallery with --model-version (galleries under {settings.data_dir}: {names})")
+
+
+@gallery_app.command("enroll")
+def enroll(
+    ctx: typer.Context,
+    manifest: Annotated[
+        Path, typer.Argument(help="CSV with columns doc_id,image,doc_type,citizenship (+ any others).")
+    ],
+    detector: Annotated[
+        str | None, typer.Option("--detector", "-d", help="Detector (default: settings, 'auto').")
+    ] = None,
+    embedder: Annotated[str | None, typer.Option("--embedder", "-e", help="Embedder (default: settings).")] = None,
+    profile: Annotated[
+        str, typer.Option("--profile", "-p", help="Quality profile gating enrolment; 'none' for no gate.")
+    ] = "document",
+    profiles_file: Annotated[
+        Path | None, typer.Option("--profiles-file", help="TOML overriding quality profiles/mappings.")
+    ] = None,
+    duplicate_threshold: Annotated[
+        float | None,
+        typer.Option("--duplicate-threshold", help="Score at or above which two documents are flagged."),
+    ] = None,
+    duplicate_fmr: Annotated[
+        float, typer.Option("--duplicate-fmr", help="Without --duplicate-threshold: calibrated threshold at this FMR.")
+    ] = 1e-5,
+    multiple_faces: Annotated[
+        str, typer.Option("--multiple-faces", help="'largest' (use it, note it) or 'fail' (FTE).")
+    ] = "largest",
+    retry_failures: Annotated[
+        bool, typer.Option("--retry-failures", help="Retry rows that failed before on the same image.")
+    ] = False,
+    backend: Annotated[
+        str, typer.Option("--backend", help="Vector index of a new gallery: faiss, exact, milvus.")
+    ] = "",
+    milvus_uri: Annotated[
+        str | None, typer.Option("--milvus-uri", help="Milvus server URI or local .db file (backend milvus).")
+    ] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Enrol the document photos of MANIFEST (image paths relative to it): quality gate, one face,
+    failures to enrol recorded with their reason, re-enrolment replaces, duplicates flagged. Rerunning
+    after an interruption skips the documents already enrolled from the same image."""
+    from laneface.detection.factory import build_detector
+    from laneface.embedding.factory import build_embedder
+    from laneface.gallery.enrol import Enroller, EnrolOptions
+    from laneface.gallery.errors import CalibrationRangeError, UncalibratedModelError
+    from laneface.gallery.manifest import count_rows, read_manifest
+    from laneface.gallery.store import Gallery, GalleryConfig
+    from laneface.gallery.thresholds import load_thresholds
+    from laneface.imageio import ImageLimits
+    from laneface.quality import QualityAssessor
+
+    settings = settings_of(ctx)
+    if multiple_faces not in ("largest", "fail"):
+        raise ConfigError(f"--multiple-faces must be 'largest' or 'fail', got {multiple_faces!r}")
+    if backend not in ("", "faiss", "exact", "milvus"):
+        raise ConfigError(f"--backend must be faiss, exact or milvus, got {backend!r}")
+    store = store_of(ctx)
+    det = build_detector(detector or settings.detection.detector, store, settings.detection)
+    emb = build_embedder(embedder or settings.embedding.embedder, store, settings.embedding)
+    gate = None if profile == "none" else QualityAssessor.from_config(profile, user_file=profiles_file)
+    threshold = duplicate_threshold
+    if threshold is None:
+        try:
+            threshold = load_thresholds(settings.data_dir).get(emb.model_version).at_fmr(duplicate_fmr)
+        except (UncalibratedModelError, CalibrationRangeError) as exc:
+            typer.echo(f"warning: no duplicate check: {exc}", err=True)
+    config = None
+    if backend or milvus_uri:
+        config = GalleryConfig(backend=backend or "milvus", milvus_uri=milvus_uri or "")  # type: ignore[arg-type]
+    options = EnrolOptions(
+        profile=profile,
+        duplicate_threshold=threshold,
+        multiple_faces=multiple_faces,  # type: ignore[arg-type]
+        retry_failures=retry_failures,
+        image_limits=ImageLimits(max_bytes=settings.images.max_bytes, max_pixels=settings.images.max_pixels),
+    )
+    total = count_rows(manifest)  # checks the header before anything is created
+    with (
+        Gallery.open(settings.data_dir, emb.model_version, config=config) as gallery,
+        progress_bar(f"enrol {manifest.name}", progress) as bar,
+    ):
+        enroller = Enroller(gallery, det, emb, gate, options)
+        report = enroller.enrol_rows(read_manifest(manifest), manifest=str(manifest), total=total, progress=bar)
+        size = len(gallery)
+    if as_json:
+        emit_json({**asdict(report), "gallery_size": size, "duplicate_threshold": threshold})
+        return
+    typer.echo(
+        f"{report.rows} rows: enrolled {report.enrolled}, replaced {report.replaced}, skipped {report.skipped}, "
+        f"failed to enrol {report.failed}, invalid {report.invalid}, duplicate flags {report.duplicates} "
+        f"(model {report.model_version}, profile {report.profile}, gallery {size} documents, {report.seconds:.1f} s)"
+    )
+    for d in report.details:
+        if d.status in ("failed", "invalid"):
+            typer.echo(f"FTE line {d.line} {d.doc_id or '(no doc_id)'}: {d.reason}")
+        for f in d.duplicates:
+            typer.echo(f"DUPLICATE {f.doc_id} ~ {f.other_doc_id}: score {f.score:.4f} >= {f.threshold:.4f}")
+        if d.note:
+            typer.echo(f"NOTE line {d.line} {d.doc_id}: {d.note}")
+
+
+@gallery_app.command("info")
+def info(
+    ctx: typer.Context,
+    details: Annotated[bool, typer.Option("--details", help="List failures to enrol and duplicate flags.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Galleries under the data directory: model version, documents, failures to enrol, duplicate flags."""
+    from laneface.gallery.store import Gallery, list_galleries
+
+    settings = settings_of(ctx)
+    galleries = list_galleries(settings.data_dir)
+    out: list[dict[str, object]] = []
+    for g in galleries:
+        item: dict[str, object] = {**asdict(g), "path": str(g.path)}
+        if details:
+            with Gallery.open(settings.data_dir, g.model_version, create=False) as gallery:
+                item["failures"] = [asdict(f) for f in gallery.failures()]
+                item["duplicate_flags"] = [asdict(f) for f in gallery.duplicate_flags()]
+        out.append(item)
+    if as_json:
+        emit_json(out)
+        return
+    if not galleries:
+        typer.echo(f"no gallery under {settings.data_dir}")
+    for g in galleries:
+        typer.echo(
+            f"{g.model_version}: {g.documents} documents, {g.failures} failures to enrol, "
+            f"{g.duplicate_flags} duplicate flags, backend {g.backend} {g.index} ({g.path})"
+        )
+        if details:
+            with Gallery.open(settings.data_dir, g.model_version, create=False) as gallery:
+                for f in gallery.failures():
+                    typer.echo(f"  FTE {f.doc_id}: {f.reason}")
+                for d in gallery.duplicate_flags():
+                    typer.echo(f"  DUPLICATE {d.doc_id} ~ {d.other_doc_id}: {d.score:.4f}")
+
+
+@gallery_app.command("remove")
+def remove(
+    ctx: typer.Context,
+    doc_ids: Annotated[list[str], typer.Argument(help="Documents to remove.")],
+    model_version: Annotated[
+        str | None, typer.Option("--model-version", help="Gallery (default: the only one).")
+    ] = None,
+) -> None:
+    """Remove documents (template, failure record, duplicate flags) from a gallery."""
+    from laneface.gallery.store import Gallery
+
+    settings = settings_of(ctx)
+    mv = _model_version_in(settings, model_version)
+    with Gallery.open(settings.data_dir, mv, create=False) as gallery:
+        for doc_id in doc_ids:
+            typer.echo(f"{doc_id}: {'removed' if gallery.remove(doc_id) else 'not enrolled'}")
+
+
+def calibrate_command(
+    ctx: typer.Context,
+    lfw_dir: Annotated[
+        Path | None, typer.Option("--lfw-dir", help="LFW image root: impostors = cross-identity pairs.")
+    ] = None,
+    pairs: Annotated[
+        Path | None, typer.Option("--pairs", help="With --lfw-dir: use only the non-mated pairs of this file.")
+    ] = None,
+    from_gallery: Annotated[
+        bool, typer.Option("--gallery", help="Impostors = cross-document pairs of an enrolled gallery.")
+    ] = False,
+    detector: Annotated[str | None, typer.Option("--detector", "-d", help="Detector (LFW).")] = None,
+    embedder: Annotated[str | None, typer.Option("--embedder", "-e", help="Embedder (LFW).")] = None,
+    model_version: Annotated[
+        str | None, typer.Option("--model-version", help="Gallery to calibrate on (--gallery).")
+    ] = None,
+    searches: Annotated[
+        int, typer.Option("--searches", min=10, help="--gallery: documents searched against all others.")
+    ] = 2000,
+    cache: Annotated[Path | None, typer.Option("--cache", help="LFW template cache (.npz).")] = None,
+    identities: Annotated[
+        int | None, typer.Option("--identities", min=10, help="LFW: seeded sample of identities (slow embedders).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of --identities and --searches samples.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Thresholds file to update (default: <data dir>/thresholds.json).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the thresholds as JSON.")] = False,
+) -> None:
+    """Thresholds per model version at target FMR (1:1, 1:few) and FPIR (1:N) from impostor scores, stored
+    as data (JSON keyed by model version) that the matcher loads."""
+    from laneface.gallery.thresholds import THRESHOLDS_FILE, ThresholdTable
+
+    settings = settings_of(ctx)
+    if (lfw_dir is None) == (not from_gallery):
+        raise ConfigError("give exactly one source: --lfw-dir DIR [--pairs FILE] or --gallery")
+    if pairs is not None and lfw_dir is None:
+        raise ConfigError("--pairs needs --lfw-dir")
+    ts: ThresholdSet
+    if from_gallery:
+        from laneface.gallery.calibration import calibrate_from_gallery
+        from laneface.gallery.store import Gallery
+
+        mv = _model_version_in(settings, model_version)
+        with Gallery.open(settings.data_dir, mv, create=False) as gallery:
+            ts = calibrate_from_gallery(gallery, searches=searches, seed=seed)
+    else:
+        assert lfw_dir is not None
+        ts = _calibrate_lfw(ctx, lfw_dir, pairs, detector, embedder, cache, identities, seed)
+    target = out or settings.data_dir / THRESHOLDS_FILE
+    table = (
+        ThresholdTable.from_json(target.read_text(encoding="utf-8"), str(target))
+        if target.is_file()
+        else ThresholdTable({})
+    )
+    table.with_set(ts).save(target)
+    if as_json:
+        emit_json({ts.model_version: ts.as_json()})
+        return
+    typer.echo(f"{ts.model_version}: {ts.comparisons:,} impostor comparisons ({ts.source}) -> {target}")
+    for fmr, t in ts.fmr:
+        if fmr in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7):
+            typer.echo(f"  FMR {fmr:g}: threshold {t:.4f}")
+    if ts.fpir is not None:
+        for fpir, t in ts.fpir.points:
+            if fpir in (1e-2, 1e-3):
+                typer.echo(f"  FPIR {fpir:g} (gallery of {ts.fpir.gallery_size}): threshold {t:.4f}")
+
+
+def _calibrate_lfw(
+    ctx: typer.Context,
+    lfw_dir: Path,
+    pairs: Path | None,
+    detector: str | None,
+    embedder: str | None,
+    cache: Path | None,
+    identities: int | None,
+    seed: int,
+) -> ThresholdSet:
+    import numpy as np
+
+    from laneface.detection.factory import build_detector
+    from laneface.embedding.factory import build_embedder
+    from laneface.evaluation.pairs import lfw_image_path, parse_pairs
+    from laneface.gallery.calibration import calibrate_from_lfw, calibrate_from_pairs
+    from laneface.gallery.lfw import embed_lfw
+    from laneface.gallery.onen import select_lfw_files
+
+    settings = settings_of(ctx)
+    store = store_of(ctx)
+    det = build_detector(detector or settings.detection.detector, store, settings.detection)
+    emb = build_embedder(embedder or settings.embedding.embedder, store, settings.embedding)
+    if pairs is None:
+        files = select_lfw_files(lfw_dir, identities=identities, seed=seed)
+        with progress_bar("LFW templates", True) as bar:
+            templates = embed_lfw(lfw_dir, files, det, emb, cache=cache, progress=bar)
+        sample = f" ({identities} identities, seed {seed})" if identities else ""
+        return calibrate_from_lfw(templates, f"LFW {lfw_dir.name}{sample}")
+    nonmated = [p for p in parse_pairs(pairs).pairs if not p.mated]
+    keys = sorted({(p.name_a, p.index_a) for p in nonmated} | {(p.name_b, p.index_b) for p in nonmated})
+    files = [lfw_image_path(lfw_dir, n, i).relative_to(lfw_dir).as_posix() for n, i in keys]
+    with progress_bar("LFW templates", True) as bar:
+        templates = embed_lfw(lfw_dir, files, det, emb, cache=cache, progress=bar)
+    row = {k: i for i, k in enumerate(keys)}
+    scores = []
+    for p in nonmated:
+        a, b = row[(p.name_a, p.index_a)], row[(p.name_b, p.index_b)]
+        if templates.acquired[a] and templates.acquired[b]:
+            scores.append(float(templates.vectors[a] @ templates.vectors[b]))
+    skipped = len(nonmated) - len(scores)
+    return calibrate_from_pairs(
+        np.array(scores, np.float32),
+        emb.model_version,
+        f"LFW non-mated pairs of {pairs.name} ({len(scores)} compared, {skipped} with a failure to acquire left out)",
+    )

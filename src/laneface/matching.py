@@ -1,0 +1,161 @@
+"""Matching a probe template against the gallery: 1:1 (verify), 1:few (a candidate list), 1:N (top-k).
+
+Every decision compares the best score with a threshold calibrated for the gallery's model version
+(:mod:`laneface.gallery.thresholds`): **a score equal to the threshold matches** (``score >= threshold``),
+the rule of :mod:`laneface.evaluation.metrics`. Thresholds:
+
+* verify: the threshold at ``policy.target_fmr``;
+* 1:few with n enrolled candidates: a non-mated probe gets n chances, so the threshold is the one at
+  ``target_fmr / n``, which keeps the probe's false-positive rate at or below ``target_fmr`` whatever the
+  number of documents presented in the vehicle (``one_to_few_threshold(n)``);
+* 1:N: the threshold at ``policy.target_fpir`` for the gallery's current size
+  (:meth:`~laneface.gallery.thresholds.ThresholdSet.at_fpir`).
+
+Scores in verify and 1:few are exact (stored templates); 1:N uses the vector index (approximate for HNSW
+and IVF-PQ: see its recall). Templates of another model version are refused
+(:class:`~laneface.gallery.errors.ModelVersionMismatchError`), and so is a threshold set of another
+model version than the gallery's.
+
+Ties between candidates with the same score are broken by doc_id (ascending) in 1:few; in 1:N the index
+decides (the exact index also breaks ties by its vector id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from laneface.errors import ConfigError
+from laneface.gallery.errors import ModelVersionMismatchError
+from laneface.gallery.store import Candidate, Gallery
+from laneface.gallery.thresholds import ThresholdSet, load_thresholds
+from laneface.types import Template
+
+__all__ = ["MatchPolicy", "MatchResult", "Matcher", "Mode"]
+
+Mode = Literal["verify", "one_to_few", "one_to_n"]
+Decision = Literal["match", "no_match"]
+
+
+@dataclass(frozen=True)
+class MatchPolicy:
+    """Target error rates the thresholds are chosen for."""
+
+    target_fmr: float = 1e-4  # verify, 1:few
+    target_fpir: float = 1e-3  # 1:N
+    duplicate_fmr: float = 1e-5  # enrolment duplicate check
+
+    def __post_init__(self) -> None:
+        for name in ("target_fmr", "target_fpir", "duplicate_fmr"):
+            v = getattr(self, name)
+            if not 0.0 < v < 1.0:
+                raise ConfigError(f"{name} must lie in (0, 1), got {v}")
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The outcome of one comparison or search.
+
+    ``doc_id`` and ``score`` are those of the best candidate (``None`` when there was none to compare);
+    ``decision`` is "match" when ``score >= threshold``. ``candidates`` lists the ranked candidates that
+    were compared (1:few, 1:N), for audit. ``missing`` names 1:few doc_ids that are not enrolled.
+    """
+
+    mode: Mode
+    decision: Decision
+    doc_id: str | None
+    score: float | None
+    threshold: float
+    model_version: str
+    candidates: tuple[Candidate, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    @property
+    def matched(self) -> bool:
+        return self.decision == "match"
+
+
+def _decide(score: float | None, threshold: float) -> Decision:
+    return "match" if score is not None and score >= threshold else "no_match"
+
+
+class Matcher:
+    """Decisions for one gallery at thresholds of its model version."""
+
+    def __init__(self, gallery: Gallery, thresholds: ThresholdSet, policy: MatchPolicy | None = None) -> None:
+        if thresholds.model_version != gallery.model_version:
+            raise ModelVersionMismatchError(
+                f"thresholds of {thresholds.model_version!r} cannot be used with the gallery of "
+                f"{gallery.model_version!r}"
+            )
+        self.gallery = gallery
+        self.thresholds = thresholds
+        self.policy = policy or MatchPolicy()
+
+    @classmethod
+    def for_gallery(cls, gallery: Gallery, data_dir: Path | None, policy: MatchPolicy | None = None) -> Matcher:
+        """Thresholds of ``gallery.model_version`` from ``data_dir/thresholds.json`` or the shipped ones
+        (:class:`~laneface.gallery.errors.UncalibratedModelError` when there are none)."""
+        return cls(gallery, load_thresholds(data_dir).get(gallery.model_version), policy)
+
+    @property
+    def verify_threshold(self) -> float:
+        return self.thresholds.at_fmr(self.policy.target_fmr)
+
+    def one_to_few_threshold(self, n_candidates: int) -> float:
+        """Threshold at ``target_fmr / n``: a non-mated probe compared with n documents stays at or below
+        ``target_fmr`` of false positives (union bound)."""
+        return self.thresholds.at_fmr(self.policy.target_fmr / max(1, n_candidates))
+
+    def one_to_n_threshold(self) -> float:
+        return self.thresholds.at_fpir(self.policy.target_fpir, max(1, len(self.gallery)))
+
+    def verify(self, template: Template, doc_id: str) -> MatchResult:
+        """1:1 against the template enrolled for ``doc_id``
+        (:class:`~laneface.gallery.errors.DocumentNotFoundError` when it is not enrolled)."""
+        self.gallery.check(template)
+        threshold = self.verify_threshold
+        reference = self.gallery.template(doc_id)
+        score = float(np.dot(template.vector, reference.vector))
+        return MatchResult("verify", _decide(score, threshold), doc_id, score, threshold, self.gallery.model_version)
+
+    def one_to_few(self, template: Template, doc_ids: Sequence[str]) -> MatchResult:
+        """Best of the enrolled documents among ``doc_ids`` (e.g. the documents presented in one vehicle)."""
+        self.gallery.check(template)
+        wanted = list(dict.fromkeys(doc_ids))
+        refs = self.gallery.templates(wanted)
+        threshold = self.one_to_few_threshold(len(refs))
+        missing = tuple(d for d in wanted if d not in refs)
+        scored = sorted(((-float(np.dot(template.vector, t.vector)), d) for d, t in refs.items()))
+        candidates = tuple(Candidate(d, -s, r + 1) for r, (s, d) in enumerate(scored))
+        best = candidates[0] if candidates else None
+        return MatchResult(
+            "one_to_few",
+            _decide(best.score if best else None, threshold),
+            best.doc_id if best else None,
+            best.score if best else None,
+            threshold,
+            self.gallery.model_version,
+            candidates,
+            missing,
+        )
+
+    def one_to_n(self, template: Template, k: int = 10) -> MatchResult:
+        """Search the whole gallery; the best of the top ``k`` decides."""
+        self.gallery.check(template)
+        threshold = self.one_to_n_threshold()
+        candidates = tuple(self.gallery.search(template, k))
+        best = candidates[0] if candidates else None
+        return MatchResult(
+            "one_to_n",
+            _decide(best.score if best else None, threshold),
+            best.doc_id if best else None,
+            best.score if best else None,
+            threshold,
+            self.gallery.model_version,
+            candidates,
+        )

@@ -1,0 +1,304 @@
+"""Enrolment with fakes: FTE recorded with its reason, re-enrolment replaces, duplicates flagged, resume
+without duplicates, bad manifests, several faces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from laneface.alignment import template
+from laneface.embedding.base import template_crops
+from laneface.gallery.enrol import Enroller, EnrolOptions
+from laneface.gallery.errors import ManifestError
+from laneface.gallery.manifest import ManifestRow, read_manifest
+from laneface.gallery.store import Gallery, GalleryConfig
+from laneface.quality.base import QualityReport
+from laneface.quality.template import QUALITY_128
+from laneface.types import FaceDetections, TemplateBatch
+
+MODEL = "fake-embedder@v1"
+MAGENTA = (255, 0, 255)
+
+
+class FakeDetector:
+    """No face in a black image; two faces (one small) when the top-left pixel is magenta; else one."""
+
+    name = "fake-detector"
+
+    def detect(self, image_rgb: np.ndarray) -> FaceDetections:
+        if image_rgb.max() == 0:
+            return FaceDetections.empty(self.name)
+        big = QUALITY_128.as_array().astype(np.float32) + 36  # face centred in a 200x200 image
+        boxes = [[40, 40, 160, 160]]
+        lms = [big]
+        if tuple(image_rgb[0, 0]) == MAGENTA:
+            small = (QUALITY_128.as_array() * 0.3 + 5).astype(np.float32)
+            boxes.insert(0, [0, 0, 40, 40])  # the small one first: the largest must be chosen
+            lms.insert(0, small)
+        n = len(boxes)
+        return FaceDetections(np.array(boxes, np.float32), np.stack(lms), np.full(n, 0.9, np.float32), self.name)
+
+
+class FakeEmbedder:
+    """Template from the crop's mean colour: same colour -> same template."""
+
+    name = "fake-embedder"
+    model_version = MODEL
+    alignment = template("arcface_112")
+
+    def crops(self, image_rgb: np.ndarray, detections: FaceDetections) -> list[np.ndarray]:
+        return template_crops(image_rgb, detections, self.alignment)
+
+    def embed(self, crops_rgb: Sequence[np.ndarray]) -> TemplateBatch:
+        vecs = []
+        for c in crops_rgb:
+            r, g, b = c[40:70, 40:70].reshape(-1, 3).mean(axis=0) / 255.0
+            v = np.array([r, g, b, 1 - r, 1 - g, 1 - b, 0.3, 0.3], np.float32)
+            vecs.append(v / np.linalg.norm(v))
+        return TemplateBatch(np.array(vecs, np.float32).reshape(-1, 8), MODEL)
+
+
+class FakeQuality:
+    """Fails a face when the image is dark (mean < 40)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def assess(self, image_rgb: np.ndarray, detections: FaceDetections) -> list[QualityReport]:
+        self.calls += 1
+        dark = float(image_rgb[40:160, 40:160].mean()) < 40
+        failed = ("exposure >= 40 (got 20)",) if dark else ()
+        return [QualityReport({}, 60.0, "document", not dark, failed) for _ in range(len(detections))]
+
+
+def _image(path: Path, colour: tuple[int, int, int], marker: bool = False) -> str:
+    a = np.zeros((200, 200, 3), np.uint8)
+    a[:] = colour
+    if marker:
+        a[0, 0] = MAGENTA
+    Image.fromarray(a).save(path)
+    return path.name
+
+
+def _manifest(
+    path: Path, rows: list[tuple[str, str]], header: str = "doc_id,image,doc_type,citizenship,expiry"
+) -> Path:
+    lines = [header] + [f"{d},{img},P,XYZ,2031-01-01" for d, img in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def gallery(tmp_path: Path) -> Iterator[Gallery]:
+    g = Gallery.open(tmp_path / "data", MODEL, config=GalleryConfig(backend="faiss"))
+    yield g
+    g.close()
+
+
+def _enroller(gallery: Gallery, quality: FakeQuality | None = None, **opts: object) -> Enroller:
+    options = EnrolOptions(duplicate_threshold=0.999, **opts)  # type: ignore[arg-type]
+    return Enroller(gallery, FakeDetector(), FakeEmbedder(), quality if quality is not None else FakeQuality(), options)
+
+
+def test_enrols_every_good_row_and_records_each_failure_with_its_reason(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    (d / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    rows = [
+        ("A1", _image(d / "a.png", (200, 120, 90))),
+        ("B2", _image(d / "b.png", (0, 0, 0))),  # no face
+        ("C3", _image(d / "c.png", (25, 25, 25))),  # dark: quality fails
+        ("D4", "missing.png"),
+        ("E5", "corrupt.jpg"),
+        ("F6", _image(d / "f.png", (90, 200, 120))),
+    ]
+    report = _enroller(gallery).enrol_manifest(_manifest(d / "m.csv", rows))
+    assert (report.rows, report.enrolled, report.failed, report.invalid) == (6, 2, 4, 0)
+    assert len(gallery) == 2
+    reasons = {f.doc_id: f.reason for f in gallery.failures()}
+    assert reasons["B2"] == "no face"
+    assert reasons["C3"].startswith("quality (document): exposure")
+    assert "not found" in reasons["D4"]
+    assert reasons["E5"].startswith("unreadable image")
+    assert {o.doc_id for o in report.details if o.status == "failed"} == {"B2", "C3", "D4", "E5"}
+    doc = gallery.document("A1")
+    assert doc is not None and doc.doc_type == "P" and doc.citizenship == "XYZ"
+    assert dict(doc.attributes) == {"expiry": "2031-01-01"} and len(doc.image_sha256) == 64
+    assert gallery.search(gallery.template("A1"), 1)[0].doc_id == "A1"
+
+
+def test_reenrolling_a_doc_id_replaces_its_template(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    _enroller(gallery).enrol_manifest(_manifest(d / "1.csv", [("A1", _image(d / "a.png", (200, 120, 90)))]))
+    old = gallery.template("A1").vector.copy()
+    report = _enroller(gallery).enrol_manifest(_manifest(d / "2.csv", [("A1", _image(d / "a2.png", (30, 90, 220)))]))
+    assert (report.replaced, report.enrolled) == (1, 0)
+    assert len(gallery) == 1
+    new = gallery.template("A1").vector
+    assert not np.allclose(old, new)
+    hits = gallery.search(gallery.template("A1"), 5)
+    assert [h.doc_id for h in hits] == ["A1"] and hits[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_failed_reenrolment_removes_the_old_template_and_records_why(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    _enroller(gallery).enrol_manifest(_manifest(d / "1.csv", [("A1", _image(d / "a.png", (200, 120, 90)))]))
+    report = _enroller(gallery).enrol_manifest(_manifest(d / "2.csv", [("A1", _image(d / "a2.png", (0, 0, 0)))]))
+    assert report.failed == 1 and len(gallery) == 0
+    failure = gallery.failure("A1")
+    assert failure is not None and failure.reason == "no face"
+
+
+def test_a_face_matching_another_document_is_flagged(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    rows = [
+        ("A1", _image(d / "a.png", (200, 120, 90))),
+        ("B2", _image(d / "b.png", (30, 90, 220))),
+        ("C3", _image(d / "c.png", (200, 120, 90))),  # same face as A1
+    ]
+    report = _enroller(gallery).enrol_manifest(_manifest(d / "m.csv", rows))
+    assert report.enrolled == 3 and report.duplicates == 1
+    (flag,) = gallery.duplicate_flags()
+    assert (flag.doc_id, flag.other_doc_id) == ("C3", "A1") and flag.score >= flag.threshold == 0.999
+    assert [o.doc_id for o in report.details if o.duplicates] == ["C3"]
+    # re-enrolling C3 from another photo clears the flag
+    _enroller(gallery).enrol_manifest(_manifest(d / "n.csv", [("C3", _image(d / "c2.png", (10, 220, 10)))]))
+    assert gallery.duplicate_flags() == []
+
+
+def test_no_duplicate_check_without_a_threshold(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    rows = [("A1", _image(d / "a.png", (200, 120, 90))), ("C3", _image(d / "c.png", (200, 120, 90)))]
+    enroller = Enroller(gallery, FakeDetector(), FakeEmbedder(), FakeQuality(), EnrolOptions(duplicate_threshold=None))
+    assert enroller.enrol_manifest(_manifest(d / "m.csv", rows)).duplicates == 0
+
+
+def test_an_interrupted_job_resumes_without_duplicates(tmp_path: Path) -> None:
+    d = tmp_path
+    colours = [(20 + 20 * i, 200 - 15 * i, 60 + 10 * i) for i in range(8)]
+    rows = [(f"D{i}", _image(d / f"{i}.png", c)) for i, c in enumerate(colours)]
+    manifest = _manifest(d / "m.csv", rows)
+
+    def interrupted() -> Iterator[ManifestRow]:
+        for i, row in enumerate(read_manifest(manifest)):
+            if i == 5:
+                raise KeyboardInterrupt
+            yield row
+
+    g = Gallery.open(d / "data", MODEL, config=GalleryConfig(checkpoint_every=2))
+    with pytest.raises(KeyboardInterrupt):
+        _enroller(g).enrol_rows(interrupted())
+    g.close()
+    quality = FakeQuality()
+    with Gallery.open(d / "data", MODEL) as g2:
+        assert len(g2) == 5
+        report = _enroller(g2, quality).enrol_manifest(manifest)
+        assert (report.skipped, report.enrolled, report.failed) == (5, 3, 0)
+        assert quality.calls == 3  # skipped rows are not processed again
+        assert len(g2) == 8
+        hits = g2.search(g2.template("D7"), 20)
+        assert sorted(h.doc_id for h in hits) == [f"D{i}" for i in range(8)]
+
+
+def test_a_crash_between_metadata_and_index_is_repaired_on_open(tmp_path: Path) -> None:
+    d = tmp_path
+    g = Gallery.open(d / "data", MODEL)
+    _enroller(g).enrol_manifest(_manifest(d / "m.csv", [("A1", _image(d / "a.png", (200, 120, 90)))]))
+    index = g._index
+    assert index is not None
+
+    def boom(ids: object, vectors: object) -> None:
+        raise RuntimeError("power cut")
+
+    index.add = boom  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        _enroller(g).enrol_manifest(_manifest(d / "n.csv", [("B2", _image(d / "b.png", (30, 90, 220)))]))
+    g._meta.close()  # the process dies: no flush
+    with Gallery.open(d / "data", MODEL) as g2:
+        assert len(g2) == 2
+        assert g2.search(g2.template("B2"), 1)[0].doc_id == "B2"
+
+
+def test_a_rerun_skips_a_failure_on_the_same_image_unless_asked(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    manifest = _manifest(d / "m.csv", [("B2", _image(d / "b.png", (0, 0, 0)))])
+    assert _enroller(gallery).enrol_manifest(manifest).failed == 1
+    again = _enroller(gallery).enrol_manifest(manifest)
+    assert again.skipped == 1 and again.failed == 0
+    assert _enroller(gallery, retry_failures=True).enrol_manifest(manifest).failed == 1
+
+
+def test_several_faces_use_the_largest_and_say_so_or_fail_when_asked(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    img = _image(d / "two.png", (200, 120, 90), marker=True)
+    report = _enroller(gallery).enrol_manifest(_manifest(d / "m.csv", [("A1", img)]))
+    assert report.enrolled == 1
+    doc = gallery.document("A1")
+    assert doc is not None and doc.note == "2 faces; the largest was used"
+    assert report.details[0].note == doc.note
+    strict = _enroller(gallery, multiple_faces="fail", retry_failures=True)
+    report = strict.enrol_manifest(_manifest(d / "n.csv", [("B2", img)]))
+    assert report.failed == 1 and report.details[0].reason == "2 faces, exactly one expected"
+
+
+def test_without_a_quality_gate_dark_faces_enrol(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    enroller = Enroller(gallery, FakeDetector(), FakeEmbedder(), None, EnrolOptions(profile="none"))
+    assert enroller.enrol_manifest(_manifest(d / "m.csv", [("C3", _image(d / "c.png", (25, 25, 25)))])).enrolled == 1
+
+
+def test_a_manifest_without_a_required_column_is_refused_before_anything(tmp_path: Path, gallery: Gallery) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("doc_id,image,doc_type\nA1,a.png,P\n", encoding="utf-8")
+    with pytest.raises(ManifestError, match="citizenship"):
+        _enroller(gallery).enrol_manifest(bad)
+    assert len(gallery) == 0 and gallery.failures() == []
+    with pytest.raises(ManifestError, match="not found"):
+        _enroller(gallery).enrol_manifest(tmp_path / "nope.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(ManifestError, match="empty"):
+        _enroller(gallery).enrol_manifest(empty)
+
+
+def test_unusable_rows_are_reported_and_recorded_not_dropped(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    a = _image(d / "a.png", (200, 120, 90))
+    text = (
+        "\ufeffcitizenship,doc_type,image,doc_id\n"  # BOM, other column order
+        f"XYZ,P,{a},A1\n"
+        "XYZ,P,,B2\n"  # no image
+        f"XYZ,P,{a},\n"  # no doc_id
+        f"XYZ,P,{a},C3,extra\n"  # too many fields
+        "\n"
+    )
+    (d / "m.csv").write_text(text, encoding="utf-8")
+    report = _enroller(gallery).enrol_manifest(d / "m.csv")
+    assert (report.rows, report.enrolled, report.invalid) == (4, 1, 3)
+    invalid = {o.line: o.reason for o in report.details if o.status == "invalid"}
+    assert invalid == {
+        3: "line 3 has no image path",
+        4: "line 4 has no doc_id",
+        5: "line 5 has 5 fields, the header has 4",
+    }
+    assert {f.doc_id for f in gallery.failures()} == {"B2", "C3"}
+
+
+def test_images_are_resolved_against_the_manifest_folder(tmp_path: Path, gallery: Gallery) -> None:
+    sub = tmp_path / "batch" / "photos"
+    sub.mkdir(parents=True)
+    _image(sub / "a.png", (200, 120, 90))
+    manifest = _manifest(tmp_path / "batch" / "m.csv", [("A1", "photos/a.png")])
+    assert _enroller(gallery).enrol_manifest(manifest).enrolled == 1
+
+
+def test_a_malformed_line_never_drops_an_enrolled_template(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    a = _image(d / "a.png", (200, 120, 90))
+    _enroller(gallery).enrol_manifest(_manifest(d / "1.csv", [("A1", a)]))
+    (d / "2.csv").write_text(f"doc_id,image,doc_type,citizenship\nA1,{a},P,XYZ,oops\n", encoding="utf-8")
+    report = _enroller(gallery).enrol_manifest(d / "2.csv")
+    assert report.invalid == 1 and len(gallery) == 1 and gallery.failure("A1") is None
