@@ -16,7 +16,8 @@ it helps, what to do. They never contain secrets.
     │   │   ├── UnsupportedImageError  a format or pixel layout we do not read
     │   │   └── ImageTooLargeError   byte size or pixel count over the limit (decompression bombs)
     │   ├── InvalidVideoError        missing, empty or undecodable video
-    │   └── InvalidDatasetError      malformed evaluation input (pairs file, missing LFW image)
+    │   ├── InvalidDatasetError      malformed evaluation input (pairs file, missing LFW image)
+    │   └── InvalidPassageError      a passage directory or its passage.json that breaks the format
     ├── ModelError                   problems with model files or their backends
     │   ├── ModelNotFoundError       no file for a model in any search location
     │   ├── ChecksumError            a model file's sha256 differs from its ModelSpec
@@ -43,6 +44,7 @@ __all__ = [
     "InputError",
     "InvalidDatasetError",
     "InvalidImageError",
+    "InvalidPassageError",
     "InvalidVideoError",
     "LanefaceError",
     "ModelDownloadError",
@@ -91,6 +93,11 @@ class InvalidVideoError(InputError):
 
 class InvalidDatasetError(InputError):
     """Evaluation input that is malformed: a pairs file, a missing dataset image."""
+
+
+class InvalidPassageError(InputError):
+    """A passage directory that breaks the passage format: no or malformed ``passage.json``, a field of the
+    wrong type or value, a camera file outside the directory. Unreadable videos are :class:`InvalidVideoError`."""
 
 
 class ModelError(LanefaceError):

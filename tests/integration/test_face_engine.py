@@ -88,7 +88,7 @@ def _lfw(name: str, i: int) -> np.ndarray:
     return read_image(LFW_DIR / name / f"{name}_{i:04d}.jpg")
 
 
-@pytest.mark.parametrize("embedder_name", ["dlib-resnet", "mobilefacenet", "mobilefacenet+flip"])
+@pytest.mark.parametrize("embedder_name", ["dlib-resnet", "dlib-resnet+flip", "mobilefacenet", "mobilefacenet+flip"])
 def test_embedders_separate_mated_from_non_mated_pairs(store, embedder_name) -> None:
     det = build_detector("yunet", store)
     emb = build_embedder(embedder_name, store, EmbeddingSettings(batch_size=2))
@@ -107,6 +107,20 @@ def test_embedders_separate_mated_from_non_mated_pairs(store, embedder_name) -> 
     sim = v @ v.T
     assert sim[0, 1] > sim[0, 2] and sim[0, 1] > sim[1, 3]
     assert sim[2, 3] > sim[0, 3] and sim[2, 3] > sim[1, 2]
+
+
+def test_dlib_flip_averages_the_mirrored_chip_and_has_its_own_model_version(store) -> None:
+    plain = build_embedder("dlib-resnet", store)
+    flip = build_embedder("dlib-resnet+flip", store)
+    assert flip.model_version == plain.model_version + "+flip"  # never compared with plain templates
+    half = np.random.default_rng(0).integers(0, 256, (150, 75, 3), dtype=np.uint8)
+    symmetric = np.ascontiguousarray(np.concatenate([half, half[:, ::-1]], axis=1))
+    np.testing.assert_allclose(flip.embed([symmetric]).vectors, plain.embed([symmetric]).vectors, atol=1e-5)
+    lopsided = np.ascontiguousarray(np.concatenate([half, np.zeros_like(half)], axis=1))
+    mirrored = np.ascontiguousarray(lopsided[:, ::-1])
+    # the flip template of an image and of its mirror are the same; the plain ones differ
+    np.testing.assert_allclose(flip.embed([lopsided]).vectors, flip.embed([mirrored]).vectors, atol=1e-5)
+    assert float(plain.embed([lopsided]).vectors[0] @ plain.embed([mirrored]).vectors[0]) < 0.9999
 
 
 def test_embedding_is_deterministic_and_batched_like_single(store, group) -> None:

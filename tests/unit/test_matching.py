@@ -179,9 +179,14 @@ def test_a_target_deeper_than_the_calibration_is_refused() -> None:
         MatchPolicy(target_fmr=1.5)
 
 
-def test_a_measured_fpir_curve_is_used_for_galleries_no_larger_than_its_own() -> None:
+def test_a_measured_fpir_curve_serves_galleries_of_about_its_size() -> None:
     ts = _thresholds(fpir=FpirCurve(1000, 5000, ((1e-2, 0.55), (1e-3, 0.65)), "open set"))
-    assert ts.at_fpir(1e-3, 1000) == 0.65 and ts.at_fpir(1e-3, 10) == 0.65
+    assert ts.at_fpir(1e-3, 1000) == 0.65 and ts.at_fpir(1e-3, 950) == 0.65
+    # a much smaller gallery uses the FMR curve: 10 entries at FPIR 1e-3 -> FMR 1e-4 -> 0.6 (laxer than 0.65)
+    assert ts.at_fpir(1e-3, 10) == 0.6
+    # ... unless its FMR is out of the calibrated range: then the measured (stricter) curve still serves
+    deep = _thresholds(fpir=FpirCurve(1000, 5000, ((1e-2, 0.55), (1e-4, 0.75)), "open set"))
+    assert deep.at_fpir(1e-4, 200) == 0.75  # needs FMR 5e-7, below the grid (1e-6)
     # a larger gallery falls back to the FMR curve: FMR ~ 1e-3 / 5000 = 2e-7 is out of range here
     with pytest.raises(CalibrationRangeError):
         ts.at_fpir(1e-3, 5000)

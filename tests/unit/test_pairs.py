@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from laneface.errors import InvalidDatasetError
-from laneface.evaluation.pairs import Pair, lfw_image_path, parse_pairs
+from laneface.evaluation.lfw import evaluate_lfw_templates
+from laneface.evaluation.pairs import Pair, PairsFile, lfw_image_path, parse_pairs
 
 LFW_DIR = Path("/work/shared/data/lfw")
 REAL_PAIRS = LFW_DIR / "pairs.txt"
@@ -130,3 +132,36 @@ def test_parse_real_lfw_pairs() -> None:
         for pair in parsed.pairs[:5] + parsed.pairs[-5:]:
             assert lfw_image_path(images, pair.name_a, pair.index_a).is_file()
             assert lfw_image_path(images, pair.name_b, pair.index_b).is_file()
+
+
+def _templates(pairs: PairsFile, drop: str | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """One template per identity (identical for one person, orthogonal across people); ``drop``: an FTA."""
+    keys = sorted({(p.name_a, p.index_a) for p in pairs.pairs} | {(p.name_b, p.index_b) for p in pairs.pairs})
+    people = sorted({k[0] for k in keys})
+    files = [f"{n}/{n}_{i:04d}.jpg" for n, i in keys]
+    vectors = np.zeros((len(keys), len(people)), np.float32)
+    for row, (name, _) in enumerate(keys):
+        vectors[row, people.index(name)] = 1.0
+    acquired = np.array([f != drop for f in files])
+    vectors[~acquired] = 0.0
+    return files[::-1], vectors[::-1].copy(), acquired[::-1].copy()  # order of the cache does not matter
+
+
+def test_lfw_protocol_on_precomputed_templates_counts_fta_as_errors(tmp_path: Path) -> None:
+    path = _write(tmp_path, VALID)
+    files, vectors, acquired = _templates(parse_pairs(path))
+    result, _ = evaluate_lfw_templates(
+        tmp_path, path, files, vectors, acquired, detector="det", model_version="emb@v1+abc"
+    )
+    assert (result.accuracy_mean, result.fta_images, result.embedder, result.detector) == (1.0, 0, "emb", "det")
+    files, vectors, acquired = _templates(parse_pairs(path), drop="Eve/Eve_0003.jpg")
+    result, _ = evaluate_lfw_templates(tmp_path, path, files, vectors, acquired, detector="d", model_version="e@1")
+    assert (result.fta_images, result.fta_pairs) == (1, 1)
+    assert result.fold_accuracies[1] == pytest.approx(0.75)  # the mated pair with the FTA image is an error
+
+
+def test_lfw_protocol_on_templates_refuses_missing_images(tmp_path: Path) -> None:
+    path = _write(tmp_path, VALID)
+    files, vectors, acquired = _templates(parse_pairs(path))
+    with pytest.raises(InvalidDatasetError, match="no template"):
+        evaluate_lfw_templates(tmp_path, path, files[1:], vectors[1:], acquired[1:], detector="d", model_version="e")

@@ -17,7 +17,9 @@ from laneface.cli.gallery import calibrate_command, gallery_app
 from laneface.cli.models import models_app
 from laneface.cli.quality import quality_command
 from laneface.cli.records import db_app, keys_app, ledger_app, purge_command
+from laneface.cli.run import run_command
 from laneface.cli.serve import serve_command
+from laneface.cli.sim import sim_command
 from laneface.config import load_settings
 from laneface.errors import LanefaceError
 
@@ -42,8 +44,10 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(gallery_app, name="gallery")
 app.command("calibrate")(calibrate_command)
+app.command("run")(run_command)
 bench_app.command("gallery")(bench_gallery_command)
 bench_app.command("onen")(bench_onen_command)
+app.command("sim")(sim_command)
 
 
 @app.callback()

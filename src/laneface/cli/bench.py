@@ -233,3 +233,155 @@ def quality_speed(
     typer.echo(f"  {'quality crop (sample)':28} {result.sample_ms_mean:7.3f} ms")
     for name, ms in result.measure_ms_mean.items():
         typer.echo(f"  {name:28} {ms:7.3f} ms")
+
+
+@bench_app.command("windshield")
+def windshield(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="YOLO dataset: images/ and labels/ with windshield boxes.")
+    ] = Path("../shared/data/windshield"),
+    detector: Annotated[str, typer.Option("--detector", "-d", help="Detector name or 'auto'.")] = "yunet",
+    upscale: Annotated[
+        float | None, typer.Option("--upscale", help="Resize factor for each windshield region (default: settings).")
+    ] = None,
+    tile: Annotated[int | None, typer.Option("--tile", help="Tile side in upscaled px (default: settings).")] = None,
+    margin: Annotated[
+        float, typer.Option("--margin", min=0.0, max=1.0, help="Enlarge each windshield box by this share per side.")
+    ] = 0.1,
+    save_examples: Annotated[
+        Path | None, typer.Option("--save-examples", help="Write annotated failure images (no face found) here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Share of windshields with at least one face found (every moving vehicle has a driver), faces per
+    windshield, ms per frame (one thread)."""
+    import cv2
+
+    from laneface.detection.factory import build_detector
+    from laneface.evaluation.bench_windshield import bench_windshields, load_windshield_dataset
+
+    settings = settings_of(ctx)
+    cv2.setNumThreads(1)
+    upd: dict[str, object] = {"num_threads": 1}
+    if upscale is not None:
+        upd["upscale"] = upscale
+    if tile is not None:
+        upd["tile_size"] = tile
+    frames = load_windshield_dataset(directory)
+    det = build_detector(detector, store_of(ctx), settings.detection.model_copy(update=upd))
+    res = bench_windshields(det, frames, margin=margin, save_examples=save_examples, progress=log.info)
+    if as_json:
+        emit_json(res.as_json())
+        return
+    typer.echo(
+        f"{res.detector}: {res.windshields} windshields in {res.frames} frames; with >= 1 face "
+        f"{res.windshields_with_face} ({100 * res.share_with_face:.1f} %); faces per windshield "
+        f"{res.faces_per_windshield:.2f} {res.faces_histogram}; {res.ms_per_frame_median:.1f} ms per frame "
+        f"(median; mean {res.ms_per_frame_mean:.1f})"
+    )
+
+
+@bench_app.command("lane")
+def lane(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Simulated passages (`laneface sim --out DIR`).")],
+    results: Annotated[
+        Path | None,
+        typer.Option("--results", help="Score this `laneface run` JSONL instead of running the pipeline."),
+    ] = None,
+    detector: Annotated[str | None, typer.Option("--detector", "-d", help="Detector (default: settings).")] = None,
+    embedder: Annotated[str | None, typer.Option("--embedder", "-e", help="Embedder (default: settings).")] = None,
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Quality profile of a capture.")] = "vehicle",
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N passages (sorted).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory for results.jsonl, report JSON and chart.")] = Path(
+        "out/bench_lane"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Run the lane pipeline on simulated passages (one thread) and score it against their ground truth:
+    capture rate by row, complete capture, occupant count, identification, false matches (1:few and 1:N)."""
+    from laneface.evaluation.bench_lane import find_passages, load_truth, score_passages, write_row_chart
+
+    dirs = find_passages(directory)[:limit]
+    truths = [load_truth(d) for d in dirs]
+    out.mkdir(parents=True, exist_ok=True)
+    if results is not None:
+        try:
+            lines = [json.loads(x) for x in results.read_text(encoding="utf-8").splitlines() if x.strip()]
+        except (OSError, ValueError) as exc:
+            raise InvalidDatasetError(f"cannot read results {results}: {exc}") from None
+    else:
+        lines = _run_lane_pipeline(ctx, dirs, detector, embedder, profile, out / "results.jsonl")
+    report = score_passages(lines, truths)
+    data = report.as_json()
+    data["passages_dir"] = str(directory)
+    wall = sum(float(str(x.get("bench_wall_s", 0.0))) for x in lines)
+    if wall > 0 and report.video_s > 0:  # measured around process(), decoding included
+        data["wall_s"] = round(wall, 3)
+        data["wall_per_video_s"] = round(wall / report.video_s, 4)
+    chart = write_row_chart(report, out / "capture_by_row.png")
+    data["chart"] = str(chart)
+    (out / "bench_lane.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        emit_json(data)
+        return
+    for mode in ("1:few", "1:N", "all"):
+        m = report.modes[mode]
+
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{100 * v:.1f} %"
+
+        rows = ", ".join(f"row {r} {pct(v)} (n={m.occupants_by_row[r]})" for r, v in m.capture_by_row.items())
+        typer.echo(
+            f"{mode}: {m.passages} passages ({m.errors} errors), {m.occupants} occupants | "
+            f"capture {pct(m.capture_rate)}"
+            f" [{rows}] | complete {pct(m.complete_capture_rate)} | count exact {pct(m.count_exact_rate)} | "
+            f"identified {pct(m.correct_identification_rate)} | false matches {m.false_matches} "
+            f"({pct(m.false_match_rate)})"
+        )
+    ratio = report.processing_per_video_s
+    typer.echo(
+        f"processing {report.processing_s:.1f} s for {report.video_s:.1f} s of passages: "
+        f"{'-' if ratio is None else f'{ratio:.2f}'} s per second of video; chart {chart}"
+    )
+
+
+def _run_lane_pipeline(
+    ctx: typer.Context, dirs: list[Path], detector: str | None, embedder: str | None, profile: str, path: Path
+) -> list[dict[str, object]]:
+    """The pipeline's result per passage, on one thread; a passage that fails gets an "error" line."""
+    import time
+
+    import cv2
+
+    from laneface.errors import InputError
+    from laneface.pipeline.lane import LanePipeline
+
+    settings = settings_of(ctx)
+    cv2.setNumThreads(1)
+    settings = settings.model_copy(
+        update={
+            "detection": settings.detection.model_copy(update={"num_threads": 1}),
+            "embedding": settings.embedding.model_copy(update={"num_threads": 1}),
+        }
+    )
+    pipeline = LanePipeline.from_settings(
+        settings, store_of(ctx), detector=detector, embedder=embedder, profile=profile
+    )
+    lines: list[dict[str, object]] = []
+    with pipeline, path.open("w", encoding="utf-8") as fh:
+        for i, d in enumerate(dirs):
+            line: dict[str, object]
+            t0 = time.perf_counter()
+            try:
+                line = pipeline.process(d).as_json()
+            except InputError as exc:
+                line = {"passage_id": d.name, "error": str(exc)}
+                log.warning("passage %s: %s", d, exc)
+            line["bench_wall_s"] = round(time.perf_counter() - t0, 4)
+            lines.append(line)
+            fh.write(json.dumps(line) + "\n")
+            fh.flush()
+            log.info("%d/%d %s", i + 1, len(dirs), d.name)
+    return lines

@@ -22,6 +22,14 @@ def lfw(
     detector: Annotated[str, typer.Option("--detector", "-d", help="Detector name or 'auto'.")] = "auto",
     embedder: Annotated[str, typer.Option("--embedder", "-e", help="Recognizer model name.")] = "dlib-resnet",
     out: Annotated[Path, typer.Option("--out", help="Directory for the JSON result and DET plot.")] = Path("out/lfw"),
+    templates: Annotated[
+        Path | None,
+        typer.Option(
+            "--templates",
+            help="Score templates computed before (the .npz cache of `bench onen` / `calibrate --lfw-dir`) "
+            "instead of detecting and embedding; -d/-e are then taken from the file.",
+        ),
+    ] = None,
 ) -> None:
     """LFW verification: 10-fold accuracy, TAR at FAR 1e-3/1e-2, EER and failures to acquire; JSON + DET PNG."""
     from dataclasses import asdict
@@ -30,17 +38,35 @@ def lfw(
 
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
-    from laneface.evaluation.lfw import evaluate_lfw, write_result
+    from laneface.evaluation.lfw import evaluate_lfw, evaluate_lfw_templates, write_result
 
-    settings = settings_of(ctx)
-    store = store_of(ctx)
-    det = build_detector(detector, store, settings.detection)
-    emb = build_embedder(embedder, store, settings.embedding)
-    with Progress(transient=True, disable=not (typer.get_text_stream("stderr").isatty())) as bar:
-        task = bar.add_task(f"LFW {det.name} + {emb.name}", total=None)
-        result, curve = evaluate_lfw(
-            lfw_dir, pairs, det, emb, progress=lambda done, total: bar.update(task, completed=done, total=total)
+    if templates is not None:
+        from laneface.errors import InvalidDatasetError
+        from laneface.gallery.lfw import LfwEmbeddings
+
+        try:
+            cached = LfwEmbeddings.load(templates)
+        except (OSError, ValueError, KeyError) as exc:
+            raise InvalidDatasetError(f"{templates} is not a template cache of `bench onen`: {exc}") from None
+        result, curve = evaluate_lfw_templates(
+            lfw_dir,
+            pairs,
+            cached.files,
+            cached.vectors,
+            cached.acquired,
+            detector=cached.detector,
+            model_version=cached.model_version,
         )
+    else:
+        settings = settings_of(ctx)
+        store = store_of(ctx)
+        det = build_detector(detector, store, settings.detection)
+        emb = build_embedder(embedder, store, settings.embedding)
+        with Progress(transient=True, disable=not (typer.get_text_stream("stderr").isatty())) as bar:
+            task = bar.add_task(f"LFW {det.name} + {emb.name}", total=None)
+            result, curve = evaluate_lfw(
+                lfw_dir, pairs, det, emb, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
     json_path, png = write_result(result, curve, out)
     summary = asdict(result)
     summary.pop("fta_files")

@@ -4,6 +4,10 @@ Crops: the 5 canonical landmarks give a first alignment onto :data:`laneface.ali
 dlib's 5-point predictor is available (default), it then refines the landmarks inside the face region
 that this alignment implies, and the crop is dlib's own face chip (150x150, padding 0.25) — the
 alignment the network was trained with, whatever detector found the face.
+
+``flip=True`` adds the descriptor of the mirrored chip to that of the chip before normalising (test-time
+augmentation, twice the cost); the model version then ends in ``+flip`` so that such templates are never
+compared with plain ones.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ class DlibResnetEmbedder:
         shape5_path: Path | None = None,
         batch_size: int = 32,
         name: str = "dlib-resnet",
+        flip: bool = False,
     ) -> None:
-        self.name = name
-        self.model_version = model_version
+        self.name = name + ("+flip" if flip else "")
+        self.model_version = model_version + ("+flip" if flip else "")
+        self._flip = flip
         self.alignment = DLIB_150
         self._batch = int(batch_size)
         self._net = dlib.face_recognition_model_v1(str(model_path))
@@ -68,6 +74,9 @@ class DlibResnetEmbedder:
                 if crop.shape != (h, w, 3) or crop.dtype != np.uint8:
                     raise ValueError(f"crops must be ({h}, {w}, 3) uint8, got {crop.shape} {crop.dtype}")
                 chunk.append(np.ascontiguousarray(crop))
-            descs = self._net.compute_face_descriptor(chunk)
-            out[start : start + len(chunk)] = np.asarray([np.asarray(d) for d in descs], np.float32)
+            descs = np.asarray([np.asarray(d) for d in self._net.compute_face_descriptor(chunk)], np.float32)
+            if self._flip:
+                mirrored = [np.ascontiguousarray(c[:, ::-1]) for c in chunk]
+                descs += np.asarray([np.asarray(d) for d in self._net.compute_face_descriptor(mirrored)], np.float32)
+            out[start : start + len(chunk)] = descs
         return TemplateBatch(l2_normalise(out) if len(out) else out, self.model_version)

@@ -15,7 +15,7 @@ def embedder_names(store: ModelStore) -> list[str]:
 
 
 def build_embedder(name: str, store: ModelStore, settings: EmbeddingSettings | None = None) -> FaceEmbedder:
-    """``name`` is a model spec of kind "embedder"; append ``+flip`` for flip augmentation (ONNX models)."""
+    """``name`` is a model spec of kind "embedder"; append ``+flip`` for flip augmentation."""
     settings = settings or EmbeddingSettings()
     base_name, _, option = name.partition("+")
     spec = store.spec(base_name)
@@ -23,12 +23,16 @@ def build_embedder(name: str, store: ModelStore, settings: EmbeddingSettings | N
         raise UnknownComponentError(f"{name!r} is not an embedder; embedders: {', '.join(embedder_names(store))}")
     located = store.locate(base_name)
     if spec.backend == "dlib-resnet":
-        if option:
-            raise UnknownComponentError("flip augmentation is offered for ONNX embedders only")
         from laneface.embedding.dlib_resnet import DlibResnetEmbedder
 
         shape5 = store.locate("dlib-shape5").path if settings.refine_landmarks else None
-        return DlibResnetEmbedder(located.path, spec.model_version, shape5_path=shape5, batch_size=settings.batch_size)
+        return DlibResnetEmbedder(
+            located.path,
+            spec.model_version,
+            shape5_path=shape5,
+            batch_size=settings.batch_size,
+            flip=option == "flip",
+        )
     if spec.backend == "onnx-arcface":
         from laneface.embedding.onnx_arcface import OnnxArcFaceEmbedder
 

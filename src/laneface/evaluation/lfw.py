@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from laneface.evaluation.pairs import PairsFile, lfw_image_path, parse_pairs
 from laneface.imageio import read_image
 from laneface.types import FaceDetections
 
-__all__ = ["LfwResult", "central_face", "evaluate_lfw", "score_pairs", "write_result"]
+__all__ = ["LfwResult", "central_face", "evaluate_lfw", "evaluate_lfw_templates", "score_pairs", "write_result"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -142,6 +142,48 @@ def evaluate_lfw(
     if missing:
         raise InvalidDatasetError(f"{len(missing)} images named in {pairs_path} are missing, e.g. {missing[0]}")
     vectors, acquired = _embed_images(paths, detector, embedder, progress)
+    return _score(
+        pairs_file, keys, paths, vectors, acquired, detector.name, embedder.name, embedder.model_version, started
+    )
+
+
+def evaluate_lfw_templates(
+    lfw_dir: Path,
+    pairs_path: Path,
+    files: Sequence[str],
+    vectors: npt.NDArray[np.float32],
+    acquired: npt.NDArray[np.bool_],
+    *,
+    detector: str,
+    model_version: str,
+) -> tuple[LfwResult, RocCurve]:
+    """The same protocol on templates computed before (``files`` relative to ``lfw_dir``, e.g. the cache
+    of ``laneface bench onen``): every image the pairs name must be among ``files``."""
+    started = time.perf_counter()
+    pairs_file = parse_pairs(pairs_path)
+    keys = sorted({(p.name_a, p.index_a) for p in pairs_file.pairs} | {(p.name_b, p.index_b) for p in pairs_file.pairs})
+    paths = [lfw_image_path(lfw_dir, name, idx) for name, idx in keys]
+    row = {f: i for i, f in enumerate(files)}
+    wanted = [p.relative_to(lfw_dir).as_posix() for p in paths]
+    absent = [w for w in wanted if w not in row]
+    if absent:
+        raise InvalidDatasetError(f"{len(absent)} images named in {pairs_path} have no template, e.g. {absent[0]}")
+    take = np.array([row[w] for w in wanted], np.int64)
+    embedder = model_version.split("@", 1)[0]
+    return _score(pairs_file, keys, paths, vectors[take], acquired[take], detector, embedder, model_version, started)
+
+
+def _score(
+    pairs_file: PairsFile,
+    keys: list[tuple[str, int]],
+    paths: list[Path],
+    vectors: npt.NDArray[np.float32],
+    acquired: npt.NDArray[np.bool_],
+    detector: str,
+    embedder: str,
+    model_version: str,
+    started: float,
+) -> tuple[LfwResult, RocCurve]:
     index = {k: i for i, k in enumerate(keys)}
     scores, labels, fta, folds = score_pairs(pairs_file, index, vectors, acquired)
     if pairs_file.folds >= 2:
@@ -154,9 +196,9 @@ def evaluate_lfw(
     tar2, _ = tar_at_far(genuine, impostor, 1e-2)
     e, e_thr = eer(genuine, impostor)
     result = LfwResult(
-        detector=detector.name,
-        embedder=embedder.name,
-        model_version=embedder.model_version,
+        detector=detector,
+        embedder=embedder,
+        model_version=model_version,
         pairs=len(pairs_file.pairs),
         folds=pairs_file.folds,
         images=len(paths),

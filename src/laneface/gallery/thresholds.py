@@ -115,20 +115,33 @@ class ThresholdSet:
         return t
 
     def at_fpir(self, fpir: float, gallery_size: int) -> float:
-        """Threshold for a target FPIR in 1:N search of a gallery of ``gallery_size`` entries."""
-        if self.fpir is not None and gallery_size <= FPIR_GROWTH * self.fpir.gallery_size:
-            t = _pick(self.fpir.points, fpir)
+        """Threshold for a target FPIR in 1:N search of a gallery of ``gallery_size`` entries.
+
+        A measured FPIR curve is used for galleries within ``FPIR_GROWTH`` (10%) of the size it was measured
+        on. Other sizes use the FMR curve through ``FMR = 1 - (1 - FPIR)^(1/N)``; a smaller gallery whose FMR
+        is below the calibrated range falls back to the measured curve, which is stricter than needed
+        there (FPIR grows with the gallery), and a larger one raises :class:`CalibrationRangeError`.
+        """
+        measured = self.fpir
+        if measured is not None and measured.gallery_size / FPIR_GROWTH <= gallery_size <= (
+            FPIR_GROWTH * measured.gallery_size
+        ):
+            t = _pick(measured.points, fpir)
             if t is not None:
                 return t
         fmr = fmr_for_fpir(fpir, gallery_size)
-        try:
-            return self.at_fmr(fmr)
-        except CalibrationRangeError:
-            raise CalibrationRangeError(
-                f"1:N at FPIR {fpir:g} in a gallery of {gallery_size:,} needs FMR {fmr:.3g} per comparison, below "
-                f"the calibration of {self.model_version!r} (down to {self.min_fmr:.3g}); run `laneface calibrate "
-                "--gallery` for an open-set measurement on the gallery itself"
-            ) from None
+        t = _pick(self.fmr, fmr)
+        if t is not None:
+            return t
+        if measured is not None and gallery_size < measured.gallery_size:
+            t = _pick(measured.points, fpir)
+            if t is not None:
+                return t
+        raise CalibrationRangeError(
+            f"1:N at FPIR {fpir:g} in a gallery of {gallery_size:,} needs FMR {fmr:.3g} per comparison, below "
+            f"the calibration of {self.model_version!r} (down to {self.min_fmr:.3g}); run `laneface calibrate "
+            "--gallery` for an open-set measurement on the gallery itself"
+        )
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

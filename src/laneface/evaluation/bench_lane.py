@@ -1,0 +1,360 @@
+"""`laneface bench lane`: lane pipeline results scored against the simulator's ground truth.
+
+Inputs are plain JSON dicts, so the scoring runs without the pipeline: one *result* per passage as written
+by ``laneface run`` (``{"passage_id", "occupant_count", "complete_capture", "occupants": [{"occupant_id",
+"row", "quality", "quality_passed", "match": {"doc_id", "score", "decision"}}], "timing_s"}``, or
+``{"passage_id", "error"}``) and the passage's ``ground_truth.json`` (``{"passage_id", "direction",
+"documents", "frames", "fps", "occupants": [{"occupant_id", "row", "seat", "doc_id", ...}]}``).
+
+Mapping pipeline occupants to true occupants, per passage, in this order:
+
+0. *by best shot*: a pipeline occupant whose ``best_shot`` (``camera``, ``frame_index``, ``box_xyxy``)
+   overlaps a true face of that camera and frame in the ground truth (``cameras.<name>.frames``, IoU at
+   least :data:`BEST_SHOT_MIN_IOU`) is mapped to that face's occupant, each true occupant once (an occupant
+   that matched that person's document first, then the largest overlap). This is the appearance truth: a
+   match to a fellow passenger's document is a false match, and a pipeline occupant whose best shot shows
+   a true occupant mapped already is spurious (a double count);
+1. *by document*: a pipeline occupant whose decision is ``"match"`` with the ``doc_id`` of a true occupant
+   not yet mapped is mapped to that occupant (for results without a best shot, a match to a fellow
+   passenger's document counts as correct);
+2. *by row*: the remaining pipeline occupants (ascending ``occupant_id``) are mapped to the remaining true
+   occupants of the same row (in seat order L, M, R);
+3. *by count*: what remains of both is paired in order, the true occupants sorted by row then seat and the
+   pipeline occupants by row (``null`` last) then ``occupant_id``.
+
+Pipeline occupants left over are *spurious* (counted only through false matches and the occupant
+count); true occupants left over are not captured.
+
+Definitions (per true occupant unless said otherwise):
+
+* *captured*: its mapped pipeline occupant has ``quality_passed`` true;
+* *correctly identified*: its mapped pipeline occupant has decision ``"match"`` and the true ``doc_id``;
+* *false match*: a pipeline occupant (mapped or spurious) with decision ``"match"`` and a ``doc_id`` that is
+  not its true occupant's; the rate divides their number by the number of true occupants;
+* *complete capture* (per vehicle): every true occupant captured;
+* *count exact* (per vehicle): ``occupant_count`` equals the number of true occupants;
+* a passage whose result is missing or has an ``"error"`` counts with no occupants found.
+
+Modes: *1:few* = inbound passages with at least one document read; *1:N* = every other passage (outbound,
+no document). Speed: total ``timing_s`` divided by the video duration of the passages (frames / fps; the
+cameras record at the same time, so one second of passage = one second of video per camera).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from laneface.errors import InvalidDatasetError
+
+__all__ = [
+    "LaneBenchReport",
+    "ModeReport",
+    "OccupantOutcome",
+    "find_passages",
+    "load_truth",
+    "map_occupants",
+    "score_passages",
+    "write_row_chart",
+]
+
+SEAT_ORDER = {"L": 0, "M": 1, "R": 2}
+BEST_SHOT_MIN_IOU = 0.3
+MODES = ("1:few", "1:N", "all")
+
+
+@dataclass(frozen=True)
+class OccupantOutcome:
+    """One true occupant after mapping."""
+
+    passage_id: str
+    occupant_id: int
+    row: int
+    doc_id: str
+    pipeline_occupant: int | None
+    captured: bool
+    identified: bool
+    false_match: bool
+
+
+@dataclass(frozen=True)
+class ModeReport:
+    """Scores of one mode; rates are shares in [0, 1] (None when there is nothing to divide by)."""
+
+    mode: str
+    passages: int
+    occupants: int
+    errors: int  # passages without a usable result
+    capture_by_row: dict[str, float | None]  # "1", "2", "3" -> share captured
+    occupants_by_row: dict[str, int]
+    capture_rate: float | None
+    complete_capture_rate: float | None
+    claimed_complete_rate: float | None  # share of passages the pipeline called complete
+    count_exact_rate: float | None
+    correct_identification_rate: float | None
+    false_matches: int
+    false_match_rate: float | None  # false matches / true occupants
+    spurious_occupants: int
+
+
+@dataclass(frozen=True)
+class LaneBenchReport:
+    modes: dict[str, ModeReport]
+    processing_s: float
+    video_s: float
+    processing_per_video_s: float | None  # seconds of processing per second of passage (all cameras)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "modes": {k: asdict(v) for k, v in self.modes.items()},
+            "processing_s": round(self.processing_s, 3),
+            "video_s": round(self.video_s, 3),
+            "processing_per_video_s": self.processing_per_video_s,
+        }
+
+
+def _seat_key(o: Mapping[str, Any]) -> tuple[int, int, int]:
+    seat = str(o.get("seat", ""))
+    return int(o["row"]), SEAT_ORDER.get(seat[-1:], 3), int(o["occupant_id"])
+
+
+def _match(o: Mapping[str, Any]) -> tuple[str | None, str]:
+    m = o.get("match") or {}
+    return m.get("doc_id"), str(m.get("decision", "not_captured"))
+
+
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _best_shot_pairs(found: Sequence[Mapping[str, Any]], truth: Mapping[str, Any]) -> list[tuple[float, int, int]]:
+    """(IoU, pipeline occupant id, true occupant id) for every best shot that overlaps a true face."""
+    cameras = truth.get("cameras")
+    pairs: list[tuple[float, int, int]] = []
+    if not isinstance(cameras, Mapping):
+        return pairs
+    for o in found:
+        shot = o.get("best_shot")
+        if not isinstance(shot, Mapping) or not {"camera", "frame_index", "box_xyxy"} <= set(shot):
+            continue
+        frames = (cameras.get(str(shot["camera"])) or {}).get("frames") or []
+        k = int(shot["frame_index"])
+        if not 0 <= k < len(frames):
+            continue
+        box = [float(v) for v in shot["box_xyxy"]]
+        for face in frames[k]:
+            v = _iou(box, [float(x) for x in face["box_xyxy"]])
+            if v >= BEST_SHOT_MIN_IOU:
+                pairs.append((v, int(o["occupant_id"]), int(face["occupant_id"])))
+    return pairs
+
+
+def map_occupants(result: Mapping[str, Any], truth: Mapping[str, Any]) -> tuple[dict[int, int], list[int]]:
+    """True occupant id -> pipeline occupant id, and the spurious pipeline occupant ids (module docstring)."""
+    true_occ = sorted(truth["occupants"], key=_seat_key)
+    found = sorted(result.get("occupants", []), key=lambda o: int(o["occupant_id"]))
+    mapping: dict[int, int] = {}
+    free = {int(o["occupant_id"]): o for o in found}
+    true_ids = {int(t["occupant_id"]) for t in true_occ}
+    pairs = [x for x in _best_shot_pairs(found, truth) if x[2] in true_ids]
+    doc_of = {int(t["occupant_id"]): str(t["doc_id"]) for t in true_occ}
+    matched = {int(o["occupant_id"]): _match(o) for o in found}
+
+    def right_document(pid: int, tid: int) -> bool:
+        return matched[pid] == (doc_of[tid], "match")
+
+    # of two occupants showing one person, the one that matched that person's document first
+    for _, pid, tid in sorted(pairs, key=lambda x: (not right_document(x[1], x[2]), -x[0], x[1], x[2])):
+        if pid in free and tid not in mapping:
+            mapping[tid] = pid
+            free.pop(pid)
+    # a best shot of someone already mapped: a second occupant made of the same person (spurious)
+    duplicates = sorted({pid for _, pid, _ in pairs if pid in free})
+    for pid in duplicates:
+        free.pop(pid)
+    by_doc = {str(t["doc_id"]): int(t["occupant_id"]) for t in true_occ}
+    for o in found:
+        if int(o["occupant_id"]) not in free:
+            continue
+        doc, decision = _match(o)
+        if decision == "match" and doc in by_doc and by_doc[doc] not in mapping:
+            mapping[by_doc[doc]] = int(o["occupant_id"])
+            free.pop(int(o["occupant_id"]))
+    for t in true_occ:  # by row
+        tid = int(t["occupant_id"])
+        if tid in mapping:
+            continue
+        same_row = [pid for pid, o in free.items() if o.get("row") is not None and int(o["row"]) == int(t["row"])]
+        if same_row:
+            mapping[tid] = same_row[0]
+            free.pop(same_row[0])
+    rest = sorted(free.values(), key=lambda o: (o.get("row") is None, o.get("row") or 0, int(o["occupant_id"])))
+    for t in true_occ:  # by count
+        tid = int(t["occupant_id"])
+        if tid not in mapping and rest:
+            mapping[tid] = int(rest.pop(0)["occupant_id"])
+    return mapping, sorted([int(o["occupant_id"]) for o in rest] + duplicates)
+
+
+def _mode_of(truth: Mapping[str, Any]) -> str:
+    return "1:few" if truth.get("direction") == "inbound" and truth.get("documents") else "1:N"
+
+
+def _rate(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mapping[str, Any]]) -> LaneBenchReport:
+    """Score ``results`` (any order; extra ones are ignored) against ``truths`` (one per passage)."""
+    by_id: dict[str, Mapping[str, Any]] = {}
+    for r in results:
+        by_id[str(r.get("passage_id"))] = r
+    acc: dict[str, dict[str, Any]] = {
+        m: {
+            "passages": 0,
+            "errors": 0,
+            "occ": 0,
+            "cap": 0,
+            "complete": 0,
+            "claimed": 0,
+            "count": 0,
+            "ident": 0,
+            "false": 0,
+            "spurious": 0,
+            "row_n": {},
+            "row_cap": {},
+        }
+        for m in MODES
+    }
+    processing = video = 0.0
+    for truth in truths:
+        pid = str(truth["passage_id"])
+        result = by_id.get(pid)
+        bad = result is None or "error" in result
+        res: Mapping[str, Any] = {} if bad or result is None else result
+        mapping, spurious = map_occupants(res, truth) if not bad else ({}, [])
+        found = {int(o["occupant_id"]): o for o in res.get("occupants", [])}
+        outcomes = []
+        for t in truth["occupants"]:
+            pid_o = mapping.get(int(t["occupant_id"]))
+            o = found.get(pid_o) if pid_o is not None else None
+            doc, decision = _match(o) if o is not None else (None, "not_captured")
+            outcomes.append(
+                OccupantOutcome(
+                    passage_id=pid,
+                    occupant_id=int(t["occupant_id"]),
+                    row=int(t["row"]),
+                    doc_id=str(t["doc_id"]),
+                    pipeline_occupant=pid_o,
+                    captured=bool(o is not None and o.get("quality_passed")),
+                    identified=decision == "match" and doc == t["doc_id"],
+                    false_match=decision == "match" and doc != t["doc_id"],
+                )
+            )
+        spurious_false = sum(1 for s in spurious if _match(found[s])[1] == "match")
+        processing += float(res.get("timing_s", 0.0) or 0.0)
+        video += float(truth.get("frames", 0)) / float(truth.get("fps", 10.0) or 10.0)
+        for mode in (_mode_of(truth), "all"):
+            a = acc[mode]
+            a["passages"] += 1
+            a["errors"] += bad
+            a["occ"] += len(outcomes)
+            a["cap"] += sum(x.captured for x in outcomes)
+            a["complete"] += all(x.captured for x in outcomes)
+            a["claimed"] += bool(res.get("complete_capture", False))
+            a["count"] += (not bad) and int(res.get("occupant_count", -1)) == len(outcomes)
+            a["ident"] += sum(x.identified for x in outcomes)
+            a["false"] += sum(x.false_match for x in outcomes) + spurious_false
+            a["spurious"] += len(spurious)
+            for x in outcomes:
+                key = str(x.row)
+                a["row_n"][key] = a["row_n"].get(key, 0) + 1
+                a["row_cap"][key] = a["row_cap"].get(key, 0) + x.captured
+    modes = {}
+    for mode, a in acc.items():
+        rows = sorted(a["row_n"])
+        modes[mode] = ModeReport(
+            mode=mode,
+            passages=a["passages"],
+            occupants=a["occ"],
+            errors=a["errors"],
+            capture_by_row={r: _rate(a["row_cap"][r], a["row_n"][r]) for r in rows},
+            occupants_by_row={r: a["row_n"][r] for r in rows},
+            capture_rate=_rate(a["cap"], a["occ"]),
+            complete_capture_rate=_rate(a["complete"], a["passages"]),
+            claimed_complete_rate=_rate(a["claimed"], a["passages"]),
+            count_exact_rate=_rate(a["count"], a["passages"]),
+            correct_identification_rate=_rate(a["ident"], a["occ"]),
+            false_matches=a["false"],
+            false_match_rate=_rate(a["false"], a["occ"]),
+            spurious_occupants=a["spurious"],
+        )
+    return LaneBenchReport(
+        modes=modes,
+        processing_s=processing,
+        video_s=video,
+        processing_per_video_s=(processing / video) if video > 0 else None,
+    )
+
+
+def find_passages(root: Path) -> list[Path]:
+    """Passage folders under ``root`` that hold both passage.json and ground_truth.json, sorted."""
+    if not root.is_dir():
+        raise InvalidDatasetError(f"{root} is not a directory of simulated passages")
+    dirs = sorted(p.parent for p in root.glob("*/ground_truth.json") if (p.parent / "passage.json").is_file())
+    if not dirs:
+        raise InvalidDatasetError(f"no passages (folders with passage.json and ground_truth.json) under {root}")
+    return dirs
+
+
+def load_truth(passage_dir: Path) -> dict[str, Any]:
+    """The ground truth of a simulated passage, checked for the fields the scoring uses."""
+    import json
+
+    path = passage_dir / "ground_truth.json"
+    try:
+        truth = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidDatasetError(f"cannot read {path}: {exc}") from None
+    if not isinstance(truth, dict) or "passage_id" not in truth or not isinstance(truth.get("occupants"), list):
+        raise InvalidDatasetError(f"{path} lacks passage_id or occupants")
+    for o in truth["occupants"]:
+        if not isinstance(o, dict) or not {"occupant_id", "row", "doc_id"} <= set(o):
+            raise InvalidDatasetError(f"{path}: every occupant needs occupant_id, row and doc_id")
+    return truth
+
+
+def write_row_chart(report: LaneBenchReport, path: Path) -> Path:
+    """Bar chart of the capture rate by row, one bar group per mode."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    rows = sorted({r for m in report.modes.values() for r in m.capture_by_row})
+    width = 0.8 / len(MODES)
+    for k, mode in enumerate(MODES):
+        m = report.modes[mode]
+        values = [m.capture_by_row.get(r) or 0.0 for r in rows]
+        xs = [i + (k - (len(MODES) - 1) / 2) * width for i in range(len(rows))]
+        bars = ax.bar(xs, values, width, label=f"{mode} ({m.occupants} occupants)")
+        for b, r in zip(bars, rows, strict=True):
+            n = m.occupants_by_row.get(r, 0)
+            ax.annotate(f"n={n}", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(rows)), [f"row {r}" for r in rows])
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("occupants captured (quality-passing best shot)")
+    ax.axhline(0.95, color="grey", lw=0.8, ls="--")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("Capture rate by row")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(str(path), dpi=110)
+    return path

@@ -1,0 +1,7 @@
+"""Lane simulator: renders vehicle passages (front and side cameras) with per-frame ground truth and a
+gallery manifest, for `laneface bench lane`. Entry point: :func:`laneface.evaluation.sim.writer.simulate`.
+
+Modules: ``geometry`` (cameras), ``scene`` (vehicles, seats, occupants), ``people`` (LFW identities and
+documents), ``faces`` (head sprites, accessories, head pose), ``render`` (frames and face ground truth),
+``degrade`` (glass, light, blur, noise, compression), ``writer`` (files).
+"""

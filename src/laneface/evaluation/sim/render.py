@@ -1,0 +1,438 @@
+"""Frames of one camera of a simulated passage, and the ground truth of every face drawn in them.
+
+Per frame: a static background, the vehicle body, its windows (seen-through interior), then, far to
+near, torsos, headrests, heads and sun visors, each clipped to the windows the camera looks through.
+An id buffer records which object is on top at each pixel, so the visible share of each face is exact.
+Degradations (:mod:`.degrade`) follow.
+
+Camera rig (see :mod:`.geometry` for the axes): ``front`` stands 2.4 m high on the lane's centre line
+and looks at the windshield through which rows 1 and (partly) 2 are seen; ``left`` and ``right`` stand
+2.4 m beside the vehicle, about 2 m ahead of row 2, and look back at the side windows of rows 2-3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from laneface.evaluation.sim.faces import HeadSprite, pose_homography, shrink, turn_head, turned_face_box
+from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W, LookAtCamera
+from laneface.evaluation.sim.scene import ROW_DZ, Occupant, PassageScene
+
+__all__ = ["CAMERA_VIEWS", "FaceTruth", "Frame", "camera_for", "render_camera"]
+
+CAMERA_VIEWS = {"front": "front", "left": "left", "right": "right"}
+M_PER_SPRITE_PX = 0.063 / 43.7  # LFW deep-funneled: 43.7 px between the eyes
+ANCHOR = (80.0, 112.0)  # head point placed at the occupant's eye position (sprite pixels)
+HALF_WIDTH = 0.92  # vehicle half-width, metres
+MIN_VISIBLE = 0.01  # faces less visible than this are left out of the ground truth
+
+
+@dataclass(frozen=True)
+class FaceTruth:
+    occupant_id: int
+    box_xyxy: tuple[float, float, float, float]  # clipped to the frame
+    eyes: tuple[tuple[float, float], tuple[float, float]]
+    yaw_deg: float
+    pitch_deg: float
+    visible: float  # share of the face (box inside the head) that is on top and inside the frame
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "occupant_id": self.occupant_id,
+            "box_xyxy": [round(v, 1) for v in self.box_xyxy],
+            "eyes": [[round(v, 1) for v in e] for e in self.eyes],
+            "ied_px": round(float(np.hypot(*np.subtract(self.eyes[1], self.eyes[0]))), 1),
+            "yaw_deg": round(self.yaw_deg, 1),
+            "pitch_deg": round(self.pitch_deg, 1),
+            "visible": round(self.visible, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One rendered frame: pixels, the faces in it, the windows (255 = glass) and the tinted ones."""
+
+    rgb: npt.NDArray[np.uint8]
+    faces: list[FaceTruth]
+    window_mask: npt.NDArray[np.uint8]
+    tint_mask: npt.NDArray[np.uint8] | None
+
+
+@dataclass(frozen=True)
+class _Item:
+    """Something drawn in a frame, sorted far to near by ``depth`` (metres along the optical axis)."""
+
+    depth: float
+    kind: str  # "head" | "torso" | "headrest" | "visor"
+    point: tuple[float, float, float]
+    occupant: Occupant | None = None
+
+
+def camera_for(name: str, scene: PassageScene) -> LookAtCamera:
+    """The camera ``name`` of the lane; it is aimed where the vehicle stops."""
+    h = scene.vehicle.face_height_m
+    stop = scene.z_stop_m
+    if name == "front":
+        return LookAtCamera((0.0, 2.4, 0.0), (0.0, h, stop + 1.5), 2500.0)
+    side = -1.0 if name == "left" else 1.0
+    return LookAtCamera(
+        (side * (HALF_WIDTH + 2.4), 1.7, stop + ROW_DZ[2] - 2.0),
+        (side * 0.3, h, stop + ROW_DZ[2] + 0.5),
+        2100.0,
+    )
+
+
+def _z_front(scene: PassageScene, t: float) -> float:
+    """Windshield base position at time share ``t``: decelerates to a stop at ``z_stop_m``."""
+    return float(scene.z_stop_m + (scene.z_start_m - scene.z_stop_m) * (1.0 - t) ** 1.7)
+
+
+def _yaw_at(o: Occupant, t: float) -> float:
+    a, b = o.yaw_deg
+    k = min(1.0, max(0.0, (t - o.yaw_turn_at) / 0.12 + 0.5))  # a 1-second turn
+    return a + (b - a) * k
+
+
+def _poly(cam: LookAtCamera, pts: list[tuple[float, float, float]]) -> npt.NDArray[np.int32] | None:
+    uv, depth = cam.project(pts)
+    if (depth < 0.3).any():
+        return None
+    return np.round(uv).astype(np.int32).reshape(-1, 1, 2)
+
+
+class CameraRenderer:
+    """Draws the frames of one camera; heads are cached per (occupant, yaw step, size level)."""
+
+    def __init__(
+        self, name: str, scene: PassageScene, heads: dict[int, tuple[HeadSprite, HeadSprite]], seed: int
+    ) -> None:
+        self.name = name
+        self.scene = scene
+        self.cam = camera_for(name, scene)
+        self.heads = heads
+        self.rng = np.random.default_rng(seed)
+        self._cache: dict[tuple[int, int, int, bool], tuple[HeadSprite, npt.NDArray[np.uint8]]] = {}
+        self._boxes: dict[int, npt.NDArray[np.float64]] = {}
+        self.background = _background(name, self.rng, scene.night)
+        self.cabin = _cabin(int(self.rng.integers(25, 60)))
+
+    # -- vehicle ----------------------------------------------------------------------------------
+    def _windows(self, zf: float) -> list[tuple[npt.NDArray[np.int32], int]]:
+        """Window polygons the camera sees occupants through, with the row each belongs to (0 = windshield)."""
+        s, h = self.scene, self.scene.vehicle.face_height_m
+        x0 = s.lane_offset_m
+        if self.name == "front":
+            pts = [
+                (x0 - 0.72, h - 0.3, zf),
+                (x0 + 0.72, h - 0.3, zf),
+                (x0 + 0.64, h + 0.24, zf + 0.55),
+                (x0 - 0.64, h + 0.24, zf + 0.55),
+            ]
+            poly = _poly(self.cam, pts)
+            return [] if poly is None else [(poly, 0)]
+        side = -1.0 if self.name == "left" else 1.0
+        xs = x0 + side * HALF_WIDTH
+        out = []
+        for r in range(1, len(s.vehicle.rows) + 1):
+            a, b = zf + ROW_DZ[r] - 0.5, zf + ROW_DZ[r] + 0.3
+            top = h + 0.2 - (0.04 if r == 3 else 0.0)
+            poly = _poly(self.cam, [(xs, h - 0.27, a), (xs, h - 0.27, b), (xs, top, b - 0.08), (xs, top, a + 0.12)])
+            if poly is not None:
+                out.append((poly, r))
+        return out
+
+    def _body(self, frame: npt.NDArray[np.uint8], zf: float) -> None:
+        import cv2
+
+        s, h = self.scene, self.scene.vehicle.face_height_m
+        x0 = s.lane_offset_m
+        col = tuple(int(c) for c in s.body_rgb)
+        dark = tuple(int(c * 0.6) for c in s.body_rgb)
+        length = 1.6 + ROW_DZ[len(s.vehicle.rows)]
+        if self.name == "front":
+            body = [
+                (x0 - 0.95, 0.35, zf - 1.3),
+                (x0 + 0.95, 0.35, zf - 1.3),
+                (x0 + 0.92, h - 0.33, zf - 0.05),
+                (x0 + 0.74, h + 0.3, zf + 0.62),
+                (x0 - 0.74, h + 0.3, zf + 0.62),
+                (x0 - 0.92, h - 0.33, zf - 0.05),
+            ]
+            roof = [
+                (x0 - 0.74, h + 0.3, zf + 0.62),
+                (x0 + 0.74, h + 0.3, zf + 0.62),
+                (x0 + 0.7, h + 0.3, zf + length),
+                (x0 - 0.7, h + 0.3, zf + length),
+            ]
+            for pts, c in ((roof, dark), (body, col)):
+                poly = _poly(self.cam, pts)
+                if poly is not None:
+                    cv2.fillPoly(frame, [poly], c, cv2.LINE_AA)
+            grille = _poly(self.cam, [(x0 - 0.5, 0.5, zf - 1.3), (x0 + 0.5, 0.5, zf - 1.3), (x0 + 0.5, 0.75, zf - 1.3)])
+            if grille is not None:
+                g = grille.reshape(-1, 2)
+                cv2.rectangle(frame, tuple(g[0]), tuple(g[2]), (25, 25, 25), -1)
+            return
+        side = -1.0 if self.name == "left" else 1.0
+        xs = x0 + side * HALF_WIDTH
+        body = [(xs, 0.35, zf - 1.3), (xs, 0.35, zf + length), (xs, h + 0.3, zf + length - 0.2), (xs, h + 0.3, zf)]
+        hood = [(xs, 0.35, zf - 1.3), (xs, h - 0.3, zf - 0.1), (xs, h + 0.3, zf + 0.6), (xs, h + 0.3, zf)]
+        for pts in (body, hood):
+            poly = _poly(self.cam, pts)
+            if poly is not None:
+                cv2.fillPoly(frame, [poly], col, cv2.LINE_AA)
+        for wz in (zf - 0.9, zf + length - 0.7):  # wheels
+            uv, depth = self.cam.project([(xs, 0.33, wz)])
+            if depth[0] > 0.3:
+                r = int(self.cam.focal_px * 0.33 / depth[0])
+                cv2.circle(frame, (int(uv[0, 0]), int(uv[0, 1])), r, (20, 20, 20), -1, cv2.LINE_AA)
+
+    # -- heads ------------------------------------------------------------------------------------
+    def _sprite(
+        self, o: Occupant, yaw: float, scale: float, hand: bool
+    ) -> tuple[HeadSprite, npt.NDArray[np.uint8], float]:
+        """The turned head at the pyramid level nearest above ``scale``, with its two masks packed."""
+        step = round(yaw / 3.0)
+        level = min(5, max(0, int(np.floor(-np.log2(max(scale, 1e-3)) + 0.3))))
+        key = (o.occupant_id, step, level, hand)
+        if key not in self._cache:
+            base = self.heads[o.occupant_id][1 if hand else 0]
+            turned = turn_head(base, step * 3.0)
+            sprite = turned if level == 0 else shrink(turned, 0.5**level)
+            self._cache[key] = (sprite, np.ascontiguousarray(np.dstack([sprite.face_visible, sprite.face_region])))
+        sprite, masks = self._cache[key]
+        return sprite, masks, 0.5**level
+
+    def frames(self) -> Iterator[Frame]:
+        """Every frame of the passage, before degradation."""
+        import cv2
+
+        s = self.scene
+        h = s.vehicle.face_height_m
+        for i in range(s.frames):
+            t = i / max(1, s.frames - 1)
+            zf = _z_front(s, t)
+            frame = self.background.copy()
+            self._body(frame, zf)
+            windows = self._windows(zf)
+            mask = np.zeros((FRAME_H, FRAME_W), np.uint8)
+            tint: npt.NDArray[np.uint8] | None = None
+            for poly, row in windows:
+                cv2.fillPoly(mask, [poly], 255, cv2.LINE_AA)
+                if row >= 2:
+                    if tint is None:
+                        tint = np.zeros((FRAME_H, FRAME_W), np.uint8)
+                    cv2.fillPoly(tint, [poly], 255, cv2.LINE_AA)
+            _fill_interior(frame, mask, self.cabin)
+            gx, gy, gw, gh = cv2.boundingRect(mask)
+            glass = (int(gx), int(gy), int(gw), int(gh))  # props are only seen through the glass
+            idbuf = np.zeros((FRAME_H, FRAME_W), np.int16)
+            items: list[_Item] = []
+            for o in s.occupants:
+                p = (s.lane_offset_m + o.x_m, h + o.dh_m, zf + o.dz_m)
+                depth = float(self.cam.to_camera([p])[0, 2])
+                items.append(_Item(depth, "head", p, o))
+                items.append(_Item(depth + 0.06, "torso", p, o))
+            for r, seats in enumerate(s.vehicle.rows[:-1], start=1):
+                for side in seats:
+                    x = {"L": -0.38, "M": 0.0, "R": 0.38}[side]
+                    p = (s.lane_offset_m + x, h - 0.07, zf + ROW_DZ[r] + 0.2)
+                    items.append(_Item(float(self.cam.to_camera([p])[0, 2]), "headrest", p))
+            if self.name == "front":
+                for seat in s.visors_down:
+                    x = -0.38 if seat.endswith("L") else 0.38
+                    p = (s.lane_offset_m + x, h + 0.2, zf + 0.5)
+                    items.append(_Item(float(self.cam.to_camera([p])[0, 2]), "visor", p))
+            items.sort(key=lambda it: -it.depth)
+            truths: list[FaceTruth] = []
+            drawn: list[tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64], float, float, float]] = []
+            for item in items:
+                if item.depth < 0.3:
+                    continue
+                if item.kind == "head" and item.occupant is not None:
+                    res = self._draw_head(frame, idbuf, mask, item.occupant, item.point, item.depth, t)
+                    if res is not None:
+                        drawn.append(res)
+                else:
+                    self._draw_prop(frame, idbuf, mask, item, glass)
+            for oid, box, eyes, yaw, pitch, region_px in drawn:
+                truth = _face_truth(idbuf, oid, box, eyes, yaw, pitch, region_px)
+                if truth is not None:
+                    truths.append(truth)
+            yield Frame(frame, truths, mask, tint)
+
+    def _draw_prop(
+        self,
+        frame: npt.NDArray[np.uint8],
+        idbuf: npt.NDArray[np.int16],
+        mask: npt.NDArray[np.uint8],
+        item: _Item,
+        glass: tuple[int, int, int, int],
+    ) -> None:
+        import cv2
+
+        f = self.cam.focal_px / item.depth
+        x, y, z = item.point
+        if item.kind == "torso":
+            uv, _ = self.cam.project([(x, y - 0.42, z + 0.05)])
+            centre = (int(uv[0, 0]), int(uv[0, 1]))
+            poly = np.asarray(cv2.ellipse2Poly(centre, (int(0.22 * f), int(0.22 * f)), 0, 0, 360, 10), np.int32)
+            shirt = item.occupant.shirt_rgb if item.occupant is not None else (90, 90, 90)
+            colour = tuple(int(c * 0.6) for c in shirt)
+        elif item.kind == "headrest":
+            uv, _ = self.cam.project([item.point])
+            centre = (int(uv[0, 0]), int(uv[0, 1]))
+            poly = np.asarray(cv2.ellipse2Poly(centre, (int(0.13 * f), int(0.1 * f)), 0, 0, 360, 10), np.int32)
+            colour = (45, 42, 40)
+        else:  # visor
+            quad = _poly(
+                self.cam, [(x - 0.26, y, z), (x + 0.26, y, z), (x + 0.26, y - 0.17, z), (x - 0.26, y - 0.17, z)]
+            )
+            if quad is None:
+                return
+            poly = quad.reshape(-1, 2)
+            colour = (70, 68, 64)
+        gx, gy, gw, gh = glass
+        x0, y0 = np.maximum(poly.min(axis=0), (gx, gy))
+        x1, y1 = np.minimum(poly.max(axis=0) + 1, (gx + gw, gy + gh))
+        if x1 <= x0 or y1 <= y0:
+            return
+        layer = np.zeros((int(y1 - y0), int(x1 - x0)), np.uint8)
+        cv2.fillPoly(layer, [(poly - (x0, y0)).astype(np.int32).reshape(-1, 1, 2)], 255)
+        roi = (slice(int(y0), int(y1)), slice(int(x0), int(x1)))
+        on = cv2.bitwise_and(layer, mask[roi]) > 127
+        frame[roi][on] = colour
+        idbuf[roi][on] = -1
+
+    def _draw_head(
+        self,
+        frame: npt.NDArray[np.uint8],
+        idbuf: npt.NDArray[np.int16],
+        mask: npt.NDArray[np.uint8],
+        o: Occupant,
+        p: tuple[float, float, float],
+        depth: float,
+        t: float,
+    ) -> tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64], float, float, float] | None:
+        import cv2
+
+        yaw_o = _yaw_at(o, t)
+        facing = (-np.sin(np.radians(yaw_o)), np.sin(np.radians(o.pitch_deg)), -np.cos(np.radians(yaw_o)))
+        yaw, pitch = self.cam.view_angles(p, facing)
+        if abs(yaw) > 80:
+            return None
+        scale = self.cam.focal_px * M_PER_SPRITE_PX / depth  # frame px per full-size sprite px
+        hand = o.hand is not None and o.hand[0] <= t <= o.hand[1]
+        sprite, masks, k = self._sprite(o, yaw, scale, hand)
+        uv, _ = self.cam.project([p])
+        a = np.array([[scale, 0, uv[0, 0] - scale * ANCHOR[0]], [0, scale, uv[0, 1] - scale * ANCHOR[1]], [0, 0, 1]])
+        pose = pose_homography(pitch, o.roll_deg, ANCHOR)
+        full = a @ pose  # full-size sprite -> frame
+        hmat = full @ np.diag([1 / k, 1 / k, 1.0])  # shrunk sprite -> frame
+        w, hh = sprite.size
+        corners = np.array([[0, 0, 1], [w, 0, 1], [w, hh, 1], [0, hh, 1]], np.float64) @ hmat.T
+        corners = corners[:, :2] / corners[:, 2:]
+        bx0, by0 = np.floor(corners.min(axis=0)).astype(int)
+        bx1, by1 = np.ceil(corners.max(axis=0)).astype(int)
+        if bx1 <= 0 or by1 <= 0 or bx0 >= FRAME_W or by0 >= FRAME_H or bx1 - bx0 < 2 or by1 - by0 < 2:
+            return None
+        shift = np.array([[1, 0, -bx0], [0, 1, -by0], [0, 0, 1]], np.float64) @ hmat
+        size = (int(bx1 - bx0), int(by1 - by0))
+        rgba = cv2.warpPerspective(sprite.rgba, shift, size, flags=cv2.INTER_LINEAR)
+        warped = cv2.warpPerspective(masks, shift, size, flags=cv2.INTER_NEAREST)
+        region_px = float(np.count_nonzero(warped[..., 1] > 127))
+        fx0, fy0 = max(0, bx0), max(0, by0)
+        fx1, fy1 = min(FRAME_W, bx1), min(FRAME_H, by1)
+        sl = (slice(fy0 - by0, fy1 - by0), slice(fx0 - bx0, fx1 - bx0))
+        roi = (slice(fy0, fy1), slice(fx0, fx1))
+        alpha = cv2.multiply(np.ascontiguousarray(rgba[sl][..., 3]), mask[roi], scale=1.0 / 255.0)
+        a = alpha.astype(np.float32) * (1.0 / 255.0)
+        rgb = np.ascontiguousarray(rgba[sl][..., :3])
+        frame[roi] = cv2.blendLinear(rgb, np.ascontiguousarray(frame[roi]), a, 1.0 - a)
+        on = alpha > 127
+        ids = idbuf[roi]
+        ids[on] = -1
+        ids[on & (warped[sl][..., 0] > 127)] = o.occupant_id + 1
+        step = round(yaw / 3.0)
+        if step not in self._boxes:
+            self._boxes[step] = np.array(turned_face_box(step * 3.0))
+        box = self._boxes[step]
+        pts = np.array([[box[0], box[1], 1], [box[2], box[1], 1], [box[2], box[3], 1], [box[0], box[3], 1]]) @ full.T
+        pts = pts[:, :2] / pts[:, 2:]
+        eyes = np.c_[sprite.eyes / k, np.ones(2)] @ full.T
+        eyes = eyes[:, :2] / eyes[:, 2:]
+        return o.occupant_id, pts, eyes, yaw, pitch, region_px
+
+
+def _cabin(interior: int) -> npt.NDArray[np.uint8]:
+    """The cabin seen through the glass: dark, lighter towards the bottom of the frame."""
+    grad = np.clip(np.linspace(0.7, 1.2, FRAME_H, dtype=np.float32) * interior, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.broadcast_to(grad[:, None, None], (FRAME_H, FRAME_W, 3)))
+
+
+def _fill_interior(frame: npt.NDArray[np.uint8], mask: npt.NDArray[np.uint8], cabin: npt.NDArray[np.uint8]) -> None:
+    """Replace what is seen through the windows (``mask``) by the cabin, letting 15 % of the scene through."""
+    import cv2
+
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        return
+    roi = (slice(y, y + h), slice(x, x + w))
+    a = mask[roi].astype(np.float32) * (0.85 / 255.0)
+    part = np.ascontiguousarray(frame[roi])
+    frame[roi] = cv2.blendLinear(np.ascontiguousarray(cabin[roi]), part, a, 1.0 - a)
+
+
+def _face_truth(
+    idbuf: npt.NDArray[np.int16],
+    oid: int,
+    quad: npt.NDArray[np.float64],
+    eyes: npt.NDArray[np.float64],
+    yaw: float,
+    pitch: float,
+    region_px: float,
+) -> FaceTruth | None:
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    cx0, cy0 = min(float(FRAME_W), max(0.0, float(x0))), min(float(FRAME_H), max(0.0, float(y0)))
+    cx1, cy1 = min(float(FRAME_W), max(0.0, float(x1))), min(float(FRAME_H), max(0.0, float(y1)))
+    if cx1 - cx0 < 1 or cy1 - cy0 < 1 or region_px <= 0:
+        return None
+    on_top = float((idbuf[int(cy0) : int(np.ceil(cy1)), int(cx0) : int(np.ceil(cx1))] == oid + 1).sum())
+    visible = min(1.0, on_top / region_px)
+    if visible < MIN_VISIBLE:
+        return None
+    e = ((float(eyes[0, 0]), float(eyes[0, 1])), (float(eyes[1, 0]), float(eyes[1, 1])))
+    return FaceTruth(oid, (cx0, cy0, cx1, cy1), e, yaw, pitch, visible)
+
+
+def _background(name: str, rng: np.random.Generator, night: bool) -> npt.NDArray[np.uint8]:
+    """A static scene: sky or canopy above, road with lane marks below, low-frequency texture."""
+    import cv2
+
+    grey = rng.integers(70, 190, size=(9, 16, 1)).astype(np.float32)
+    tint = rng.uniform(0.85, 1.15, size=(1, 1, 3)).astype(np.float32)
+    small = np.clip(grey * tint + rng.normal(0, 8, size=(9, 16, 3)), 0, 255).astype(np.uint8)
+    bg = cv2.resize(small, (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    horizon = int(rng.integers(90, 200)) if name == "front" else int(rng.integers(150, 260))
+    road = np.float32(rng.uniform(70, 120))
+    bg[horizon:] = bg[horizon:] * 0.25 + road * 0.75
+    if name == "front":
+        for x in (0.18, 0.82):
+            cv2.line(
+                bg, (int(FRAME_W * 0.5), horizon), (int(FRAME_W * x * 2 - FRAME_W * 0.5), FRAME_H), (200, 200, 190), 4
+            )
+    if night:
+        bg *= 0.25
+    return np.clip(bg, 0, 255).astype(np.uint8)
+
+
+def render_camera(
+    name: str, scene: PassageScene, heads: dict[int, tuple[HeadSprite, HeadSprite]], seed: int
+) -> Iterator[Frame]:
+    """Frames of camera ``name`` (before degradations) with their face ground truth and window masks."""
+    return CameraRenderer(name, scene, heads, seed).frames()

@@ -1,0 +1,207 @@
+"""`laneface sim`: renders passages in the passage format, with ground truth and a gallery manifest.
+
+Output::
+
+    <out>/manifest.csv                 doc_id,image,doc_type,citizenship,identity (image relative to the CSV)
+    <out>/gallery/<doc_id>.jpg         document photos: another LFW image of each traveller, plus distractors
+    <out>/<passage_id>/passage.json    the passage contract (README)
+    <out>/<passage_id>/cam_<name>.mp4  960x540, 10 fps, mp4v; cameras front, left, right
+    <out>/<passage_id>/ground_truth.json
+    <out>/sim.json                     parameters and counts
+
+``ground_truth.json``: ``{"passage_id", "vehicle", "rows", "night", "direction", "documents",
+"occupants": [{"occupant_id", "identity", "row", "seat", "doc_id", "document_read", "source_image",
+"sunglasses", "hat", "hand"}], "cameras": {"<name>": {"effects": {...}, "frames": [[face, ...], ...]}}}``
+where each face is ``{"occupant_id", "identity", "row", "seat", "box_xyxy", "eyes", "ied_px", "yaw_deg",
+"pitch_deg", "visible"}``: the box covers the face from brows to chin (pixel xyxy, clipped to the
+frame), ``visible`` is the share of the face that is on top (not behind a headrest, visor, hand, cap brim,
+another head or the window frame) and inside the frame. Only faces with ``visible >= 0.01`` are listed.
+
+Determinism: the same seed, LFW copy and passage count give byte-identical JSON, manifest and
+gallery; passage ``i`` depends only on the seed, ``i`` and the travellers drawn before it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from laneface.errors import ConfigError
+from laneface.evaluation.sim.people import MIN_TRAVELLERS, Document, LfwIndex, TravellerPool
+from laneface.evaluation.sim.scene import PassageScene, sample_scene
+
+__all__ = ["CAMERAS", "SimSummary", "render_passage", "simulate"]
+
+CAMERAS = ("front", "left", "right")
+EPOCH = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SimSummary:
+    out: str
+    passages: int
+    occupants: int
+    documents: int
+    distractors: int
+    seconds: float
+    seconds_per_passage: float
+
+
+def _started_at(rng: np.random.Generator, index: int, night: bool) -> str:
+    day = EPOCH + timedelta(days=index // 60)
+    hour = int(rng.choice([21, 22, 23, 0, 1, 2, 3, 4])) if night else int(rng.integers(7, 19))
+    t = day + timedelta(hours=hour, minutes=int(rng.integers(0, 60)), seconds=int(rng.integers(0, 60)))
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int) -> dict[str, object]:
+    """Write the videos, passage.json and ground_truth.json of ``scene`` into ``out_dir``; returns the truth."""
+    import cv2
+
+    from laneface.evaluation.sim.degrade import Degrader, sample_effects
+    from laneface.evaluation.sim.faces import make_head_sprite
+    from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W
+    from laneface.evaluation.sim.render import CAMERA_VIEWS, render_camera
+    from laneface.imageio import read_image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    heads = {}
+    for o in scene.occupants:
+        face = read_image(lfw_root / o.image)
+        kw = {"sunglasses": o.sunglasses, "hat": o.hat, "skin_rgb": o.skin_rgb, "variant": seed + o.occupant_id}
+        heads[o.occupant_id] = (
+            make_head_sprite(face, hand=False, **kw),  # type: ignore[arg-type]
+            make_head_sprite(face, hand=o.hand is not None, **kw),  # type: ignore[arg-type]
+        )
+    by_id = {o.occupant_id: o for o in scene.occupants}
+    cameras_truth: dict[str, object] = {}
+    for ci, name in enumerate(CAMERAS):
+        rng = np.random.default_rng([seed, ci])
+        effects = sample_effects(rng, name, scene.night)
+        degrader = Degrader(effects, rng)
+        path = out_dir / f"cam_{name}.mp4"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), scene.fps, (FRAME_W, FRAME_H))
+        frames_truth: list[list[dict[str, object]]] = []
+        try:
+            for i, frame in enumerate(render_camera(name, scene, heads, seed * 7 + ci)):
+                t = i / max(1, scene.frames - 1)
+                pixels = degrader.apply(frame.rgb, frame.window_mask, frame.tint_mask, i, t)
+                writer.write(cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+                faces = []
+                for f in frame.faces:
+                    o = by_id[f.occupant_id]
+                    faces.append({"identity": o.identity, "row": o.row, "seat": o.seat, **f.as_json()})
+                frames_truth.append(faces)
+        finally:
+            writer.release()
+        cameras_truth[name] = {"view": CAMERA_VIEWS[name], "effects": effects.as_json(), "frames": frames_truth}
+    passage = {
+        "passage_id": scene.passage_id,
+        "lane": scene.lane,
+        "direction": scene.direction,
+        "started_at": scene.started_at,
+        "documents": list(scene.documents),
+        "cameras": {n: {"file": f"cam_{n}.mp4", "view": CAMERA_VIEWS[n], "fps": scene.fps} for n in CAMERAS},
+    }
+    truth: dict[str, object] = {
+        "passage_id": scene.passage_id,
+        "vehicle": scene.vehicle.name,
+        "rows": len(scene.vehicle.rows),
+        "night": scene.night,
+        "direction": scene.direction,
+        "documents": list(scene.documents),
+        "frames": scene.frames,
+        "fps": scene.fps,
+        "visors_down": list(scene.visors_down),
+        "occupants": [
+            {
+                "occupant_id": o.occupant_id,
+                "identity": o.identity,
+                "row": o.row,
+                "seat": o.seat,
+                "doc_id": o.doc_id,
+                "document_read": o.doc_id in scene.documents,
+                "source_image": o.image,
+                "sunglasses": o.sunglasses,
+                "hat": o.hat,
+                "hand": o.hand is not None,
+            }
+            for o in scene.occupants
+        ],
+        "cameras": cameras_truth,
+    }
+    (out_dir / "passage.json").write_text(json.dumps(passage, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "ground_truth.json").write_text(json.dumps(truth) + "\n", encoding="utf-8")
+    return truth
+
+
+def _write_gallery(out: Path, lfw_root: Path, documents: list[Document]) -> None:
+    gallery = out / "gallery"
+    gallery.mkdir(parents=True, exist_ok=True)
+    with (out / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["doc_id", "image", "doc_type", "citizenship", "identity"])
+        for d in sorted(documents, key=lambda d: d.doc_id):
+            suffix = Path(d.image).suffix.lower() or ".jpg"
+            shutil.copyfile(lfw_root / d.image, gallery / f"{d.doc_id}{suffix}")
+            w.writerow([d.doc_id, f"gallery/{d.doc_id}{suffix}", d.doc_type, d.citizenship, d.identity])
+
+
+def simulate(
+    out: Path,
+    passages: int,
+    seed: int,
+    lfw_root: Path,
+    *,
+    distractors: int | None = None,
+    inbound_share: float = 0.6,
+    night_share: float = 0.25,
+    progress: Callable[[str], None] | None = None,
+) -> SimSummary:
+    """Render ``passages`` passages into ``out`` (see the module docstring)."""
+    if passages < 1:
+        raise ConfigError(f"passages must be at least 1, got {passages}")
+    if not 0.0 <= inbound_share <= 1.0 or not 0.0 <= night_share <= 1.0:
+        raise ConfigError("inbound_share and night_share must lie in [0, 1]")
+    t0 = time.perf_counter()
+    index = LfwIndex(lfw_root)
+    pool = TravellerPool(index, np.random.default_rng([seed, 0]))
+    out.mkdir(parents=True, exist_ok=True)
+    occupants = 0
+    for i in range(passages):
+        rng = np.random.default_rng([seed, 1, i])
+        night = bool(rng.random() < night_share)
+        inbound = bool(rng.random() < inbound_share)
+        candidates = pool.peek(MIN_TRAVELLERS)
+        people = [(c.identity, c.face_image, c.document.doc_id) for c in candidates]
+        pid = f"sim{seed}-{i:05d}"
+        scene = sample_scene(rng, pid, people, started_at=_started_at(rng, i, night), night=night, inbound=inbound)
+        pool.take(len(scene.occupants))
+        occupants += len(scene.occupants)
+        render_passage(scene, lfw_root, out / pid, seed * 100_003 + i)
+        if progress is not None:
+            progress(f"{pid}: {scene.vehicle.name}, {len(scene.occupants)} occupants, {scene.direction}")
+    docs = pool.documents()
+    extra = pool.distractors(len(docs) if distractors is None else distractors)
+    _write_gallery(out, lfw_root, docs + extra)
+    seconds = time.perf_counter() - t0
+    summary = SimSummary(
+        out=str(out),
+        passages=passages,
+        occupants=occupants,
+        documents=len(docs) + len(extra),
+        distractors=len(extra),
+        seconds=round(seconds, 2),
+        seconds_per_passage=round(seconds / passages, 3),
+    )
+    meta = {"seed": seed, "lfw_dir": str(lfw_root), "inbound_share": inbound_share, "night_share": night_share}
+    (out / "sim.json").write_text(json.dumps({**meta, **summary.__dict__}, indent=2) + "\n", encoding="utf-8")
+    return summary

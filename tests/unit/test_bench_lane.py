@@ -1,0 +1,223 @@
+"""Scoring of `laneface bench lane` on hand-made results and ground truth (no pipeline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from laneface.errors import InvalidDatasetError
+from laneface.evaluation.bench_lane import find_passages, load_truth, map_occupants, score_passages, write_row_chart
+
+
+def truth(pid: str, seats: list[str], *, inbound: bool = True, frames: int = 20) -> dict[str, Any]:
+    occ = [
+        {"occupant_id": i, "row": int(s[0]), "seat": s, "doc_id": f"{pid}-D{i}", "identity": f"{pid}-P{i}"}
+        for i, s in enumerate(seats)
+    ]
+    docs = [o["doc_id"] for o in occ] if inbound else []
+    return {
+        "passage_id": pid,
+        "direction": "inbound" if inbound else "outbound",
+        "documents": docs,
+        "frames": frames,
+        "fps": 10.0,
+        "occupants": occ,
+    }
+
+
+def occ(oid: int, row: int | None, passed: bool, doc: str | None = None, decision: str | None = None) -> dict[str, Any]:
+    decision = decision or ("match" if doc else ("no_match" if passed else "not_captured"))
+    return {
+        "occupant_id": oid,
+        "row": row,
+        "quality": 80.0 if passed else 10.0,
+        "quality_passed": passed,
+        "match": {"doc_id": doc, "score": 0.7 if doc else None, "decision": decision},
+    }
+
+
+def result(pid: str, occupants: list[dict[str, Any]], *, complete: bool = False, timing: float = 1.0) -> dict[str, Any]:
+    return {
+        "passage_id": pid,
+        "occupant_count": len(occupants),
+        "complete_capture": complete,
+        "occupants": occupants,
+        "timing_s": timing,
+    }
+
+
+def test_mapping_by_document_then_row_then_count() -> None:
+    t = truth("a", ["1L", "1R", "2L", "2R"])
+    r = result(
+        "a",
+        [
+            occ(10, 2, True),  # by row: the first free row-2 seat, 2L
+            occ(11, 1, True, "a-D1"),  # by document: 1R
+            occ(12, None, True),  # no row: sorted last for the count step, nothing left -> spurious
+            occ(13, 3, False),  # row 3 does not exist in the vehicle -> by count: 2R
+            occ(14, 1, True),  # by row: 1L
+        ],
+    )
+    mapping, spurious = map_occupants(r, t)
+    assert mapping == {0: 14, 1: 11, 2: 10, 3: 13}
+    assert spurious == [12]
+
+
+def test_mapping_by_best_shot_sees_swapped_documents_and_double_counts() -> None:
+    """With best shots and per-frame truth boxes, the appearance decides: a match to a fellow passenger's
+    document is a false match, and a second occupant showing someone already mapped is spurious."""
+    t = truth("a", ["1L", "1R"])
+    t["cameras"] = {
+        "front": {
+            "frames": [
+                [
+                    {"occupant_id": 0, "box_xyxy": [100, 100, 140, 150]},
+                    {"occupant_id": 1, "box_xyxy": [300, 100, 340, 150]},
+                ]
+            ]
+        }
+    }
+
+    def shot(x: float) -> dict[str, Any]:
+        return {"camera": "front", "frame_index": 0, "box_xyxy": [x, 102, x + 40, 151]}
+
+    swapped = occ(1, 1, True, "a-D1") | {"best_shot": shot(101)}  # shows occupant 0, matched 1's document
+    other = occ(2, 1, True, "a-D0") | {"best_shot": shot(299)}  # shows occupant 1, matched 0's document
+    twice = occ(3, 1, True) | {"best_shot": shot(104)}  # occupant 0 again
+    nowhere = occ(4, 1, False) | {"best_shot": {"camera": "left", "frame_index": 0, "box_xyxy": [0, 0, 9, 9]}}
+    mapping, spurious = map_occupants(result("a", [swapped, other, twice, nowhere]), t)
+    assert mapping == {0: 1, 1: 2} and spurious == [3, 4]
+    report = score_passages([result("a", [swapped, other, twice, nowhere])], [t])
+    m = report.modes["all"]
+    assert m.correct_identification_rate == 0.0 and m.false_matches == 2 and m.spurious_occupants == 2
+    assert m.count_exact_rate == 0.0
+
+
+def test_mapping_by_best_shot_prefers_the_occupant_with_the_right_document() -> None:
+    t = truth("a", ["1L"])
+    t["cameras"] = {"front": {"frames": [[{"occupant_id": 0, "box_xyxy": [100, 100, 140, 150]}]]}}
+    shot = {"camera": "front", "frame_index": 0, "box_xyxy": [100, 100, 140, 150]}
+    uncaptured = occ(1, 1, False) | {"best_shot": shot}  # the larger overlap
+    matched = occ(2, 1, True, "a-D0") | {"best_shot": shot | {"box_xyxy": [103, 100, 143, 150]}}
+    mapping, spurious = map_occupants(result("a", [uncaptured, matched]), t)
+    assert mapping == {0: 2} and spurious == [1]
+    m = score_passages([result("a", [uncaptured, matched])], [t]).modes["all"]
+    assert m.correct_identification_rate == 1.0 and m.false_matches == 0
+
+
+def test_mapping_leaves_unfound_occupants_unmapped() -> None:
+    mapping, spurious = map_occupants(result("a", [occ(0, 1, True, "a-D0")]), truth("a", ["1L", "2L"]))
+    assert mapping == {0: 0} and spurious == []
+
+
+def test_capture_by_row_complete_capture_and_count() -> None:
+    truths = [truth("a", ["1L", "1R", "2L"]), truth("b", ["1L", "2R", "3L"]), truth("c", ["1L"])]
+    results = [
+        result("a", [occ(0, 1, True, "a-D0"), occ(1, 1, True, "a-D1"), occ(2, 2, True, "a-D2")], complete=True),
+        result("b", [occ(0, 1, True, "b-D0"), occ(1, 2, False)]),  # row 2 not passed, row 3 not found
+        result("c", [occ(0, 1, True, "c-D0")]),
+    ]
+    rep = score_passages(results, truths).modes["1:few"]
+    assert rep.passages == 3 and rep.occupants == 7
+    assert rep.capture_by_row == {"1": 1.0, "2": 0.5, "3": 0.0}
+    assert rep.occupants_by_row == {"1": 4, "2": 2, "3": 1}
+    assert rep.capture_rate == pytest.approx(5 / 7)
+    assert rep.complete_capture_rate == pytest.approx(2 / 3)
+    assert rep.claimed_complete_rate == pytest.approx(1 / 3)
+    assert rep.count_exact_rate == pytest.approx(2 / 3)  # b found 2 of 3
+    assert rep.correct_identification_rate == pytest.approx(5 / 7)
+    assert rep.false_matches == 0 and rep.false_match_rate == 0.0
+
+
+def test_false_matches_count_wrong_documents_and_spurious_matches() -> None:
+    truths = [truth("a", ["1L", "1R"])]
+    results = [
+        result(
+            "a",
+            [
+                occ(0, 1, True, "a-D0"),  # correct
+                occ(1, 1, True, "OTHER"),  # matched to a document of nobody in the vehicle: false
+                occ(2, 2, True, "ELSE"),  # spurious occupant with a match: false as well
+            ],
+        )
+    ]
+    rep = score_passages(results, truths).modes["1:few"]
+    assert rep.false_matches == 2 and rep.false_match_rate == pytest.approx(1.0)
+    assert rep.correct_identification_rate == pytest.approx(0.5)
+    assert rep.spurious_occupants == 1 and rep.count_exact_rate == 0.0
+
+
+def test_one_to_few_and_one_to_n_are_reported_separately() -> None:
+    truths = [truth("in", ["1L", "2L"]), truth("out", ["1L", "1R"], inbound=False), truth("nodoc", ["1L"])]
+    truths[2]["documents"] = []  # inbound, but nothing was read: 1:N
+    results = [
+        result("in", [occ(0, 1, True, "in-D0"), occ(1, 2, True, "in-D1")], timing=2.0),
+        result("out", [occ(0, 1, True, "out-D0"), occ(1, 1, False)], timing=1.0),
+        {"passage_id": "nodoc", "error": "unreadable video"},
+    ]
+    report = score_passages(results, truths)
+    few, onen, both = report.modes["1:few"], report.modes["1:N"], report.modes["all"]
+    assert (few.passages, onen.passages, both.passages) == (1, 2, 3)
+    assert few.correct_identification_rate == 1.0 and few.complete_capture_rate == 1.0
+    assert onen.occupants == 3 and onen.errors == 1
+    assert onen.capture_rate == pytest.approx(1 / 3) and onen.correct_identification_rate == pytest.approx(1 / 3)
+    assert onen.count_exact_rate == pytest.approx(1 / 2)
+    assert both.occupants == 5
+    assert report.processing_s == pytest.approx(3.0)
+    assert report.video_s == pytest.approx(6.0)
+    assert report.processing_per_video_s == pytest.approx(0.5)
+    json.dumps(report.as_json())
+
+
+def test_missing_result_counts_as_nothing_found() -> None:
+    rep = score_passages([], [truth("a", ["1L"])]).modes["all"]
+    assert rep.errors == 1 and rep.capture_rate == 0.0 and rep.count_exact_rate == 0.0
+
+
+def _write_passage(root: Path, t: dict[str, Any]) -> Path:
+    d = root / t["passage_id"]
+    d.mkdir(parents=True)
+    (d / "passage.json").write_text("{}")
+    (d / "ground_truth.json").write_text(json.dumps(t))
+    return d
+
+
+def test_find_and_load_passages(tmp_path: Path) -> None:
+    _write_passage(tmp_path, truth("b", ["1L"]))
+    _write_passage(tmp_path, truth("a", ["1L", "2L"]))
+    (tmp_path / "not-a-passage").mkdir()
+    dirs = find_passages(tmp_path)
+    assert [d.name for d in dirs] == ["a", "b"]
+    assert len(load_truth(dirs[0])["occupants"]) == 2
+    (dirs[1] / "ground_truth.json").write_text('{"passage_id": "b", "occupants": [{"row": 1}]}')
+    with pytest.raises(InvalidDatasetError, match="occupant_id"):
+        load_truth(dirs[1])
+    (dirs[1] / "ground_truth.json").write_text("{not json")
+    with pytest.raises(InvalidDatasetError, match="cannot read"):
+        load_truth(dirs[1])
+    with pytest.raises(InvalidDatasetError, match="no passages"):
+        find_passages(tmp_path / "not-a-passage")
+
+
+def test_chart_is_written(tmp_path: Path) -> None:
+    report = score_passages([result("a", [occ(0, 1, True)])], [truth("a", ["1L", "2L"])])
+    path = write_row_chart(report, tmp_path / "c" / "rows.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_scores_a_results_file(tmp_path: Path) -> None:
+    from laneface.cli.app import app
+
+    _write_passage(tmp_path / "sim", truth("a", ["1L", "2L"]))
+    lines = tmp_path / "results.jsonl"
+    lines.write_text(json.dumps(result("a", [occ(0, 1, True, "a-D0")])) + "\n")
+    args = ["--data-dir", str(tmp_path / "d"), "bench", "lane", str(tmp_path / "sim"), "--results", str(lines)]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o"), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["modes"]["1:few"]["capture_by_row"] == {"1": 1.0, "2": 0.0}
+    assert (tmp_path / "o" / "capture_by_row.png").is_file()

@@ -1,0 +1,248 @@
+"""The lane pipeline end to end with fakes (colour squares for faces), and `laneface run`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from lanefakes import (
+    MODEL,
+    ColourDetector,
+    ColourEmbedder,
+    FakeFace,
+    SizeQuality,
+    gallery_with,
+    matcher_with,
+    write_passage,
+    write_thresholds,
+)
+from typer.testing import CliRunner
+
+from laneface.cli.app import app
+from laneface.errors import ConfigError, InvalidPassageError, InvalidVideoError
+from laneface.pipeline.lane import LaneConfig, LanePipeline
+
+RED, GREEN, BLUE, GREY = (200, 30, 30), (30, 200, 30), (30, 30, 200), (120, 120, 120)
+DOCS = {"D-RED": RED, "D-GREEN": GREEN, "D-BLUE": BLUE, "D-GREY": GREY}
+
+
+def _minivan(directory: Path, **kw: object) -> Path:
+    """Front camera: driver (red) and passenger (green) in row 1, blue in row 2 (smaller); the left camera
+    sees blue again, larger. Grey is in no camera."""
+    front = [
+        FakeFace(RED, 200, 40, 56, dx=1.0, grow=0.5),
+        FakeFace(GREEN, 40, 40, 54, dx=1.0, grow=0.5),
+        FakeFace(BLUE, 130, 120, 38, dx=1.0, grow=0.3),
+    ]
+    left = [FakeFace(BLUE, 10, 80, 60, dx=8.0)]
+    return write_passage(directory, {"front": ("front", front), "left": ("left", left)}, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> LanePipeline:
+    return LanePipeline(ColourDetector(), SizeQuality(), ColourEmbedder(), matcher_with(tmp_path / "data", DOCS))
+
+
+def test_every_occupant_is_found_counted_placed_and_matched_once(tmp_path: Path, pipeline: LanePipeline) -> None:
+    result = pipeline.process(_minivan(tmp_path / "p1", documents=["D-RED", "D-GREEN", "D-BLUE"]))
+    assert result.passage_id == "P-1"
+    assert result.occupant_count == 3, [o.as_json() for o in result.occupants]
+    assert result.complete_capture
+    by_doc = {o.match.doc_id: o for o in result.occupants}
+    assert set(by_doc) == {"D-RED", "D-GREEN", "D-BLUE"}
+    assert all(o.match.decision == "match" and o.match.mode == "one_to_few" for o in result.occupants)
+    assert by_doc["D-RED"].row == 1 and by_doc["D-GREEN"].row == 1 and by_doc["D-BLUE"].row == 2
+    assert by_doc["D-BLUE"].cameras == ("front", "left"), "the tracks of two cameras make one occupant"
+    assert [o.occupant_id for o in result.occupants] == [1, 2, 3]
+    assert result.frames_processed == 6 + 12  # 12 frames at 10 fps: front at 5 fps, the side camera at 10
+    assert result.video_s == pytest.approx(1.2)
+
+
+def test_only_the_best_shots_are_assessed_and_embedded(tmp_path: Path) -> None:
+    det, quality, emb = ColourDetector(), SizeQuality(), ColourEmbedder()
+    config = LaneConfig(candidates_per_track=3, shots_per_track=2, side_detect_fps=5.0, full_frame_fps=10.0)
+    p = LanePipeline(det, quality, emb, matcher_with(tmp_path / "data", DOCS), config)
+    p.process(_minivan(tmp_path / "p1"))
+    assert det.calls == 12
+    assert quality.faces == 4 * 3  # 4 tracks x 3 candidates, not 24 detected faces
+    assert emb.embedded == 4 * 2
+
+
+def test_document_not_read_goes_to_one_to_n_and_never_reuses_a_document(tmp_path: Path, pipeline: LanePipeline) -> None:
+    result = pipeline.process(_minivan(tmp_path / "p1", documents=["D-RED"]))
+    matches = {o.match.doc_id: o.match for o in result.occupants}
+    assert matches["D-RED"].mode == "one_to_few"
+    assert matches["D-GREEN"].mode == "one_to_n" and matches["D-BLUE"].mode == "one_to_n"
+    assert len([o for o in result.occupants if o.match.doc_id]) == 3
+
+
+def test_outbound_without_documents_is_identified_one_to_n(tmp_path: Path, pipeline: LanePipeline) -> None:
+    result = pipeline.process(_minivan(tmp_path / "p1", direction="outbound"))
+    assert {o.match.doc_id for o in result.occupants} == {"D-RED", "D-GREEN", "D-BLUE"}
+    assert {o.match.mode for o in result.occupants} == {"one_to_n"}
+
+
+def test_a_face_too_small_is_not_captured_and_the_vehicle_is_incomplete(tmp_path: Path) -> None:
+    p = LanePipeline(ColourDetector(), SizeQuality(min_side=45), ColourEmbedder(), matcher_with(tmp_path / "d", DOCS))
+    front = [FakeFace(RED, 200, 40, 56, dx=1.0), FakeFace(BLUE, 60, 120, 30, dx=1.0)]
+    result = p.process(write_passage(tmp_path / "p", {"front": ("front", front)}, documents=["D-RED", "D-BLUE"]))
+    assert result.occupant_count == 2 and not result.complete_capture
+    small = next(o for o in result.occupants if not o.quality_passed)
+    assert small.match.decision == "not_captured" and small.match.doc_id is None
+    assert small.quality == pytest.approx(30.0, abs=1.5)
+    line = result.as_json()
+    occ = line["occupants"]
+    assert isinstance(occ, list) and {"occupant_id", "row", "quality", "quality_passed", "match"} <= set(occ[0])
+    assert set(occ[0]["match"]) >= {"doc_id", "score", "decision"}
+    json.dumps(line)
+
+
+def test_an_unknown_person_is_no_match(tmp_path: Path, pipeline: LanePipeline) -> None:
+    stranger = (90, 160, 220)
+    result = pipeline.process(
+        write_passage(tmp_path / "p", {"front": ("front", [FakeFace(stranger, 100, 50, 60)])}, documents=["D-RED"])
+    )
+    (only,) = result.occupants
+    assert only.quality_passed and only.match.decision == "no_match" and only.match.doc_id is None
+    assert only.match.score is not None and only.match.score < 0.5
+
+
+def test_config_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        LaneConfig(detect_fps=0)
+    with pytest.raises(ConfigError):
+        LaneConfig(shots_per_track=0)
+    c = LaneConfig(detect_fps=5, side_detect_fps=10, full_frame_fps=2.5)
+    assert c.stride(10) == 2 and c.stride(25) == 5 and c.stride(10, "left") == 1
+    assert c.full_frame_every(10) == 2 and c.full_frame_every(10, "right") == 4
+    assert LaneConfig(detect_fps=30).stride(10) == 1 and LaneConfig(full_frame_fps=30).full_frame_every(10) == 1
+    with pytest.raises(ConfigError):
+        LaneConfig(full_frame_fps=-1)
+
+
+def test_bad_passages_raise_input_errors(tmp_path: Path, pipeline: LanePipeline) -> None:
+    with pytest.raises(InvalidPassageError):
+        pipeline.process(tmp_path / "nowhere")
+    d = _minivan(tmp_path / "p")
+    for f in (d / "cam_left").iterdir():
+        f.write_bytes(b"not an image")
+    with pytest.raises(InvalidVideoError):
+        pipeline.process(d)
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.upper().startswith("LANEFACE_"):
+            monkeypatch.delenv(key)
+
+
+def test_run_writes_one_line_per_passage_and_goes_on_after_a_bad_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_env: None
+) -> None:
+    data = tmp_path / "data"
+    gallery_with(data, DOCS).close()
+    write_thresholds(data)
+    built: list[LanePipeline] = []
+
+    def fake_from_settings(cls: type[LanePipeline], settings: object, store: object, **kw: object) -> LanePipeline:
+        from laneface.gallery.store import Gallery
+        from laneface.matching import Matcher
+
+        g = Gallery.open(data, MODEL, create=False)
+        p = LanePipeline(ColourDetector(), SizeQuality(), ColourEmbedder(), Matcher.for_gallery(g, data), gallery=g)
+        built.append(p)
+        return p
+
+    monkeypatch.setattr(LanePipeline, "from_settings", classmethod(fake_from_settings))
+    good1 = _minivan(tmp_path / "good1", passage_id="G-1", documents=["D-RED", "D-GREEN", "D-BLUE"])
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "passage.json").write_text('{"passage_id": "B-1", "lane": ', encoding="utf-8")
+    missing_video = _minivan(tmp_path / "novideo", passage_id="B-2")
+    meta = json.loads((missing_video / "passage.json").read_text())
+    meta["cameras"]["left"]["file"] = "cam_left.mp4"
+    (missing_video / "passage.json").write_text(json.dumps(meta))
+    good2 = _minivan(tmp_path / "good2", passage_id="G-2", direction="outbound")
+    out = tmp_path / "out" / "results.jsonl"
+    args = ["--data-dir", str(data), "run", str(good1), str(bad), str(missing_video), str(good2), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x.get("passage_id") for x in lines] == ["G-1", None, "B-2", "G-2"]
+    assert "not valid JSON" in lines[1]["error"] and "occupants" not in lines[1]
+    assert "cam_left.mp4" in lines[2]["error"]
+    for good in (lines[0], lines[3]):
+        assert "error" not in good
+        assert good["occupant_count"] == 3 and good["complete_capture"] is True
+        assert isinstance(good["timing_s"], float)
+        for o in good["occupants"]:
+            assert o["match"]["decision"] == "match"
+    assert built and built[0]._gallery is None, "the gallery is closed at the end of the run"
+
+
+# ---------------------------------------------------------------------------------------------- regions
+
+
+def test_regions_are_grown_clipped_and_merged() -> None:
+    from laneface.pipeline.roi import regions_around
+
+    assert regions_around([], (320, 240)) == []
+    (r,) = regions_around([[100, 100, 140, 140]], (320, 240), margin=1.0, min_side=32)
+    assert r == (60, 60, 180, 180)
+    (r,) = regions_around([[0, 0, 20, 20]], (320, 240), margin=0.5, min_side=100)
+    assert r == (0, 0, 60, 60), "clipped at the frame"
+    merged = regions_around([[50, 50, 90, 90], [100, 50, 140, 90], [260, 180, 300, 220]], (320, 240), margin=0.5)
+    assert len(merged) == 2 and merged[0][0] < 50 and merged[0][2] > 140
+
+
+def test_detection_in_regions_maps_back_and_drops_faces_cut_by_a_region_edge() -> None:
+    import numpy as np
+    from lanefakes import render
+
+    from laneface.pipeline.roi import detect_in_regions
+
+    frame = render([FakeFace(RED, 100, 100, 40, dx=0), FakeFace(GREEN, 200, 100, 40, dx=0)], 1)[0]
+    det = ColourDetector()
+    found = detect_in_regions(det, frame, [(60, 60, 180, 180)])
+    assert len(found) == 1 and np.allclose(found.boxes_xyxy[0], [100, 100, 140, 140])
+    cut = detect_in_regions(det, frame, [(60, 60, 220, 180)])  # green is cut by the region's right edge
+    assert len(cut) == 1 and found.boxes_xyxy[0][0] == cut.boxes_xyxy[0][0]
+    both = detect_in_regions(det, frame, [(60, 60, 180, 180), (185, 60, 260, 180)])
+    assert sorted(both.boxes_xyxy[:, 0].tolist()) == [100.0, 200.0]
+    assert len(detect_in_regions(det, frame, [])) == 0
+
+
+def test_full_frame_every_one_searches_every_processed_frame_whole(tmp_path: Path) -> None:
+    det = ColourDetector()
+    p = LanePipeline(
+        det, SizeQuality(), ColourEmbedder(), matcher_with(tmp_path / "d", DOCS), LaneConfig(full_frame_fps=10.0)
+    )
+    result = p.process(_minivan(tmp_path / "p1", documents=["D-RED", "D-GREEN", "D-BLUE"]))
+    assert det.calls == 18 and result.occupant_count == 3 and result.complete_capture
+
+
+def test_identification_follows_the_lane_policy(tmp_path: Path) -> None:
+    """The pipeline decides with ``LaneConfig.policy`` (1:few at target_fmr 1e-3 by default, divided among
+    the vehicle's documents), whatever policy the matcher it is given was built with."""
+    from laneface.matching import MatchPolicy
+
+    matcher = matcher_with(tmp_path / "d", DOCS)
+    lane = LanePipeline(ColourDetector(), SizeQuality(), ColourEmbedder(), matcher)
+    assert LaneConfig().policy.target_fmr == pytest.approx(1e-3)
+    assert lane.matcher.policy == LaneConfig().policy and lane.matcher.gallery is matcher.gallery
+    assert lane.matcher.one_to_few_threshold(3) == pytest.approx(matcher.thresholds.at_fmr(1e-3 / 3))
+    strict = LanePipeline(
+        ColourDetector(),
+        SizeQuality(),
+        ColourEmbedder(),
+        matcher,
+        LaneConfig(policy=MatchPolicy(target_fmr=1e-4, target_fpir=1e-4)),
+    )
+    assert strict.matcher.one_to_few_threshold(3) == pytest.approx(matcher.thresholds.at_fmr(1e-4 / 3))
+    assert strict.matcher.policy.target_fpir == pytest.approx(1e-4)

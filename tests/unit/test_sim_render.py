@@ -1,0 +1,192 @@
+"""The lane simulator on a tiny fake LFW: passage format, ground truth, gallery manifest, determinism."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from laneface.errors import InvalidDatasetError
+from laneface.evaluation.sim.faces import HeadSprite, make_head_sprite
+from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W
+from laneface.evaluation.sim.people import LfwIndex
+from laneface.evaluation.sim.render import render_camera
+from laneface.evaluation.sim.scene import sample_scene
+from laneface.evaluation.sim.writer import CAMERAS, simulate
+
+
+def fake_face(rng: np.random.Generator) -> np.ndarray:
+    """A 250x250 face-like RGB image with eyes where LFW deep-funneled has them."""
+    img = np.full((250, 250, 3), rng.integers(40, 200, size=3), np.uint8)
+    skin = tuple(int(v) for v in rng.integers(120, 230, size=3))
+    cv2.ellipse(img, (125, 125), (58, 80), 0, 0, 360, skin, -1)
+    cv2.ellipse(img, (125, 60), (60, 30), 0, 180, 360, tuple(int(v) for v in rng.integers(0, 90, size=3)), -1)
+    for x in (104, 148):
+        cv2.circle(img, (x, 112), 7, (250, 250, 250), -1)
+        cv2.circle(img, (x, 112), 4, (20, 20, 20), -1)
+    cv2.line(img, (125, 118), (120, 145), (90, 60, 50), 2)
+    cv2.ellipse(img, (125, 168), (20, 8), 0, 0, 180, (120, 30, 40), 3)
+    return img
+
+
+def make_fake_lfw(root: Path, travellers: int = 9, singles: int = 4, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    for i in range(travellers + singles):
+        name = f"Person_{i:02d}"
+        (root / name).mkdir(parents=True)
+        for k in range(3 if i < travellers else 1):
+            cv2.imwrite(str(root / name / f"{name}_{k + 1:04d}.jpg"), fake_face(rng)[..., ::-1])
+    return root
+
+
+@pytest.fixture(scope="module")
+def lfw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_fake_lfw(tmp_path_factory.mktemp("lfw"))
+
+
+@pytest.fixture(scope="module")
+def sim_out(lfw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, 2, 5, lfw, inbound_share=0.5)
+    return out
+
+
+def _passages(out: Path) -> list[Path]:
+    return sorted(p.parent for p in out.glob("*/passage.json"))
+
+
+def test_writes_the_passage_format(sim_out: Path) -> None:
+    dirs = _passages(sim_out)
+    assert len(dirs) == 2
+    for d in dirs:
+        passage = json.loads((d / "passage.json").read_text())
+        truth = json.loads((d / "ground_truth.json").read_text())
+        assert set(passage) == {"passage_id", "lane", "direction", "started_at", "documents", "cameras"}
+        assert passage["passage_id"] == d.name == truth["passage_id"]
+        assert passage["direction"] in ("inbound", "outbound")
+        assert passage["started_at"].endswith("Z") and "T" in passage["started_at"]
+        docs = {o["doc_id"] for o in truth["occupants"]}
+        assert set(passage["documents"]) <= docs
+        if passage["direction"] == "outbound":
+            assert passage["documents"] == []
+        assert set(passage["cameras"]) == set(CAMERAS)
+        for name, cam in passage["cameras"].items():
+            assert cam == {"file": f"cam_{name}.mp4", "view": name, "fps": 10.0}
+            cap = cv2.VideoCapture(str(d / cam["file"]))
+            n = 0
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                assert frame.shape == (FRAME_H, FRAME_W, 3)
+                n += 1
+            cap.release()
+            assert n == truth["frames"] == len(truth["cameras"][name]["frames"])
+        assert 1 <= len(truth["occupants"]) <= 7
+        assert {o["seat"] for o in truth["occupants"]} >= {"1L"}
+
+
+def test_ground_truth_boxes_lie_inside_the_frame(sim_out: Path) -> None:
+    faces = 0
+    for d in _passages(sim_out):
+        truth = json.loads((d / "ground_truth.json").read_text())
+        ids = {o["occupant_id"]: o for o in truth["occupants"]}
+        for cam in truth["cameras"].values():
+            for frame in cam["frames"]:
+                for f in frame:
+                    x0, y0, x1, y1 = f["box_xyxy"]
+                    assert 0 <= x0 < x1 <= FRAME_W and 0 <= y0 < y1 <= FRAME_H
+                    assert 0 < f["visible"] <= 1
+                    o = ids[f["occupant_id"]]
+                    assert (f["identity"], f["row"], f["seat"]) == (o["identity"], o["row"], o["seat"])
+                    faces += 1
+    assert faces > 0
+
+
+def test_boxes_cover_the_rendered_faces(lfw: Path) -> None:
+    """Heads painted pure green: a fully visible face's box is mostly green and holds both eyes."""
+    rng = np.random.default_rng(3)
+    people = [(f"P{i}", "unused.jpg", f"D{i}") for i in range(7)]
+    scene = sample_scene(rng, "t", people, started_at="2026-01-01T00:00:00Z", night=False, inbound=True)
+    green = np.zeros((250, 250, 3), np.uint8)
+    green[..., 1] = 255
+    sprite = make_head_sprite(green, sunglasses=False, hat=False, hand=False, skin_rgb=(0, 255, 0), variant=0)
+    heads: dict[int, tuple[HeadSprite, HeadSprite]] = {o.occupant_id: (sprite, sprite) for o in scene.occupants}
+    checked = 0
+    for name in CAMERAS:
+        for frame in render_camera(name, scene, heads, 1):
+            is_green = (frame.rgb[..., 1] > 200) & (frame.rgb[..., 0] < 60) & (frame.rgb[..., 2] < 60)
+            for f in frame.faces:
+                x0, y0, x1, y1 = (round(v) for v in f.box_xyxy)
+                if f.visible < 0.95 or x1 - x0 < 8:
+                    continue
+                share = is_green[y0:y1, x0:x1].mean()
+                assert share > 0.6, (name, f)
+                for ex, ey in f.eyes:
+                    assert x0 - 1 <= ex <= x1 + 1 and y0 - 1 <= ey <= y1 + 1
+                checked += 1
+    assert checked > 10
+
+
+def test_manifest_documents_are_other_images_of_the_occupants(sim_out: Path, lfw: Path) -> None:
+    with (sim_out / "manifest.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["doc_id", "image", "doc_type", "citizenship", "identity"]
+    by_doc = {r["doc_id"]: r for r in rows}
+    assert len(by_doc) == len(rows)
+    travellers = set()
+    for d in _passages(sim_out):
+        for o in json.loads((d / "ground_truth.json").read_text())["occupants"]:
+            row = by_doc[o["doc_id"]]
+            assert row["identity"] == o["identity"]
+            photo = (sim_out / row["image"]).read_bytes()
+            assert photo != (lfw / o["source_image"]).read_bytes()
+            assert photo in {p.read_bytes() for p in (lfw / o["identity"]).iterdir()}
+            travellers.add(o["identity"])
+    distractors = [r for r in rows if r["identity"] not in travellers]
+    assert distractors, "the gallery needs documents of people who did not travel"
+
+
+def test_same_seed_same_passages(lfw: Path, tmp_path: Path, sim_out: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    simulate(a, 1, 11, lfw)
+    simulate(b, 1, 11, lfw)
+    (pa,), (pb,), pc = _passages(a), _passages(b), _passages(sim_out)[0]
+    for name in ("passage.json", "ground_truth.json"):
+        assert (pa / name).read_bytes() == (pb / name).read_bytes()
+    assert (a / "manifest.csv").read_bytes() == (b / "manifest.csv").read_bytes()
+    assert (pa / "ground_truth.json").read_bytes() != (pc / "ground_truth.json").read_bytes()
+
+
+def test_too_few_identities_is_an_input_error(tmp_path: Path) -> None:
+    root = make_fake_lfw(tmp_path / "lfw", travellers=3, singles=2)
+    with pytest.raises(InvalidDatasetError, match="identities"):
+        LfwIndex(root)
+    with pytest.raises(InvalidDatasetError, match="does not exist"):
+        LfwIndex(tmp_path / "missing")
+
+
+def test_cli_sim(lfw: Path, tmp_path: Path) -> None:
+    from laneface.cli.app import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(tmp_path / "d"), "sim", "--out", str(out), "--passages", "1", "--lfw-dir", str(lfw)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 passages" in result.output
+    assert (out / "manifest.csv").is_file() and len(_passages(out)) == 1
+
+
+def test_bad_parameters_are_config_errors(lfw: Path, tmp_path: Path) -> None:
+    from laneface.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least 1"):
+        simulate(tmp_path, 0, 1, lfw)
+    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        simulate(tmp_path, 1, 1, lfw, night_share=1.5)
