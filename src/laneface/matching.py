@@ -132,30 +132,27 @@ class Matcher:
         missing = tuple(d for d in wanted if d not in refs)
         scored = sorted(((-float(np.dot(template.vector, t.vector)), d) for d, t in refs.items()))
         candidates = tuple(Candidate(d, -s, r + 1) for r, (s, d) in enumerate(scored))
-        best = candidates[0] if candidates else None
-        return MatchResult(
-            "one_to_few",
-            _decide(best.score if best else None, threshold),
-            best.doc_id if best else None,
-            best.score if best else None,
-            threshold,
-            self.gallery.model_version,
-            candidates,
-            missing,
-        )
+        return self._result("one_to_few", candidates, threshold, missing)
 
     def one_to_n(self, template: Template, k: int = 10) -> MatchResult:
         """Search the whole gallery; the best of the top ``k`` decides."""
         self.gallery.check(template)
         threshold = self.one_to_n_threshold()
-        candidates = tuple(self.gallery.search(template, k))
+        return self._result("one_to_n", tuple(self.gallery.search(template, k)), threshold)
+
+    def _result(
+        self, mode: Mode, candidates: tuple[Candidate, ...], threshold: float, missing: tuple[str, ...] = ()
+    ) -> MatchResult:
+        """The decision on the best of ``candidates`` (ranked, best first; none when empty)."""
         best = candidates[0] if candidates else None
+        score = best.score if best else None
         return MatchResult(
-            "one_to_n",
-            _decide(best.score if best else None, threshold),
+            mode,
+            _decide(score, threshold),
             best.doc_id if best else None,
-            best.score if best else None,
+            score,
             threshold,
             self.gallery.model_version,
             candidates,
+            missing,
         )

@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 import typer
 from PIL import Image
+from tests.unit.test_gallery_enrol import MODEL, FakeEmbedder
 from typer.testing import CliRunner
 
 import laneface.detection.factory as detection_factory
 import laneface.embedding.factory as embedding_factory
-from laneface.alignment import template
 from laneface.cli.bench_gallery import bench_gallery_command
 from laneface.cli.gallery import calibrate_command, gallery_app
 from laneface.config import load_settings
-from laneface.embedding.base import template_crops
 from laneface.errors import ConfigError
 from laneface.gallery.errors import ManifestError
 from laneface.gallery.store import Gallery
 from laneface.gallery.thresholds import ThresholdSet, ThresholdTable
 from laneface.matching import Matcher, MatchPolicy
 from laneface.quality.template import QUALITY_128
-from laneface.types import FaceDetections, TemplateBatch
-
-MODEL = "fake-embedder@v1"
+from laneface.types import FaceDetections
 
 
 class FakeDetector:
@@ -39,23 +35,6 @@ class FakeDetector:
             return FaceDetections.empty(self.name)
         lms = (QUALITY_128.as_array() + 36).astype(np.float32)[None]
         return FaceDetections(np.array([[40, 40, 160, 160]], np.float32), lms, np.array([0.9], np.float32), self.name)
-
-
-class FakeEmbedder:
-    name = "fake-embedder"
-    model_version = MODEL
-    alignment = template("arcface_112")
-
-    def crops(self, image_rgb: np.ndarray, detections: FaceDetections) -> list[np.ndarray]:
-        return template_crops(image_rgb, detections, self.alignment)
-
-    def embed(self, crops_rgb: Sequence[np.ndarray]) -> TemplateBatch:
-        out = []
-        for c in crops_rgb:
-            r, g, b = c[40:70, 40:70].reshape(-1, 3).mean(axis=0) / 255.0
-            v = np.array([r, g, b, 1 - r, 1 - g, 1 - b, 0.3, 0.3], np.float32)
-            out.append(v / np.linalg.norm(v))
-        return TemplateBatch(np.array(out, np.float32).reshape(-1, 8), MODEL)
 
 
 @pytest.fixture

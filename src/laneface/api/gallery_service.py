@@ -38,20 +38,16 @@ def enroller_from_settings(
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
     from laneface.gallery.enrol import Enroller, EnrolOptions
-    from laneface.gallery.errors import CalibrationRangeError, UncalibratedModelError
     from laneface.gallery.store import Gallery
-    from laneface.gallery.thresholds import load_thresholds
+    from laneface.gallery.thresholds import duplicate_threshold
     from laneface.imageio import ImageLimits
     from laneface.quality import QualityAssessor
 
     det = build_detector(settings.detection.detector, store, settings.detection)
     emb = build_embedder(settings.embedding.embedder, store, settings.embedding)
-    threshold: float | None
-    try:
-        threshold = load_thresholds(settings.data_dir).get(emb.model_version).at_fmr(duplicate_fmr)
-    except (UncalibratedModelError, CalibrationRangeError) as exc:
-        log.warning("gallery enrolment without a duplicate check: %s", exc)
-        threshold = None
+    threshold, why_not = duplicate_threshold(settings.data_dir, emb.model_version, duplicate_fmr)
+    if threshold is None:
+        log.warning("gallery enrolment without a duplicate check: %s", why_not)
     options = EnrolOptions(
         profile=profile,
         duplicate_threshold=threshold,

@@ -91,10 +91,9 @@ def enroll(
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
     from laneface.gallery.enrol import Enroller, EnrolOptions
-    from laneface.gallery.errors import CalibrationRangeError, UncalibratedModelError
     from laneface.gallery.manifest import count_rows, read_manifest
     from laneface.gallery.store import Gallery, GalleryConfig
-    from laneface.gallery.thresholds import load_thresholds
+    from laneface.gallery.thresholds import duplicate_threshold as calibrated_duplicate_threshold
     from laneface.imageio import ImageLimits
     from laneface.quality import QualityAssessor
 
@@ -109,10 +108,9 @@ def enroll(
     gate = None if profile == "none" else QualityAssessor.from_config(profile, user_file=profiles_file)
     threshold = duplicate_threshold
     if threshold is None:
-        try:
-            threshold = load_thresholds(settings.data_dir).get(emb.model_version).at_fmr(duplicate_fmr)
-        except (UncalibratedModelError, CalibrationRangeError) as exc:
-            typer.echo(f"warning: no duplicate check: {exc}", err=True)
+        threshold, why_not = calibrated_duplicate_threshold(settings.data_dir, emb.model_version, duplicate_fmr)
+        if threshold is None:
+            typer.echo(f"warning: no duplicate check: {why_not}", err=True)
     config = None
     if backend or milvus_uri:
         config = GalleryConfig(backend=backend or "milvus", milvus_uri=milvus_uri or "")  # type: ignore[arg-type]

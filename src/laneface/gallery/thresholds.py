@@ -46,6 +46,7 @@ __all__ = [
     "ImpostorTail",
     "ThresholdSet",
     "ThresholdTable",
+    "duplicate_threshold",
     "fmr_for_fpir",
     "load_thresholds",
     "shipped_thresholds_text",
@@ -314,3 +315,12 @@ def fpir_points(best_nonmated: npt.ArrayLike, grid: Sequence[float] = FMR_GRID) 
 
     s = np.asarray(best_nonmated, np.float64)
     return tuple((f, float(threshold_at_fmr(s, f))) for f in grid if f * s.size >= 1.0)
+
+
+def duplicate_threshold(data_dir: Path | None, model_version: str, fmr: float) -> tuple[float | None, str]:
+    """Threshold of the enrolment duplicate check at ``fmr`` for ``model_version`` (calibrated in
+    ``data_dir`` or shipped), or ``None`` and the reason there is none (not calibrated, FMR out of range)."""
+    try:
+        return load_thresholds(data_dir).get(model_version).at_fmr(fmr), ""
+    except (UncalibratedModelError, CalibrationRangeError) as exc:
+        return None, str(exc)
