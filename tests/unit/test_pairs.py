@@ -165,3 +165,16 @@ def test_lfw_protocol_on_templates_refuses_missing_images(tmp_path: Path) -> Non
     files, vectors, acquired = _templates(parse_pairs(path))
     with pytest.raises(InvalidDatasetError, match="no template"):
         evaluate_lfw_templates(tmp_path, path, files[1:], vectors[1:], acquired[1:], detector="d", model_version="e")
+
+
+def test_eval_lfw_refuses_a_templates_file_that_is_not_a_cache(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from laneface.cli.app import app
+
+    bad = tmp_path / "cache.npz"
+    bad.write_bytes(b"not an npz archive")
+    args = ["--data-dir", str(tmp_path), "eval", "lfw", "--lfw-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, [*args, "--pairs", str(_write(tmp_path, VALID)), "--templates", str(bad)])
+    assert isinstance(result.exception, InvalidDatasetError)
+    assert "not a template cache" in str(result.exception)
