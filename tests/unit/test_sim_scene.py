@@ -7,7 +7,8 @@ import pytest
 
 from laneface.evaluation.sim.faces import EYES, make_head_sprite, pose_homography, turn_head
 from laneface.evaluation.sim.geometry import LookAtCamera
-from laneface.evaluation.sim.scene import VEHICLES, sample_scene
+from laneface.evaluation.sim.render import STOP_M, camera_for
+from laneface.evaluation.sim.scene import ROW_DZ, SEAT_X, VEHICLES, sample_scene
 
 PEOPLE = [(f"P{i}", f"P{i}/P{i}_0001.jpg", f"D{i}") for i in range(7)]
 
@@ -26,7 +27,14 @@ def test_scenes_are_plausible(seed: int) -> None:
         assert set(s.documents) <= {o.doc_id for o in s.occupants}
     else:
         assert s.documents == ()
-    assert s.z_start_m > s.z_stop_m and 18 <= s.frames <= 27
+    assert s.z_start_m > s.z_stop_m and 30 <= s.frames <= 45
+    for o in s.occupants:
+        if o.down is not None:
+            t = (o.down[0] + o.down[1]) / 2
+            assert o.pitch_at(t) <= o.pitch_deg - 20 and 0.0 <= o.down[0] < o.down[1]
+        if o.sunglasses_off_at is not None:
+            assert o.sunglasses and o.sunglasses_at(0.0) and not o.sunglasses_at(o.sunglasses_off_at)
+        assert o.hand_at(0.5) == (o.hand is not None and o.hand[0] <= 0.5 <= o.hand[1])
 
 
 def test_every_vehicle_type_and_count_occurs() -> None:
@@ -61,3 +69,31 @@ def test_turning_the_head_moves_the_eyes_towards_the_turn() -> None:
     assert right.eyes[1, 0] - right.eyes[0, 0] < EYES[1, 0] - EYES[0, 0]  # foreshortened
     assert sprite.face_visible.sum() < sprite.face_region.sum()  # the hand and the cap's brim cover some
     assert np.allclose(pose_homography(0.0, 0.0, (80.0, 100.0)), np.eye(3))
+
+
+def test_behaviours_vary_over_the_passage() -> None:
+    """Looking down is mostly an episode, sunglasses mostly come off: both happen, and both ways."""
+    downs, offs = [], []
+    for seed in range(300):
+        s = sample_scene(np.random.default_rng(seed), "p", PEOPLE, started_at="x", night=False, inbound=True)
+        downs += [o.down for o in s.occupants if o.down is not None]
+        offs += [o.sunglasses_off_at for o in s.occupants if o.sunglasses]
+    assert any(d == (0.0, 1.0) for d in downs) and any(d != (0.0, 1.0) for d in downs)
+    assert any(t is None for t in offs) and any(t is not None for t in offs)
+
+
+@pytest.mark.parametrize("row", [2, 3])
+@pytest.mark.parametrize("seat", ["L", "R"])
+def test_side_cameras_see_forward_looking_rear_passengers_at_moderate_yaw(row: int, seat: str) -> None:
+    """The side camera of a passenger's side sees them looking ahead at 15-35 degrees, inside the frame
+    (a camera square to the side windows would see them in profile)."""
+    scene = sample_scene(np.random.default_rng(0), "p", PEOPLE, started_at="x", night=False, inbound=False)
+    cam = camera_for("left" if seat == "L" else "right", scene)
+    face = (SEAT_X[seat], 1.38, STOP_M + ROW_DZ[row])
+    yaw, _ = cam.view_angles(face, (0.0, 0.0, -1.0))
+    uv, depth = cam.project([face])
+    assert 15.0 <= abs(yaw) <= 35.0
+    assert 0 < uv[0, 0] < cam.width and 0 < uv[0, 1] < cam.height and depth[0] > 0
+    assert camera_for("left", scene) == camera_for(
+        "left", sample_scene(np.random.default_rng(1), "q", PEOPLE, started_at="x", night=True, inbound=True)
+    )

@@ -5,14 +5,19 @@ near, torsos, headrests, heads and sun visors, each clipped to the windows the c
 An id buffer records which object is on top at each pixel, so the visible share of each face is exact.
 Degradations (:mod:`.degrade`) follow.
 
-Camera rig (see :mod:`.geometry` for the axes): ``front`` stands 2.4 m high on the lane's centre line
-and looks at the windshield through which rows 1 and (partly) 2 are seen; ``left`` and ``right`` stand
-2.4 m beside the vehicle, about 2 m ahead of row 2, and look back at the side windows of rows 2-3.
+Camera rig (see :mod:`.geometry` for the axes), fixed in the lane and aimed at the nominal stop position
+``STOP_M`` (each vehicle stops somewhere else in 2.2-3.6 m): ``front`` stands 2.1 m high on the lane's
+centre line and looks at the windshield, through which rows 1 and (partly) 2 are seen; ``left`` and
+``right`` stand on the islands 2 m beside the vehicle and 1.35 m ahead of its bumper, and look back
+diagonally through the side windows (and the windshield's edge) at rows 2-3, so that a rear passenger who
+looks ahead is seen at about 25-35 degrees of yaw (a camera square to the side windows would see every
+forward-looking face in profile), through the window of the passenger's own row or the one ahead of it
+rather than through a door pillar.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +34,9 @@ M_PER_SPRITE_PX = 0.063 / 43.7  # LFW deep-funneled: 43.7 px between the eyes
 ANCHOR = (80.0, 112.0)  # head point placed at the occupant's eye position (sprite pixels)
 HALF_WIDTH = 0.92  # vehicle half-width, metres
 MIN_VISIBLE = 0.01  # faces less visible than this are left out of the ground truth
+STOP_M = 2.9  # nominal stop position of the windshield base: where the cameras are aimed
+AIM_HEIGHT_M = 1.35  # height the cameras are aimed at (faces sit at 1.15-1.55 m by vehicle type)
+APPROACH_SHARE = 0.6  # share of the passage during which the vehicle approaches; it stands after that
 
 
 @dataclass(frozen=True)
@@ -73,22 +81,22 @@ class _Item:
 
 
 def camera_for(name: str, scene: PassageScene) -> LookAtCamera:
-    """The camera ``name`` of the lane; it is aimed where the vehicle stops."""
-    h = scene.vehicle.face_height_m
-    stop = scene.z_stop_m
+    """The camera ``name`` of the lane (the same for every passage: ``scene`` is not read)."""
+    del scene
     if name == "front":
-        return LookAtCamera((0.0, 2.4, 0.0), (0.0, h, stop + 1.5), 2500.0)
+        return LookAtCamera((0.0, 2.1, 0.0), (0.0, AIM_HEIGHT_M, STOP_M + 1.5), 2500.0)
     side = -1.0 if name == "left" else 1.0
     return LookAtCamera(
-        (side * (HALF_WIDTH + 2.4), 1.7, stop + ROW_DZ[2] - 2.0),
-        (side * 0.3, h, stop + ROW_DZ[2] + 0.5),
-        2100.0,
+        (side * (HALF_WIDTH + 2.0), 1.6, STOP_M - 2.65),
+        (side * 0.2, AIM_HEIGHT_M, STOP_M + ROW_DZ[2] + 0.4),
+        2600.0,
     )
 
 
 def _z_front(scene: PassageScene, t: float) -> float:
-    """Windshield base position at time share ``t``: decelerates to a stop at ``z_stop_m``."""
-    return float(scene.z_stop_m + (scene.z_start_m - scene.z_stop_m) * (1.0 - t) ** 1.7)
+    """Windshield base position at time share ``t``: decelerates to a stop at ``z_stop_m``, then stands."""
+    left = max(0.0, 1.0 - t / APPROACH_SHARE)
+    return float(scene.z_stop_m + (scene.z_start_m - scene.z_stop_m) * left**1.7)
 
 
 def _yaw_at(o: Occupant, t: float) -> float:
@@ -108,14 +116,14 @@ class CameraRenderer:
     """Draws the frames of one camera; heads are cached per (occupant, yaw step, size level)."""
 
     def __init__(
-        self, name: str, scene: PassageScene, heads: dict[int, tuple[HeadSprite, HeadSprite]], seed: int
+        self, name: str, scene: PassageScene, heads: Mapping[int, Callable[[bool, bool], HeadSprite]], seed: int
     ) -> None:
         self.name = name
         self.scene = scene
         self.cam = camera_for(name, scene)
         self.heads = heads
         self.rng = np.random.default_rng(seed)
-        self._cache: dict[tuple[int, int, int, bool], tuple[HeadSprite, npt.NDArray[np.uint8]]] = {}
+        self._cache: dict[tuple[int, int, int, bool, bool], tuple[HeadSprite, npt.NDArray[np.uint8]]] = {}
         self._boxes: dict[int, npt.NDArray[np.float64]] = {}
         self.background = _background(name, self.rng, scene.night)
         self.cabin = _cabin(int(self.rng.integers(25, 60)))
@@ -125,18 +133,18 @@ class CameraRenderer:
         """Window polygons the camera sees occupants through, with the row each belongs to (0 = windshield)."""
         s, h = self.scene, self.scene.vehicle.face_height_m
         x0 = s.lane_offset_m
+        pts = [
+            (x0 - 0.72, h - 0.3, zf),
+            (x0 + 0.72, h - 0.3, zf),
+            (x0 + 0.64, h + 0.24, zf + 0.55),
+            (x0 - 0.64, h + 0.24, zf + 0.55),
+        ]
+        shield = _poly(self.cam, pts)
+        out = [] if shield is None else [(shield, 0)]
         if self.name == "front":
-            pts = [
-                (x0 - 0.72, h - 0.3, zf),
-                (x0 + 0.72, h - 0.3, zf),
-                (x0 + 0.64, h + 0.24, zf + 0.55),
-                (x0 - 0.64, h + 0.24, zf + 0.55),
-            ]
-            poly = _poly(self.cam, pts)
-            return [] if poly is None else [(poly, 0)]
+            return out
         side = -1.0 if self.name == "left" else 1.0
         xs = x0 + side * HALF_WIDTH
-        out = []
         for r in range(1, len(s.vehicle.rows) + 1):
             a, b = zf + ROW_DZ[r] - 0.5, zf + ROW_DZ[r] + 0.3
             top = h + 0.2 - (0.04 if r == 3 else 0.0)
@@ -193,14 +201,14 @@ class CameraRenderer:
 
     # -- heads ------------------------------------------------------------------------------------
     def _sprite(
-        self, o: Occupant, yaw: float, scale: float, hand: bool
+        self, o: Occupant, yaw: float, scale: float, hand: bool, glasses: bool
     ) -> tuple[HeadSprite, npt.NDArray[np.uint8], float]:
         """The turned head at the pyramid level nearest above ``scale``, with its two masks packed."""
         step = round(yaw / 3.0)
         level = min(5, max(0, int(np.floor(-np.log2(max(scale, 1e-3)) + 0.3))))
-        key = (o.occupant_id, step, level, hand)
+        key = (o.occupant_id, step, level, hand, glasses)
         if key not in self._cache:
-            base = self.heads[o.occupant_id][1 if hand else 0]
+            base = self.heads[o.occupant_id](hand, glasses)
             turned = turn_head(base, step * 3.0)
             sprite = turned if level == 0 else shrink(turned, 0.5**level)
             self._cache[key] = (sprite, np.ascontiguousarray(np.dstack([sprite.face_visible, sprite.face_region])))
@@ -321,13 +329,13 @@ class CameraRenderer:
         import cv2
 
         yaw_o = _yaw_at(o, t)
-        facing = (-np.sin(np.radians(yaw_o)), np.sin(np.radians(o.pitch_deg)), -np.cos(np.radians(yaw_o)))
+        pitch_o = o.pitch_at(t)
+        facing = (-np.sin(np.radians(yaw_o)), np.sin(np.radians(pitch_o)), -np.cos(np.radians(yaw_o)))
         yaw, pitch = self.cam.view_angles(p, facing)
         if abs(yaw) > 80:
             return None
         scale = self.cam.focal_px * M_PER_SPRITE_PX / depth  # frame px per full-size sprite px
-        hand = o.hand is not None and o.hand[0] <= t <= o.hand[1]
-        sprite, masks, k = self._sprite(o, yaw, scale, hand)
+        sprite, masks, k = self._sprite(o, yaw, scale, o.hand_at(t), o.sunglasses_at(t))
         uv, _ = self.cam.project([p])
         a = np.array([[scale, 0, uv[0, 0] - scale * ANCHOR[0]], [0, scale, uv[0, 1] - scale * ANCHOR[1]], [0, 0, 1]])
         pose = pose_homography(pitch, o.roll_deg, ANCHOR)
@@ -432,7 +440,7 @@ def _background(name: str, rng: np.random.Generator, night: bool) -> npt.NDArray
 
 
 def render_camera(
-    name: str, scene: PassageScene, heads: dict[int, tuple[HeadSprite, HeadSprite]], seed: int
+    name: str, scene: PassageScene, heads: Mapping[int, Callable[[bool, bool], HeadSprite]], seed: int
 ) -> Iterator[Frame]:
     """Frames of camera ``name`` (before degradations) with their face ground truth and window masks."""
     return CameraRenderer(name, scene, heads, seed).frames()

@@ -52,13 +52,30 @@ class Occupant:
     dh_m: float  # sitting height relative to the vehicle's face height
     yaw_deg: tuple[float, float]  # head yaw at the start and at the end of the passage (facing the vehicle's front)
     yaw_turn_at: float  # share of the passage at which the head turns from the first to the second yaw
-    pitch_deg: float  # negative = looking down (phone, lap)
+    pitch_deg: float  # head pitch when not looking down; negative = down
     roll_deg: float
-    sunglasses: bool
+    sunglasses: bool  # worn when the passage starts
     hat: bool
     hand: tuple[float, float] | None  # share of the passage during which a hand covers part of the face
     skin_rgb: tuple[int, int, int]
     shirt_rgb: tuple[int, int, int]
+    # share of the passage during which the head is bowed (phone, lap) by ``down_deg`` more; (0, 1) = all along
+    down: tuple[float, float] | None = None
+    down_deg: float = 0.0
+    # share of the passage at which sunglasses come off (the lane's signs ask for it); None = kept on
+    sunglasses_off_at: float | None = None
+
+    def pitch_at(self, t: float) -> float:
+        """Head pitch (degrees) at time share ``t`` of the passage."""
+        if self.down is not None and self.down[0] <= t <= self.down[1]:
+            return self.pitch_deg + self.down_deg
+        return self.pitch_deg
+
+    def sunglasses_at(self, t: float) -> bool:
+        return self.sunglasses and (self.sunglasses_off_at is None or t < self.sunglasses_off_at)
+
+    def hand_at(self, t: float) -> bool:
+        return self.hand is not None and self.hand[0] <= t <= self.hand[1]
 
 
 @dataclass(frozen=True)
@@ -120,8 +137,12 @@ def sample_occupant(
     night: bool,
 ) -> Occupant:
     skin = rng.choice([[224, 187, 160], [198, 150, 118], [160, 112, 80], [112, 74, 52], [235, 200, 180]])
-    down = rng.random() < 0.15
     hand_start = float(rng.uniform(0, 0.7))
+    down: tuple[float, float] | None = None
+    if rng.random() < 0.15:  # looks at a phone or the lap: mostly for a while, a few all along
+        a = float(rng.uniform(0, 0.7))
+        down = (0.0, 1.0) if rng.random() < 0.25 else (a, a + float(rng.uniform(0.2, 0.5)))
+    sunglasses = (not night) and rng.random() < 0.12
     return Occupant(
         occupant_id=occupant_id,
         identity=identity,
@@ -134,13 +155,17 @@ def sample_occupant(
         dh_m=float(rng.normal(0, 0.05)) - (0.08 if row > 1 and rng.random() < 0.2 else 0.0),
         yaw_deg=_yaw_pair(rng),
         yaw_turn_at=float(rng.uniform(0.2, 0.8)),
-        pitch_deg=float(rng.uniform(-40, -20)) if down else float(rng.normal(0, 5)),
+        pitch_deg=float(rng.normal(0, 5)),
         roll_deg=float(rng.normal(0, 5)),
-        sunglasses=(not night) and rng.random() < 0.12,
+        sunglasses=sunglasses,
         hat=rng.random() < 0.1,
         hand=(hand_start, hand_start + float(rng.uniform(0.15, 0.4))) if rng.random() < 0.12 else None,
         skin_rgb=(int(skin[0]), int(skin[1]), int(skin[2])),
         shirt_rgb=tuple(int(v) for v in rng.integers(20, 230, size=3)),  # type: ignore[arg-type]
+        down=down,
+        down_deg=float(rng.uniform(-40, -20)) if down is not None else 0.0,
+        # most travellers obey the lane's signs and take sunglasses off while they approach; some do not
+        sunglasses_off_at=float(rng.uniform(0.05, 0.6)) if sunglasses and rng.random() < 0.7 else None,
     )
 
 
@@ -169,7 +194,7 @@ def sample_scene(
     if inbound:
         read = [o.doc_id for o in occupants if rng.random() > 0.08]  # a document is sometimes not read
         documents = tuple(read[i] for i in rng.permutation(len(read)))
-    frames = int(rng.integers(18, 28))  # 1.8-2.7 s at 10 fps
+    frames = int(rng.integers(30, 46))  # 3.0-4.5 s at 10 fps: the approach, then the stop at the booth
     return PassageScene(
         passage_id=passage_id,
         lane=f"lane-{int(rng.integers(1, 5))}",

@@ -11,7 +11,8 @@ Output::
 
 ``ground_truth.json``: ``{"passage_id", "vehicle", "rows", "night", "direction", "documents",
 "occupants": [{"occupant_id", "identity", "row", "seat", "doc_id", "document_read", "source_image",
-"sunglasses", "hat", "hand"}], "cameras": {"<name>": {"effects": {...}, "frames": [[face, ...], ...]}}}``
+"sunglasses", "sunglasses_off_at", "looks_down", "hat", "hand"}],
+"cameras": {"<name>": {"effects": {...}, "frames": [[face, ...], ...]}}}``
 where each face is ``{"occupant_id", "identity", "row", "seat", "box_xyxy", "eyes", "ied_px", "yaw_deg",
 "pitch_deg", "visible"}``: the box covers the face from brows to chin (pixel xyxy, clipped to the
 frame), ``visible`` is the share of the face that is on top (not behind a headrest, visor, hand, cap brim,
@@ -31,12 +32,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from laneface.errors import ConfigError
 from laneface.evaluation.sim.people import MIN_TRAVELLERS, Document, LfwIndex, TravellerPool
-from laneface.evaluation.sim.scene import PassageScene, sample_scene
+from laneface.evaluation.sim.scene import Occupant, PassageScene, sample_scene
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from laneface.evaluation.sim.faces import HeadSprite
 
 __all__ = ["CAMERAS", "SimSummary", "render_passage", "simulate"]
 
@@ -67,20 +74,12 @@ def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int
     import cv2
 
     from laneface.evaluation.sim.degrade import Degrader, sample_effects
-    from laneface.evaluation.sim.faces import make_head_sprite
     from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W
     from laneface.evaluation.sim.render import CAMERA_VIEWS, render_camera
     from laneface.imageio import read_image
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    heads = {}
-    for o in scene.occupants:
-        face = read_image(lfw_root / o.image)
-        kw = {"sunglasses": o.sunglasses, "hat": o.hat, "skin_rgb": o.skin_rgb, "variant": seed + o.occupant_id}
-        heads[o.occupant_id] = (
-            make_head_sprite(face, hand=False, **kw),  # type: ignore[arg-type]
-            make_head_sprite(face, hand=o.hand is not None, **kw),  # type: ignore[arg-type]
-        )
+    heads = {o.occupant_id: _HeadVariants(read_image(lfw_root / o.image), o, seed) for o in scene.occupants}
     by_id = {o.occupant_id: o for o in scene.occupants}
     cameras_truth: dict[str, object] = {}
     for ci, name in enumerate(CAMERAS):
@@ -131,6 +130,8 @@ def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int
                 "document_read": o.doc_id in scene.documents,
                 "source_image": o.image,
                 "sunglasses": o.sunglasses,
+                "sunglasses_off_at": o.sunglasses_off_at,
+                "looks_down": list(o.down) if o.down is not None else None,
                 "hat": o.hat,
                 "hand": o.hand is not None,
             }
@@ -141,6 +142,30 @@ def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int
     (out_dir / "passage.json").write_text(json.dumps(passage, indent=2) + "\n", encoding="utf-8")
     (out_dir / "ground_truth.json").write_text(json.dumps(truth) + "\n", encoding="utf-8")
     return truth
+
+
+class _HeadVariants:
+    """The head sprites of one occupant (with or without the hand, with or without the sunglasses), made
+    when first asked for."""
+
+    def __init__(self, face: npt.NDArray[np.uint8], o: Occupant, seed: int) -> None:
+        self.face, self.o, self.seed = face, o, seed
+        self._made: dict[tuple[bool, bool], HeadSprite] = {}
+
+    def __call__(self, hand: bool, glasses: bool) -> HeadSprite:
+        from laneface.evaluation.sim.faces import make_head_sprite
+
+        key = (hand and self.o.hand is not None, glasses and self.o.sunglasses)
+        if key not in self._made:
+            self._made[key] = make_head_sprite(
+                self.face,
+                sunglasses=key[1],
+                hat=self.o.hat,
+                hand=key[0],
+                skin_rgb=self.o.skin_rgb,
+                variant=self.seed + self.o.occupant_id,
+            )
+        return self._made[key]
 
 
 def _write_gallery(out: Path, lfw_root: Path, documents: list[Document]) -> None:
