@@ -80,9 +80,8 @@ class _Item:
     occupant: Occupant | None = None
 
 
-def camera_for(name: str, scene: PassageScene) -> LookAtCamera:
-    """The camera ``name`` of the lane (the same for every passage: ``scene`` is not read)."""
-    del scene
+def camera_for(name: str) -> LookAtCamera:
+    """The camera ``name`` of the lane: fixed, the same for every passage."""
     if name == "front":
         return LookAtCamera((0.0, 2.1, 0.0), (0.0, AIM_HEIGHT_M, STOP_M + 1.5), 2500.0)
     side = -1.0 if name == "left" else 1.0
@@ -120,7 +119,7 @@ class CameraRenderer:
     ) -> None:
         self.name = name
         self.scene = scene
-        self.cam = camera_for(name, scene)
+        self.cam = camera_for(name)
         self.heads = heads
         self.rng = np.random.default_rng(seed)
         self._cache: dict[tuple[int, int, int, bool, bool], tuple[HeadSprite, npt.NDArray[np.uint8]]] = {}
