@@ -10,7 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from laneface.errors import InvalidDatasetError
-from laneface.evaluation.bench_lane import find_passages, load_truth, map_occupants, score_passages, write_row_chart
+from laneface.evaluation.bench_lane import (
+    few_operating_curve,
+    find_passages,
+    load_truth,
+    map_occupants,
+    score_passages,
+    write_row_chart,
+)
 
 
 def truth(pid: str, seats: list[str], *, inbound: bool = True, frames: int = 20) -> dict[str, Any]:
@@ -176,6 +183,35 @@ def test_one_to_few_and_one_to_n_are_reported_separately() -> None:
 def test_missing_result_counts_as_nothing_found() -> None:
     rep = score_passages([], [truth("a", ["1L"])]).modes["all"]
     assert rep.errors == 1 and rep.capture_rate == 0.0 and rep.count_exact_rate == 0.0
+
+
+def _few(o: dict[str, Any], **scores: float) -> dict[str, Any]:
+    o["match"]["few_scores"] = [{"doc_id": d.replace("_", "-"), "score": v} for d, v in scores.items()]
+    return o
+
+
+def test_few_operating_curve_decides_the_one_to_few_stage_again_at_each_threshold() -> None:
+    t = truth("a", ["1L", "1R", "2L"])  # documents a-D0, a-D1, a-D2 read
+    r = result(
+        "a",
+        [
+            _few(occ(0, 1, True, "a-D0"), a_D0=0.9, a_D1=0.1, a_D2=0.2),
+            _few(occ(1, 1, True), a_D0=0.5, a_D1=0.45, a_D2=0.0),  # true doc a-D1 scores below a-D0
+            _few(occ(2, 2, True), a_D0=0.0, a_D1=0.0, a_D2=0.3),
+        ],
+    )
+    outbound = truth("b", ["1L"], inbound=False)  # not a 1:few passage: ignored
+    curve = {p.threshold: p for p in few_operating_curve([r, result("b", [])], [t, outbound], (0.25, 0.4, 0.6))}
+    # 0.25: the assignment gives a-D0 to occupant 0 (0.9 + 0.45 beats 0.5 + 0.1), a-D1 to 1, a-D2 to 2
+    assert (curve[0.25].identified, curve[0.25].false_matches, curve[0.25].occupants) == (3, 0, 3)
+    assert (curve[0.4].identified, curve[0.4].false_matches) == (2, 0)
+    assert (curve[0.6].identified, curve[0.6].false_matches) == (1, 0)
+    assert curve[0.6].identification_rate == pytest.approx(1 / 3)
+    # an impostor above the threshold with its own document missing: a false match
+    lone = result("a", [_few(occ(0, 1, True), a_D0=0.1, a_D1=0.7)])
+    point = few_operating_curve([lone], [t], (0.5,))[0]
+    assert (point.identified, point.false_matches) == (0, 1)
+    assert score_passages([r], [t]).as_json()["few_operating_curve"][0]["threshold"] == 0.2
 
 
 def _write_passage(root: Path, t: dict[str, Any]) -> Path:

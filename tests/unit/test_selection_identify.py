@@ -143,3 +143,16 @@ def test_empty_gallery_and_no_occupant(tmp_path: Path) -> None:
     r = identify(m, [_t((C1, 1.0))], ["D1"])
     assert r[0].decision == "no_match" and r[0].score is None and r[0].mode == "one_to_n"
     assert identify(m, [], ["D1"]) == []
+
+
+def test_every_one_to_few_score_is_reported_whatever_the_decision(tmp_path: Path) -> None:
+    m = matcher_with(tmp_path, {"D1": C1, "D2": C2, "D3": C3})
+    r = identify(m, [_t((C1, 1.0)), _t((C3, 1.0)), None], ["D1", "D2", "NOT-ENROLLED"])
+    assert [d for d, _ in r[0].few_scores] == ["D1", "D2"], "enrolled documents read in the lane, best first"
+    assert r[0].few_scores[0][1] == pytest.approx(r[0].score)
+    assert r[1].mode == "one_to_n" and {d for d, _ in r[1].few_scores} == {"D1", "D2"}
+    assert r[1].few_scores[0][1] >= r[1].few_scores[1][1]
+    assert r[2].few_scores == ()
+    assert identify(m, [_t((C1, 1.0))], [])[0].few_scores == ()
+    as_json = r[0].as_json()["few_scores"]
+    assert isinstance(as_json, list) and as_json[0]["doc_id"] == "D1"

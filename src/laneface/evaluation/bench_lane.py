@@ -35,6 +35,13 @@ Definitions (per true occupant unless said otherwise):
 * *count exact* (per vehicle): ``occupant_count`` equals the number of true occupants;
 * a passage whose result is missing or has an ``"error"`` counts with no occupants found.
 
+1:few operating curve (:func:`few_operating_curve`): from every occupant's ``match.few_scores`` (its score
+against each document read in the lane), the 1:few stage is decided again at fixed thresholds (the same
+maximum-weight assignment as the pipeline, pairs below the threshold not allowed); per threshold, the share
+of true occupants given their own document and the share given another one (false matches, spurious
+occupants included). It shows where the calibrated threshold sits for lane images; the 1:N fallback is
+not part of it.
+
 Modes: *1:few* = inbound passages with at least one document read; *1:N* = every other passage (outbound,
 no document). Speed: total ``timing_s`` divided by the video duration of the passages (frames / fps; the
 cameras record at the same time, so one second of passage = one second of video per camera).
@@ -50,9 +57,11 @@ from typing import Any
 from laneface.errors import InvalidDatasetError
 
 __all__ = [
+    "FewOperatingPoint",
     "LaneBenchReport",
     "ModeReport",
     "OccupantOutcome",
+    "few_operating_curve",
     "find_passages",
     "load_truth",
     "map_occupants",
@@ -62,6 +71,7 @@ __all__ = [
 
 SEAT_ORDER = {"L": 0, "M": 1, "R": 2}
 BEST_SHOT_MIN_IOU = 0.3
+FEW_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 MODES = ("1:few", "1:N", "all")
 
 
@@ -100,15 +110,29 @@ class ModeReport:
 
 
 @dataclass(frozen=True)
+class FewOperatingPoint:
+    """The 1:few stage decided again at ``threshold``: shares of the 1:few passages' true occupants."""
+
+    threshold: float
+    identified: int
+    false_matches: int
+    occupants: int
+    identification_rate: float | None
+    false_match_rate: float | None
+
+
+@dataclass(frozen=True)
 class LaneBenchReport:
     modes: dict[str, ModeReport]
     processing_s: float
     video_s: float
     processing_per_video_s: float | None  # seconds of processing per second of passage (all cameras)
+    few_curve: tuple[FewOperatingPoint, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
             "modes": {k: asdict(v) for k, v in self.modes.items()},
+            "few_operating_curve": [asdict(p) for p in self.few_curve],
             "processing_s": round(self.processing_s, 3),
             "video_s": round(self.video_s, 3),
             "processing_per_video_s": self.processing_per_video_s,
@@ -300,7 +324,58 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
         processing_s=processing,
         video_s=video,
         processing_per_video_s=(processing / video) if video > 0 else None,
+        few_curve=few_operating_curve(by_id.values(), truths),
     )
+
+
+def few_operating_curve(
+    results: Iterable[Mapping[str, Any]],
+    truths: Sequence[Mapping[str, Any]],
+    thresholds: Sequence[float] = FEW_THRESHOLDS,
+) -> tuple[FewOperatingPoint, ...]:
+    """The 1:few stage decided again at each of ``thresholds`` (module docstring), on the 1:few passages."""
+    import numpy as np
+
+    from laneface.tracking.assignment import max_weight_assignment
+
+    by_id = {str(r.get("passage_id")): r for r in results}
+    vehicles: list[list[tuple[dict[str, float], str | None]]] = []
+    occupants = 0
+    for truth in truths:
+        if _mode_of(truth) != "1:few":
+            continue
+        occupants += len(truth["occupants"])
+        result = by_id.get(str(truth["passage_id"]))
+        if result is None or "error" in result:
+            continue
+        mapping, _ = map_occupants(result, truth)
+        true_doc: dict[int, str] = {}
+        for t in truth["occupants"]:
+            if int(t["occupant_id"]) in mapping:
+                true_doc[mapping[int(t["occupant_id"])]] = str(t["doc_id"])
+        rows = []
+        for o in result.get("occupants", []):
+            scores = {str(c["doc_id"]): float(c["score"]) for c in (o.get("match") or {}).get("few_scores", [])}
+            if scores:
+                rows.append((scores, true_doc.get(int(o["occupant_id"]))))
+        vehicles.append(rows)
+    points = []
+    for thr in thresholds:
+        ok = false = 0
+        for rows in vehicles:
+            docs = sorted({d for scores, _ in rows for d in scores})
+            if not docs:
+                continue
+            matrix = np.array([[scores.get(d, -np.inf) for d in docs] for scores, _ in rows])
+            allowed = matrix >= thr
+            weights = np.where(allowed, matrix - thr + 1e-6, 0.0)
+            for row, k in max_weight_assignment(weights, allowed):
+                if docs[k] == rows[row][1]:
+                    ok += 1
+                else:
+                    false += 1
+        points.append(FewOperatingPoint(thr, ok, false, occupants, _rate(ok, occupants), _rate(false, occupants)))
+    return tuple(points)
 
 
 def find_passages(root: Path) -> list[Path]:

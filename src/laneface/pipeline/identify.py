@@ -34,13 +34,17 @@ IdentifyMode = Literal["one_to_few", "one_to_n"]
 @dataclass(frozen=True)
 class OccupantMatch:
     """The identification of one occupant. ``doc_id`` is set only for a match; ``score`` is the best
-    score of the mode that decided (``None`` when nothing was compared); ``threshold`` that mode's."""
+    score of the mode that decided (``None`` when nothing was compared); ``threshold`` that mode's.
+    ``few_scores`` are the occupant's scores against each enrolled document read in the lane (1:few,
+    ``(doc_id, score)``, best first; empty when no document was compared), kept for audit and for
+    measuring the 1:few operating point."""
 
     decision: Decision
     doc_id: str | None = None
     score: float | None = None
     mode: IdentifyMode | None = None
     threshold: float | None = None
+    few_scores: tuple[tuple[str, float], ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -49,6 +53,7 @@ class OccupantMatch:
             "decision": self.decision,
             "mode": self.mode,
             "threshold": None if self.threshold is None else round(self.threshold, 4),
+            "few_scores": [{"doc_id": d, "score": round(s, 4)} for d, s in self.few_scores],
         }
 
 
@@ -57,13 +62,14 @@ NOT_CAPTURED = OccupantMatch("not_captured")
 
 def _one_to_few(
     matcher: Matcher, templates: Sequence[Template | None], documents: Sequence[str]
-) -> dict[int, OccupantMatch]:
-    """The matches the assignment gives, by occupant index."""
+) -> tuple[dict[int, OccupantMatch], dict[int, tuple[tuple[str, float], ...]]]:
+    """The matches the assignment gives, and every compared score, by occupant index."""
     captured = [i for i, t in enumerate(templates) if t is not None]
     results = {i: matcher.one_to_few(templates[i], documents) for i in captured}  # type: ignore[arg-type]
+    few = {i: tuple((c.doc_id, float(c.score)) for c in r.candidates) for i, r in results.items()}
     docs = sorted({c.doc_id for r in results.values() for c in r.candidates})
     if not captured or not docs:
-        return {}
+        return {}, few
     col = {d: k for k, d in enumerate(docs)}
     scores = np.full((len(captured), len(docs)), -np.inf)
     thresholds = np.zeros(len(captured))
@@ -76,8 +82,10 @@ def _one_to_few(
     out: dict[int, OccupantMatch] = {}
     for row, k in max_weight_assignment(weights, allowed):
         i = captured[row]
-        out[i] = OccupantMatch("match", docs[k], float(scores[row, k]), "one_to_few", float(thresholds[row]))
-    return out
+        out[i] = OccupantMatch(
+            "match", docs[k], float(scores[row, k]), "one_to_few", float(thresholds[row]), few_scores=few[i]
+        )
+    return out, few
 
 
 def identify(
@@ -86,8 +94,9 @@ def identify(
     """One :class:`OccupantMatch` per template (``None`` = occupant not captured), in the same order."""
     documents = list(dict.fromkeys(documents))
     assigned: dict[int, OccupantMatch] = {}
+    few: dict[int, tuple[tuple[str, float], ...]] = {}
     if documents:
-        assigned = _one_to_few(matcher, templates, documents)
+        assigned, few = _one_to_few(matcher, templates, documents)
     taken = {m.doc_id for m in assigned.values()}
     leftovers = [i for i, t in enumerate(templates) if t is not None and i not in assigned]
     threshold = matcher.one_to_n_threshold() if leftovers else 0.0
@@ -109,11 +118,12 @@ def identify(
         i = max(pending, key=lambda j: (options[j][1] if options[j] is not None else -np.inf, -j))  # type: ignore[index]
         pending.remove(i)
         option = options[i]
+        seen = few.get(i, ())
         if option is None:
-            out[i] = OccupantMatch("no_match", None, None, "one_to_n", threshold)
+            out[i] = OccupantMatch("no_match", None, None, "one_to_n", threshold, few_scores=seen)
         elif option[1] >= threshold:
-            out[i] = OccupantMatch("match", option[0], option[1], "one_to_n", threshold)
+            out[i] = OccupantMatch("match", option[0], option[1], "one_to_n", threshold, few_scores=seen)
             taken.add(option[0])
         else:
-            out[i] = OccupantMatch("no_match", None, option[1], "one_to_n", threshold)
+            out[i] = OccupantMatch("no_match", None, option[1], "one_to_n", threshold, few_scores=seen)
     return [out.get(i, NOT_CAPTURED) for i in range(len(templates))]
