@@ -24,12 +24,15 @@ it helps, what to do. They never contain secrets.
     │   ├── ModelDownloadError       `models pull` could not fetch a file
     │   └── BackendUnavailableError  the Python package a backend needs is not installed
     ├── UnknownComponentError        a detector/embedder/model name that is not registered
-    └── RecordsError                 (records.errors) crossing records and the service
-        ├── DatabaseError, RecordNotFoundError, IdempotencyConflictError, ReviewConflictError
-        ├── BiometricDataUnavailableError, GalleryUnavailableError
-        └── EncryptionError ── UnknownKeyError, DecryptionError
+    ├── RecordsError                 (records.errors) crossing records and the service
+    │   ├── DatabaseError, RecordNotFoundError, IdempotencyConflictError, ReviewConflictError
+    │   ├── BiometricDataUnavailableError, GalleryUnavailableError
+    │   └── EncryptionError ── UnknownKeyError, DecryptionError
+    └── OutboxError                  (edge.errors) the lane's outbox cannot be opened, locked or written
+        └── OutboxConflictError      same idempotency key (lane + passage_id), different body
 
-Subsystem errors live next to their code (``laneface.records.errors``) and derive from these classes.
+Subsystem errors live next to their code (``laneface.records.errors``, ``laneface.edge.errors``) and derive
+from these classes.
 """
 
 from __future__ import annotations

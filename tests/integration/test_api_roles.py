@@ -138,6 +138,9 @@ ENDPOINTS = [
     _e("GET", "/v1/documents/{doc_id}/history", "officer"),
     _e("GET", "/v1/travellers/{traveller_ref}/stays", "officer"),
     _e("GET", "/v1/stats", "officer auditor admin", lambda c: {"params": {"group_by": ["lane", "citizenship"]}}),
+    _e("GET", "/v1/review-queue", "officer"),
+    _e("GET", "/v1/stats/capture-by-row", "officer auditor admin"),
+    _e("GET", "/v1/stats/reviews", "officer auditor admin"),
     _e("GET", "/v1/audit-events", "auditor"),
     _e("GET", "/v1/gallery", "admin"),
     _e(

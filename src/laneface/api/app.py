@@ -18,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from laneface.api.errors import install_error_handlers
 from laneface.api.gallery import GalleryAdmin, UnavailableGallery
 from laneface.api.limits import BodySizeLimit
-from laneface.api.routes import admin, audit, crossings, health, ledger, passages
+from laneface.api.routes import admin, audit, crossings, health, ledger, passages, review_queue, trends
 from laneface.api.security import security_from_settings
 from laneface.config import Settings
+from laneface.dashboard import dashboard_router
 from laneface.records.audit import SYSTEM
 from laneface.records.clock import Clock, system_clock
 from laneface.records.scheduler import PurgeScheduler
@@ -77,7 +78,8 @@ def create_app(
     app.state.gallery = gallery or UnavailableGallery()
     app.state.scheduler = scheduler
     install_error_handlers(app)
-    for module in (health, passages, crossings, ledger, audit, admin):
+    for module in (health, passages, crossings, review_queue, ledger, trends, audit, admin):
         app.include_router(module.router)
+    app.include_router(dashboard_router())
     app.add_middleware(BodySizeLimit, max_bytes=resolved.service.max_body_bytes)
     return app

@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
 from laneface.errors import InputError, LanefaceError
@@ -44,7 +45,6 @@ _TABLE: tuple[tuple[type[Exception], int, str, bool], ...] = (
     (InputError, 422, "invalid_input", True),
     (GalleryUnavailableError, 503, "gallery_unavailable", True),
     (DatabaseError, 503, "database_unavailable", False),
-    (OperationalError, 503, "database_unavailable", False),
 )
 _GENERIC = {503: "the service is temporarily unavailable", 500: "internal error"}
 _HTTP_CODES = {
@@ -112,6 +112,22 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return _body(422, "validation_error", "; ".join(problems) or "the request does not match the schema")
 
 
+def _database_unavailable(exc: Exception) -> bool:
+    """The database cannot be reached, went away mid-request, or has no free connection: a retry may succeed."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    """503 when the database is unavailable (lanes retry), else 500; never the driver's message."""
+    if not _database_unavailable(exc):
+        return _internal(exc)
+    reference = uuid.uuid4().hex[:12]
+    log.error("database unavailable (reference %s): %s", reference, type(exc).__name__, exc_info=exc)
+    return _body(503, "database_unavailable", _GENERIC[503], reference)
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return _internal(exc)
 
@@ -120,6 +136,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(LanefaceError, _laneface_error)
-    app.add_exception_handler(OperationalError, _laneface_error)
-    app.add_exception_handler(SQLAlchemyError, _unexpected)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

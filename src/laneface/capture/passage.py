@@ -96,6 +96,10 @@ def _load_json(directory: Path) -> dict[str, Any]:
         raise _fail(path, "not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise _fail(path, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except (RecursionError, ValueError):  # arrays/objects nested too deeply; an integer over Python's digit limit
+        raise _fail(path, "not usable JSON: nested too deeply or a number with too many digits") from None
+    except OSError as exc:
+        raise _fail(path, f"cannot be read ({exc.strerror or exc})") from None
     if not isinstance(obj, dict):
         raise _fail(path, f"must hold a JSON object, got {type(obj).__name__}")
     return obj
@@ -129,12 +133,20 @@ def _documents(obj: Mapping[str, Any], path: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys(docs))
 
 
+def _exists(candidate: Path) -> bool:
+    """``Path.exists`` that also says False for a name the OS refuses (too long, for one)."""
+    try:
+        return candidate.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _camera_path(directory: Path, name: str, spec: Mapping[str, Any], path: Path) -> Path:
     root = directory.resolve()
     file = spec.get("file")
     if file is None:
         for candidate in (directory / f"cam_{name}.mp4", directory / f"cam_{name}"):
-            if candidate.exists():
+            if _exists(candidate):
                 return candidate.resolve()
         raise InvalidVideoError(f"{directory}: camera {name!r}: no 'file' given and no cam_{name}.mp4 or cam_{name}/")
     if not isinstance(file, str) or not file:
@@ -142,12 +154,29 @@ def _camera_path(directory: Path, name: str, spec: Mapping[str, Any], path: Path
     rel = Path(file)
     if rel.is_absolute():
         raise _fail(path, f"camera {name!r}: 'file' must be relative to the passage directory, got {file!r}")
-    target = (directory / rel).resolve()
+    try:
+        target = (directory / rel).resolve()
+    except (OSError, ValueError):  # a NUL byte, an unencodable character, a symlink loop
+        raise _fail(path, f"camera {name!r}: 'file' {file[:80]!r} is not a usable path") from None
     if not target.is_relative_to(root):
         raise _fail(path, f"camera {name!r}: 'file' {file!r} points outside the passage directory")
-    if not target.exists():
+    if not _exists(target):
         raise InvalidVideoError(f"{directory}: camera {name!r}: file {file!r} not found")
     return target
+
+
+def _as_float(value: int | float) -> float:
+    """``value`` as a float; NaN when it is not finite or too large for a float (a JSON integer of 400 digits)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _cameras(directory: Path, obj: Mapping[str, Any], path: Path) -> tuple[CameraSpec, ...]:
@@ -161,8 +190,8 @@ def _cameras(directory: Path, obj: Mapping[str, Any], path: Path) -> tuple[Camer
         if not isinstance(spec, dict):
             raise _fail(path, f"camera {name!r} must be an object {{file, view, fps}}")
         fps = spec.get("fps")
-        if isinstance(fps, bool) or not isinstance(fps, int | float) or not math.isfinite(fps) or not 0 < fps <= 1000:
-            raise _fail(path, f"camera {name!r}: 'fps' must be a number in (0, 1000], got {fps!r}")
+        if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < _as_float(fps) <= 1000:
+            raise _fail(path, f"camera {name!r}: 'fps' must be a number in (0, 1000], got {_short(fps)}")
         view = spec.get("view", "front")
         if not isinstance(view, str) or not view:
             raise _fail(path, f"camera {name!r}: 'view' must be a non-empty string, got {view!r}")

@@ -14,6 +14,7 @@ from laneface.cli.bench_gallery import bench_gallery_command, bench_onen_command
 from laneface.cli.detect import detect_command
 from laneface.cli.evaluate import eval_app
 from laneface.cli.gallery import calibrate_command, gallery_app
+from laneface.cli.lane import lane_command
 from laneface.cli.models import models_app
 from laneface.cli.quality import quality_command
 from laneface.cli.records import db_app, keys_app, ledger_app, purge_command
@@ -48,6 +49,7 @@ app.command("run")(run_command)
 bench_app.command("gallery")(bench_gallery_command)
 bench_app.command("onen")(bench_onen_command)
 app.command("sim")(sim_command)
+app.command("lane")(lane_command)
 
 
 @app.callback()

@@ -11,11 +11,13 @@ from typing import Annotated
 
 import typer
 
+from laneface.cli.bench_service import bench_service_command
 from laneface.cli.common import emit_json, settings_of, store_of
 from laneface.errors import InvalidDatasetError
 
 bench_app = typer.Typer(help="Benchmarks that print numbers (accuracy, speed, recall).", no_args_is_help=True)
 log = logging.getLogger(__name__)
+bench_app.command("service")(bench_service_command)
 
 DEFAULT_IEDS = "8,10,12,15,18,20,25,30,40,60,80"
 
@@ -339,6 +341,14 @@ def lane(
             f" [{rows}] | complete {pct(m.complete_capture_rate)} | count exact {pct(m.count_exact_rate)} | "
             f"identified {pct(m.correct_identification_rate)} | false matches {m.false_matches} "
             f"({pct(m.false_match_rate)})"
+        )
+    if report.few_curve and report.few_curve[0].occupants:
+        typer.echo(
+            "1:few stage at fixed thresholds (identified / false matches): "
+            + ", ".join(
+                f"{p.threshold:g}: {100 * (p.identification_rate or 0):.1f} / {100 * (p.false_match_rate or 0):.2f} %"
+                for p in report.few_curve
+            )
         )
     ratio = report.processing_per_video_s
     typer.echo(

@@ -16,6 +16,9 @@ from laneface.errors import ConfigError
 
 __all__ = ["make_engine", "make_session_factory", "safe_url"]
 
+POOL_SIZE = 20  # PostgreSQL connections kept open per process
+POOL_OVERFLOW = 10  # more, opened for a burst and closed after it
+
 
 def safe_url(url: str) -> str:
     """The URL with its password hidden, for logs and messages."""
@@ -40,7 +43,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    # the service runs each request in a thread pool of 40: keep enough connections open that a burst of
+    # lanes does not open (fork + authenticate) a new PostgreSQL connection per request
+    return create_engine(parsed, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
 
 def _create_private(path: Path) -> None:
@@ -52,9 +57,16 @@ def _create_private(path: Path) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Foreign keys on; wait up to 30 s for a lock; write-ahead log with a sync at every commit.
+
+    WAL: readers never block the writer nor the writer them, and a commit costs one fsync of the log instead
+    of the rollback journal's several (on this machine about 4 ms instead of 17 ms per passage), while
+    ``synchronous=FULL`` keeps every acknowledged commit through a power cut."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
 

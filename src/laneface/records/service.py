@@ -3,7 +3,9 @@ its own transaction. The HTTP routes and the CLI commands call it; neither touch
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -36,11 +38,13 @@ from laneface.records.errors import (
 from laneface.records.ledger import DocumentHistory, TravellerStays, document_history, traveller_stays
 from laneface.records.passages import check_jpeg, check_template, ingest_passage
 from laneface.records.retention import PurgeReport, effective_rules, purge, replace_rules
+from laneface.records.review_queue import QUEUED_DECISIONS, QueueDecision, ReviewQueuePage, review_queue
 from laneface.records.rotation import RotationReport, rotate_blobs
 from laneface.records.settings import RetentionRule, Sections
 from laneface.records.stats import GroupKey, StatsRow, compute_stats
 from laneface.records.tables import AuditEvent
 from laneface.records.travellers import mark_removed, set_opt_out, upsert_document
+from laneface.records.trends import ReviewDay, RowCaptureDay, capture_by_row, review_days
 
 __all__ = ["RecordsService", "build_cipher"]
 
@@ -75,6 +79,9 @@ class RecordsService:
         self._cipher = cipher
         self.clock = clock
         self.sessions: sessionmaker[Session] = make_session_factory(engine)
+        # SQLite has one writer at a time: this process's writers queue on a lock instead of polling SQLite's
+        # busy handler, whose growing sleeps (up to 100 ms a try) let late writers overtake waiting ones
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, sections: Sections, cipher: BlobCipher | None, clock: Clock = system_clock) -> RecordsService:
@@ -120,7 +127,7 @@ class RecordsService:
             return self._ingest(submission, actor)
 
     def _ingest(self, submission: PassageSubmission, actor: Actor) -> tuple[PassageReceipt, bool]:
-        with self.sessions.begin() as session:
+        with self._write_lock or contextlib.nullcontext(), self.sessions.begin() as session:
             return ingest_passage(
                 session,
                 self.cipher,
@@ -189,6 +196,25 @@ class RecordsService:
     def stats(self, *, since: datetime, until: datetime, group_by: Sequence[GroupKey]) -> list[StatsRow]:
         with self.sessions() as session:
             return compute_stats(session, since=since, until=until, group_by=group_by)
+
+    def review_queue(
+        self,
+        *,
+        lane: str | None = None,
+        decisions: Sequence[QueueDecision] = QUEUED_DECISIONS,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> ReviewQueuePage:
+        with self.sessions() as session:
+            return review_queue(session, lane=lane, decisions=decisions, limit=limit, offset=offset)
+
+    def capture_by_row(self, *, since: datetime, until: datetime) -> list[RowCaptureDay]:
+        with self.sessions() as session:
+            return capture_by_row(session, since=since, until=until)
+
+    def review_days(self, *, since: datetime, until: datetime) -> list[ReviewDay]:
+        with self.sessions() as session:
+            return review_days(session, since=since, until=until)
 
     # auditors -----------------------------------------------------------------------------------------
     def audit_events(self, flt: AuditFilter) -> list[AuditEvent]:

@@ -40,6 +40,8 @@ class DocumentEnrolled(BaseModel):
 
 
 class OptOutUpdate(BaseModel):
+    model_config = ConfigDict(strict=True)  # a JSON boolean, not 0/1 or "yes"
+
     opt_out: bool
 
 
@@ -50,6 +52,8 @@ class OptOutResult(BaseModel):
 
 
 class RetentionRuleIn(BaseModel):
+    model_config = ConfigDict(strict=True)  # JSON types as declared: no booleans or strings for numbers
+
     kind: Literal["face_image", "template"]
     citizenship: str = Field(default="*", pattern=r"^(\*|citizen|[A-Z]{3})$")
     max_age_hours: float | None = Field(default=None, ge=0.0, le=24.0 * 365 * 10, allow_inf_nan=False)
@@ -59,6 +63,8 @@ class RetentionRuleIn(BaseModel):
 
 
 class RetentionUpdate(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     rules: list[RetentionRuleIn] = Field(max_length=200)
 
     @model_validator(mode="after")

@@ -34,7 +34,8 @@ LongIdent = Annotated[str, StringConstraints(min_length=1, max_length=128, patte
 DocId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_IDENT)]
 DocType = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
 Citizenship = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False, ge=-1e9, le=1e9)]
+# strict: a JSON number (integers too), never a boolean or a numeric string
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, ge=-1e9, le=1e9, strict=True)]
 DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
 
 

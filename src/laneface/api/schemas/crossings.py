@@ -13,6 +13,8 @@ __all__ = ["CrossingList", "CrossingPublic", "OccupantPublic", "ReviewCreate", "
 
 
 class ReviewCreate(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     decision: Literal["confirmed", "rejected", "referred"]
     doc_id: DocId | None = Field(default=None, description="Confirmed document; default: the lane's candidate.")
     note: PlainText | None = None

@@ -18,6 +18,8 @@ ModelVersion = Annotated[str, StringConstraints(min_length=1, max_length=128, pa
 
 
 class MatchCreate(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     doc_id: Ident | None = None
     score: FiniteFloat | None = None
     decision: Literal["match", "no_match", "not_captured"]
@@ -30,7 +32,7 @@ class MatchCreate(BaseModel):
 
 
 class OccupantCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     occupant_id: Ident
     row: int | None = Field(default=None, ge=0, le=16)
@@ -56,12 +58,14 @@ class PassageCreate(BaseModel):
     """A passage as the lane pipeline reports it. ``(passage_id, lane)`` is the idempotency key: the same key
     with the same body returns the stored record (200), with another body 409."""
 
-    model_config = ConfigDict(extra="ignore")
+    # strict: the JSON types the schema declares (no 0/1 for booleans, no strings or booleans for numbers); the
+    # date-time is the one field parsed from a string
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     passage_id: LongIdent
     lane: Ident
     direction: Literal["inbound", "outbound"]
-    started_at: Instant
+    started_at: Annotated[Instant, Field(strict=False)]
     occupant_count: int = Field(ge=0, le=64)
     complete_capture: bool
     occupants: list[OccupantCreate] = Field(default_factory=list, max_length=64)

@@ -1,0 +1,63 @@
+"""`laneface lane --config lane.toml`: one lane, continuously, with store-and-forward to the service."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from laneface.cli.common import emit_json, settings_of, store_of
+
+__all__ = ["lane_command"]
+
+logger = logging.getLogger(__name__)
+
+
+def lane_command(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Option("--config", "-c", help="The lane's lane.toml (README: Lane edge).")],
+    status: Annotated[
+        bool, typer.Option("--status", help="Print the outbox's counts and rejected records as JSON and exit.")
+    ] = False,
+) -> None:
+    """Run a lane: cameras (RTSP or video files) are buffered, a trigger (stdin JSON lines, HTTP on loopback or
+    automatic segmentation) cuts a passage, the lane pipeline processes it, its record is committed to the
+    local outbox and delivered to the records service with retries. Events are JSON lines on stdout."""
+    from laneface.edge.config import load_lane_config
+
+    cfg = load_lane_config(config)
+    if status:
+        from laneface.edge.outbox import read_summary
+
+        emit_json(read_summary(cfg.outbox).as_json())
+        return
+    api_key = cfg.service.api_key()  # before the models load: a missing key fails at once
+
+    from laneface.edge.lane import build_runner, pipeline_processor, run_lane
+    from laneface.pipeline.lane import LaneConfig, LanePipeline
+
+    settings = settings_of(ctx)
+    store = store_of(ctx)
+    p = cfg.pipeline
+    pipeline = LanePipeline.from_settings(
+        settings,
+        store,
+        config=LaneConfig(detect_fps=p.detect_fps, side_detect_fps=p.side_detect_fps, full_frame_fps=p.full_frame_fps),
+        detector=p.detector,
+        embedder=p.embedder,
+        profile=p.profile,
+    )
+    with pipeline:
+        detector = None
+        if cfg.trigger.kind == "auto":
+            from laneface.detection.factory import build_detector
+
+            name = cfg.trigger.detector or p.detector or settings.detection.detector
+            detector = build_detector(name, store, settings.detection)
+        runner = build_runner(cfg, pipeline_processor(pipeline, images=cfg.delivery.send_images), api_key=api_key)
+        logger.info(
+            "lane %s (%s): %d camera(s), trigger %s", cfg.lane, cfg.direction, len(cfg.camera), cfg.trigger.kind
+        )
+        run_lane(cfg, runner, detector=detector)

@@ -1,0 +1,124 @@
+// The JSON API of the service, called with the officer's API key (kept in sessionStorage only).
+
+const KEY_NAME = "laneface.apiKey";
+const BASE = new URL("../", window.location.href); // the dashboard lives at <service>/dashboard/
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export const session = {
+  key() {
+    return window.sessionStorage.getItem(KEY_NAME);
+  },
+  set(key) {
+    window.sessionStorage.setItem(KEY_NAME, key);
+  },
+  clear() {
+    window.sessionStorage.removeItem(KEY_NAME);
+    images.clear();
+  },
+};
+
+let onUnauthenticated = () => {};
+
+/** Called when the service answers 401 to a signed-in request (key revoked or rotated). */
+export function setUnauthenticatedHandler(handler) {
+  onUnauthenticated = handler;
+}
+
+function url(path, params) {
+  const target = new URL(path.replace(/^\//, ""), BASE);
+  for (const [name, value] of Object.entries(params || {})) {
+    if (value === null || value === undefined || value === "") continue;
+    for (const item of Array.isArray(value) ? value : [value]) target.searchParams.append(name, String(item));
+  }
+  return target;
+}
+
+async function errorOf(response) {
+  let code = "error";
+  let message = `${response.status} ${response.statusText}`;
+  try {
+    const body = await response.json();
+    if (body && typeof body.message === "string") message = body.message;
+    if (body && typeof body.error === "string") code = body.error;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiError(response.status, code, message);
+}
+
+async function request(path, { method = "GET", params, body, key } = {}) {
+  const apiKey = key ?? session.key();
+  const headers = { Accept: "application/json" };
+  if (apiKey) headers["X-API-Key"] = apiKey;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(url(path, params), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+      referrerPolicy: "no-referrer",
+    });
+  } catch {
+    throw new ApiError(0, "network", "The service cannot be reached. Check the connection and try again.");
+  }
+  if (response.status === 401 && key === undefined) onUnauthenticated();
+  if (!response.ok) throw await errorOf(response);
+  return response;
+}
+
+export async function getJSON(path, params, options = {}) {
+  const response = await request(path, { params, ...options });
+  return response.json();
+}
+
+export async function postJSON(path, body) {
+  const response = await request(path, { method: "POST", body });
+  return response.json();
+}
+
+// Face images: each read is audited by the service, so each occupant's image is fetched once per
+// signed-in session and shown from an object URL afterwards (auto-refresh does not read it again).
+const images = {
+  cache: new Map(),
+  resolved: new Map(),
+  get(occupantPk) {
+    if (!this.cache.has(occupantPk)) {
+      const pending = request(`/v1/occupants/${encodeURIComponent(occupantPk)}/face-image`, {})
+        .then((response) => response.blob())
+        .then((blob) => {
+          const objectURL = URL.createObjectURL(blob);
+          this.resolved.set(occupantPk, objectURL);
+          return objectURL;
+        });
+      pending.catch(() => this.cache.delete(occupantPk));
+      this.cache.set(occupantPk, pending);
+    }
+    return this.cache.get(occupantPk);
+  },
+  clear() {
+    for (const objectURL of this.resolved.values()) URL.revokeObjectURL(objectURL);
+    this.resolved.clear();
+    this.cache.clear();
+  },
+};
+
+/** A promise of an object URL of the occupant's best shot (read once, then cached for the session). */
+export function faceImageURL(occupantPk) {
+  return images.get(occupantPk);
+}
+
+/** The object URL when the image was already read, else null. */
+export function cachedFaceImageURL(occupantPk) {
+  return images.resolved.get(occupantPk) ?? null;
+}

@@ -1,0 +1,281 @@
+"""Delivery of the outbox to the central service: ``POST /v1/passages`` with retries, exponential backoff with
+jitter and a cap, and the idempotency key in a header (the service's own key is passage_id + lane).
+
+What an answer does to a record (:func:`classify`):
+
+- 200 (already stored with the same body: an idempotent replay) or 201 (created): ``delivered``;
+- 400, 409 (same key, different body), 410, 413, 415, 422: ``rejected``, kept with the reason;
+- anything else (5xx, 401/403/404 — a lane key or URL to fix, not a bad record — 408, 425, 429, 3xx) and
+  connection errors or timeouts: ``pending`` again, retried after :meth:`Backoff.delay` (``Retry-After`` is
+  honoured up to the cap).
+
+A transient failure also pauses the whole deliverer for the backoff of its consecutive failures, so an
+outage of the service costs one request per pause, not one per record; the first success resets it.
+Records are sent earliest due first, so one record the service keeps failing on does not hold back the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Literal
+
+from laneface.edge.outbox import Outbox, OutboxRecord
+from laneface.errors import BackendUnavailableError, ConfigError
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["Attempt", "Backoff", "Deliverer", "Outcome", "classify"]
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["delivered", "rejected", "retry"]
+DELIVERED_STATUSES = frozenset({200, 201})
+REJECTED_STATUSES = frozenset({400, 409, 410, 413, 415, 422})
+PASSAGES_PATH = "/v1/passages"
+
+
+def classify(status: int) -> Outcome:
+    """What an HTTP status does to a record (see the module docstring)."""
+    if status in DELIVERED_STATUSES:
+        return "delivered"
+    if status in REJECTED_STATUSES:
+        return "rejected"
+    return "retry"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff: attempt ``n`` (1, 2, ...) waits ``min(max_s, initial_s * factor**(n-1))`` seconds,
+    less a random share of at most ``jitter`` of it (``jitter=0.2``: between 80 % and 100 % of the delay), so
+    that lanes that lost the service together do not come back in step."""
+
+    initial_s: float = 1.0
+    factor: float = 2.0
+    max_s: float = 30.0
+    jitter: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.initial_s <= self.max_s:
+            raise ConfigError(f"backoff needs 0 < initial_s <= max_s, got {self.initial_s} and {self.max_s}")
+        if self.factor < 1.0:
+            raise ConfigError(f"backoff factor must be at least 1, got {self.factor}")
+        if not 0.0 <= self.jitter < 1.0:
+            raise ConfigError(f"backoff jitter must lie in [0, 1), got {self.jitter}")
+
+    def base(self, attempt: int) -> float:
+        """The delay before jitter of failed attempt ``attempt`` (1-based)."""
+        n = max(1, attempt)
+        # the exponent is bounded so that a record failing for days cannot overflow the float
+        return min(self.max_s, self.initial_s * self.factor ** min(n - 1, 1000))
+
+    def delay(self, attempt: int, rand: float) -> float:
+        """The wait after failed attempt ``attempt`` with ``rand`` uniform in [0, 1)."""
+        return self.base(attempt) * (1.0 - self.jitter * min(max(rand, 0.0), 1.0))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt of one record: its outcome, the HTTP status (``None`` when no answer came), the
+    error or rejection reason, and the wait before the next attempt (retries only)."""
+
+    key: str
+    outcome: Outcome
+    status: int | None
+    error: str | None = None
+    retry_in_s: float | None = None
+
+
+def _error_of(response: httpx.Response) -> str:
+    """``"<status> <code>: <message>"`` from the service's error body, or the start of the text."""
+    text = response.text[:500]
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and ("error" in body or "message" in body):
+        return f"{response.status_code} {body.get('error', '')}: {body.get('message', '')}"[:500]
+    return f"{response.status_code} {response.reason_phrase}: {text[:200]}"
+
+
+def _retry_after(response: httpx.Response, now: float) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+class Deliverer:
+    """Sends the due records of an :class:`Outbox` to ``service_url`` + ``/v1/passages``.
+
+    ``transport`` replaces the network (``httpx.MockTransport`` in tests); ``clock`` gives Unix seconds and
+    ``rand`` the jitter's uniform draws. ``on_attempt`` is called after every attempt. The API key goes in
+    ``X-API-Key`` and is never logged.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        service_url: str,
+        api_key: str,
+        *,
+        backoff: Backoff | None = None,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        on_attempt: Callable[[Attempt], None] | None = None,
+        batch: int = 16,
+    ) -> None:
+        try:
+            import httpx
+        except ImportError:
+            raise BackendUnavailableError("the lane's delivery needs httpx: pip install httpx") from None
+        if not service_url.startswith(("http://", "https://")):
+            raise ConfigError(f"the service URL must start with http:// or https://, got {service_url!r}")
+        if not api_key:
+            raise ConfigError("the lane needs an API key of role 'lane'")
+        if not timeout_s > 0:
+            raise ConfigError(f"timeout_s must be positive, got {timeout_s}")
+        self.outbox = outbox
+        self.endpoint = service_url.rstrip("/") + PASSAGES_PATH
+        self.backoff = backoff or Backoff()
+        self.batch = max(1, batch)
+        self._clock = clock
+        self._rand = rand
+        self._on_attempt = on_attempt
+        self._api_key = api_key
+        self._failures = 0  # consecutive transient failures (any record)
+        self._wake = threading.Event()
+        timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
+        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"Deliverer(endpoint={self.endpoint!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def consecutive_failures(self) -> int:
+        return self._failures
+
+    def pause_s(self) -> float:
+        """How long the deliverer rests after the current run of transient failures (0 when none)."""
+        return 0.0 if self._failures == 0 else self.backoff.delay(self._failures, self._rand())
+
+    def wake(self) -> None:
+        """A record was put: stop waiting for the next due time (a pause after failures still runs out)."""
+        self._wake.set()
+
+    # ------------------------------------------------------------------ one attempt
+    def deliver(self, record: OutboxRecord) -> Attempt:
+        """Send one record and record the outcome in the outbox."""
+        import httpx
+
+        headers = {
+            "X-API-Key": self._api_key,
+            "Idempotency-Key": record.key,
+            "Content-Type": "application/json",
+        }
+        try:
+            response = self._client.post(self.endpoint, content=record.body, headers=headers)
+        except httpx.HTTPError as exc:
+            return self._retry(record, None, f"{type(exc).__name__}: {exc}"[:500], None)
+        outcome = classify(response.status_code)
+        if outcome == "delivered":
+            self.outbox.mark_delivered(record.key, status=response.status_code, receipt=response.text[:2000])
+            self._failures = 0
+            attempt = Attempt(record.key, "delivered", response.status_code)
+        elif outcome == "rejected":
+            reason = _error_of(response)
+            self.outbox.mark_rejected(record.key, status=response.status_code, reason=reason)
+            self._failures = 0  # the service answered: it is up
+            logger.error("outbox record %s rejected by the service (kept in the outbox): %s", record.key, reason)
+            attempt = Attempt(record.key, "rejected", response.status_code, reason)
+        else:
+            wait = _retry_after(response, self._clock())
+            return self._retry(record, response.status_code, _error_of(response), wait)
+        self._report(attempt)
+        return attempt
+
+    def _retry(self, record: OutboxRecord, status: int | None, error: str, retry_after: float | None) -> Attempt:
+        self._failures += 1
+        delay = self.backoff.delay(record.attempts + 1, self._rand())
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff.max_s))
+        self.outbox.mark_retry(record.key, next_attempt_at=self._clock() + delay, error=error, status=status)
+        level = logging.ERROR if status in (401, 403, 404) else logging.WARNING
+        logger.log(
+            level,
+            "delivery of %s failed (attempt %d), retry in %.1f s: %s",
+            record.key,
+            record.attempts + 1,
+            delay,
+            error,
+        )
+        attempt = Attempt(record.key, "retry", status, error, delay)
+        self._report(attempt)
+        return attempt
+
+    def _report(self, attempt: Attempt) -> None:
+        if self._on_attempt is not None:
+            self._on_attempt(attempt)
+
+    # ------------------------------------------------------------------ loops
+    def run_once(self, stop: threading.Event | None = None) -> list[Attempt]:
+        """Send the due records, in order, until one fails transiently (the service is probably down: the
+        caller pauses for :meth:`pause_s`), none is due, or ``stop`` is set."""
+        attempts: list[Attempt] = []
+        while True:
+            records = self.outbox.due(self.batch)
+            if not records:
+                return attempts
+            for record in records:
+                if stop is not None and stop.is_set():
+                    return attempts
+                attempt = self.deliver(record)
+                attempts.append(attempt)
+                if attempt.outcome == "retry":
+                    return attempts
+
+    def run(self, stop: threading.Event, *, idle_poll_s: float = 5.0) -> None:
+        """Deliver until ``stop`` is set: after failures rest for :meth:`pause_s`, else sleep until the next
+        due record, a :meth:`wake`, or ``idle_poll_s``."""
+        while not stop.is_set():
+            try:
+                self.run_once(stop)
+            except Exception:  # an outbox write failing (disk full...): keep the thread alive, try again later
+                logger.exception("delivery loop error; retrying")
+                self._failures += 1
+            if stop.is_set():
+                return
+            pause = self.pause_s()
+            if pause > 0:
+                stop.wait(pause)
+                continue
+            next_due = self.outbox.next_due_at()
+            wait = idle_poll_s if next_due is None else min(idle_poll_s, max(0.0, next_due - self._clock()))
+            if wait > 0:
+                self._wake.wait(wait)
+            self._wake.clear()
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        """Run :meth:`run` in a daemon thread."""
+        thread = threading.Thread(target=self.run, args=(stop,), name="laneface-deliverer", daemon=True)
+        thread.start()
+        return thread

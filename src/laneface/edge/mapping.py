@@ -1,0 +1,113 @@
+"""From the lane pipeline's :class:`~laneface.pipeline.result.PassageResult` to the body the service takes
+(``PassageCreate`` of :mod:`laneface.api.schemas.passages`): pure functions, no I/O.
+
+The body is encoded once (:func:`encode_body`) and those bytes are what the outbox keeps and re-sends, so a
+replay after a crash is byte-identical and the service answers it with 200, not 409.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from laneface.pipeline.result import OccupantResult, PassageResult
+    from laneface.selection import Shot
+
+__all__ = ["empty_passage_body", "encode_body", "occupant_body", "passage_body", "shot_jpeg"]
+
+
+def _instant(value: datetime) -> str:
+    """ISO 8601 in UTC with an offset (a naive time is taken as UTC)."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
+def _finite(value: float | None, digits: int) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def shot_jpeg(shot: Shot, quality: int = 90) -> bytes:
+    """The best shot as JPEG: the face patch the pipeline kept (the face with a margin around it)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(shot.candidate.patch_rgb).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def occupant_body(
+    occupant: OccupantResult, model_version: str, *, images: bool = True, jpeg_quality: int = 90
+) -> dict[str, object]:
+    """One ``OccupantCreate``: ids as strings, quality clamped to 0-100, the best-shot JPEG (base64) when
+    ``images`` and the occupant has one."""
+    match = occupant.match
+    quality = _finite(occupant.quality, 2)
+    out: dict[str, object] = {
+        "occupant_id": str(occupant.occupant_id),
+        "row": occupant.row,
+        "quality": 0.0 if quality is None else min(100.0, max(0.0, quality)),
+        "quality_passed": bool(occupant.quality_passed),
+        "match": {
+            "doc_id": match.doc_id,
+            "score": _finite(match.score, 4),
+            "decision": match.decision,
+        },
+        "model_version": model_version,
+    }
+    if images and occupant.best_shot is not None:
+        out["best_shot_jpeg_b64"] = base64.b64encode(shot_jpeg(occupant.best_shot, jpeg_quality)).decode("ascii")
+    return out
+
+
+def passage_body(
+    result: PassageResult, started_at: datetime, *, images: bool = True, jpeg_quality: int = 90
+) -> dict[str, object]:
+    """The ``PassageCreate`` body of a processed passage; ``started_at`` comes from its ``passage.json``.
+    ``timing_s`` carries the pipeline's wall-clock, CPU and video seconds."""
+    return {
+        "passage_id": result.passage_id,
+        "lane": result.lane,
+        "direction": result.direction,
+        "started_at": _instant(started_at),
+        "occupant_count": result.occupant_count,
+        "complete_capture": result.complete_capture,
+        "occupants": [
+            occupant_body(o, result.model_version, images=images, jpeg_quality=jpeg_quality) for o in result.occupants
+        ],
+        "timing_s": {
+            name: v
+            for name, v in (
+                ("total", _finite(result.timing_s, 3)),
+                ("cpu", _finite(result.cpu_s, 3)),
+                ("video", _finite(result.video_s, 3)),
+            )
+            if v is not None
+        },
+    }
+
+
+def empty_passage_body(passage_id: str, lane: str, direction: str, started_at: datetime) -> dict[str, object]:
+    """A passage whose cut held no frame at all (every camera down): recorded with no occupant and
+    ``complete_capture`` false — the crossing happened, nobody was captured."""
+    return {
+        "passage_id": passage_id,
+        "lane": lane,
+        "direction": direction,
+        "started_at": _instant(started_at),
+        "occupant_count": 0,
+        "complete_capture": False,
+        "occupants": [],
+    }
+
+
+def encode_body(body: Mapping[str, object]) -> bytes:
+    """Canonical JSON bytes (sorted keys, no spaces, no NaN)."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
