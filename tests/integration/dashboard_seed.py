@@ -1,5 +1,5 @@
 """Shared by the dashboard tests: service sections with per-role keys, synthetic face thumbnails (real JPEGs),
-passage bodies as lanes post them, document enrolment, and a uvicorn server on a loopback port."""
+passage bodies as lanes post them, document enrolment (the server: live_server.serve)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,10 @@ import base64
 import io
 import random
 import secrets
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import uvicorn
-from fastapi import FastAPI
 from PIL import Image, ImageDraw
 
 from laneface.records.crypto import generate_key
@@ -135,22 +129,3 @@ def review(client: Poster, occupant_pk: int, decision: str, doc: str | None = No
         body["doc_id"] = doc
     r = client.post(f"/v1/occupants/{occupant_pk}/reviews", json=body, headers=HEADERS["officer"])
     assert r.status_code == 201, r.text
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Runs ``app`` in uvicorn on a free loopback port (a thread); yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

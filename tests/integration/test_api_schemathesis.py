@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
+from live_server import serve
 from schemathesis.checks import negative_data_rejection, not_a_server_error
 
 from laneface.api.app import create_app
@@ -68,20 +66,8 @@ def api_schema(module_database_url: str, tmp_path_factory: pytest.TempPathFactor
         ),
     )
     app = create_app(Settings(data_dir=tmp), sections=sections, gallery=InMemoryGallery(), run_scheduler=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield schemathesis.openapi.from_url(f"http://127.0.0.1:{port}/openapi.json")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serve(app) as url:
+        yield schemathesis.openapi.from_url(f"{url}/openapi.json")
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from dashboard_seed import HEADERS, KEYS, enrol, face_jpeg, occupant, passage, post_passage, review, sections, serve
+from dashboard_seed import HEADERS, KEYS, enrol, face_jpeg, occupant, passage, post_passage, review, sections
+from live_server import serve
 
 from laneface.api.app import create_app
 from laneface.api.fakes import InMemoryGallery

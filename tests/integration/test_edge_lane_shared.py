@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from live_server import serve
 from typer.testing import CliRunner
 
 from laneface.api.app import create_app
@@ -93,16 +93,8 @@ def service(tmp_path: Path) -> Iterator[str]:
         ),
     )
     app = create_app(Settings(data_dir=tmp_path), sections=sections, gallery=InMemoryGallery(), run_scheduler=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the test server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    thread.join(30)
+    with serve(app) as url:
+        yield url
 
 
 def _lane_toml(directory: Path, passage: Path, url: str, trigger: str) -> Path:

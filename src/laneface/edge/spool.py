@@ -22,6 +22,7 @@ from pathlib import Path
 
 from laneface.capture.passage import PASSAGE_FILE
 from laneface.edge.cameras import BufferedFrame, CameraInfo
+from laneface.fsutil import fsync_dir
 
 __all__ = ["FAILED_DIR", "Spool", "SpooledPassage"]
 
@@ -30,14 +31,6 @@ logger = logging.getLogger(__name__)
 FAILED_DIR = "failed"
 _PARTIAL = ".partial-"
 _NAME = re.compile(r"^(\d{20})_([A-Za-z0-9][A-Za-z0-9.:-]*)$")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -104,7 +97,7 @@ class Spool:
             folder.mkdir()
             for i, frame in enumerate(kept):
                 _write_durably(folder / f"{i:06d}.jpg", frame.jpeg)
-            _fsync_dir(folder)
+            fsync_dir(folder)
             cams[cam.name] = {"file": folder.name, "view": cam.view, "fps": cam.fps}
             times[cam.name] = [round(f.t, 3) for f in kept]
         aware = started_at if started_at.tzinfo is not None else started_at.replace(tzinfo=UTC)
@@ -119,10 +112,10 @@ class Spool:
             "spooled_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         }
         _write_durably(partial / PASSAGE_FILE, json.dumps(meta, indent=1).encode("utf-8"))
-        _fsync_dir(partial)
+        fsync_dir(partial)
         final = self.directory / name
         os.rename(partial, final)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         return final
 
     def pending(self) -> list[Path]:
@@ -142,7 +135,7 @@ class Spool:
     def remove(self, path: Path) -> None:
         """Delete a passage whose record is in the outbox."""
         shutil.rmtree(path, ignore_errors=True)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def quarantine(self, path: Path, reason: str) -> Path:
         """Move a passage that cannot be processed to ``failed/`` with ``reason.txt``."""
@@ -153,6 +146,6 @@ class Spool:
             shutil.rmtree(target)
         os.rename(path, target)
         (target / "reason.txt").write_text(reason + "\n", encoding="utf-8")
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         logger.error("spool: passage %s moved to %s: %s", path.name, failed, reason)
         return target

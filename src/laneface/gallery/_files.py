@@ -17,17 +17,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from laneface.fsutil import fsync_dir
+
 __all__ = ["current_generation", "write_generation"]
 
 _CURRENT = "CURRENT"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def current_generation(root: Path) -> Path | None:
@@ -63,7 +57,7 @@ def write_generation(root: Path, write: Callable[[Path], None]) -> Path:
     with marker_tmp.open("rb") as fh:
         os.fsync(fh.fileno())
     os.replace(marker_tmp, root / _CURRENT)
-    _fsync_dir(root)
+    fsync_dir(root)
     for old in root.iterdir():
         if old.is_dir() and old.name != name and (old.name.startswith("g") or old.name.startswith(".tmp-")):
             shutil.rmtree(old, ignore_errors=True)
