@@ -10,7 +10,7 @@ import pytest
 import typer
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from typer.testing import CliRunner
 
 from laneface.cli.records import db_app
@@ -100,3 +100,32 @@ def test_sqlite_default_lives_in_the_data_dir(tmp_path: Path) -> None:
     db = tmp_path / "d" / "records.db"
     assert db.is_file()
     assert db.stat().st_mode & 0o077 == 0  # personal data: owner only
+
+
+def test_upgrade_from_the_first_revision_adds_the_dashboard_indexes_and_keeps_rows(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        migrate.upgrade(engine, "0001_initial")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO retention_rules (id, kind, citizenship, max_age_hours, updated_at, updated_by) "
+                    "VALUES (1, 'face_image', 'UTO', 12, '2026-01-01 00:00:00+00:00', 'test')"
+                )
+            )
+
+        def indexes() -> set[str]:
+            found = set()
+            for table in ("occupants", "reviews"):
+                found |= {str(i["name"]) for i in inspect(engine).get_indexes(table)}
+            return found
+
+        assert not {"ix_occupants_decision", "ix_reviews_decided_at"} & indexes()
+        migrate.upgrade(engine)
+        assert {"ix_occupants_decision", "ix_reviews_decided_at"} <= indexes()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM retention_rules")).scalar_one() == 1
+        migrate.downgrade(engine, "0001_initial")
+        assert not {"ix_occupants_decision", "ix_reviews_decided_at"} & indexes()
+    finally:
+        engine.dispose()

@@ -138,7 +138,7 @@ class Occupant(Base):
     row: Mapped[int | None] = mapped_column(Integer)
     quality: Mapped[float] = mapped_column(Float)
     quality_passed: Mapped[bool] = mapped_column()
-    decision: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(16), index=True)  # the review queue
     doc_id: Mapped[str | None] = mapped_column(String(64), index=True)
     score: Mapped[float | None] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(128))
@@ -180,7 +180,7 @@ class Review(Base):
     doc_id: Mapped[str | None] = mapped_column(String(64))
     officer: Mapped[str] = mapped_column(String(128))
     note: Mapped[str | None] = mapped_column(String(500))
-    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # reviews per day
 
 
 class LedgerEntry(Base):
