@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from edgefakes import Clock
 
 from laneface.edge.delivery import Backoff, Deliverer, classify
 from laneface.edge.outbox import Outbox
@@ -17,14 +18,6 @@ from laneface.errors import ConfigError
 
 URL = "http://central.test:8080"
 KEY = "lane-key-0123456789abcdef"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture

@@ -9,18 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from edgefakes import Clock
 
 from laneface.edge.errors import OutboxConflictError, OutboxError
 from laneface.edge.outbox import Outbox, passage_key, read_summary
 from laneface.errors import LanefaceError
-
-
-class Clock:
-    def __init__(self, t: float = 1_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from edgefakes import Clock
 from PIL import Image
 
 from laneface.api.schemas.passages import PassageCreate
@@ -140,14 +141,6 @@ class Central:
             return httpx.Response(200 if same else 409, json={"error": "idempotency_conflict", "message": "x"})
         self.stored[key] = request.content
         return httpx.Response(201, json={"crossing_id": len(self.stored)})
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _wait(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:

@@ -62,6 +62,8 @@ def test_lane_load_refuses_bad_settings() -> None:
         LaneLoad(max_occupants=0)
     with pytest.raises(ConfigError):
         LaneLoad(duration_s=5.0, warmup_s=5.0)
+    with pytest.raises(ConfigError, match="backoff_initial_s"):
+        LaneLoad(backoff_initial_s=3.0, backoff_max_s=2.0)
 
 
 def test_latency_summary() -> None:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from laneface.edge.delivery import Backoff
 from laneface.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ class LaneLoad:
         for name in ("timeout_s", "backoff_initial_s", "backoff_max_s"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive")
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ConfigError("backoff_initial_s must not exceed backoff_max_s")
         if self.drain_s < 0:
             raise ConfigError("drain_s must not be negative")
         if not 0 <= self.warmup_s < self.duration_s:
@@ -301,6 +304,8 @@ class _Lane:
         self.abandon_at = abandon_at  # [monotonic deadline] set when the drain starts
         self.start = start
         self.rnd = random.Random(f"{load.seed}-{index}")
+        # the lane edge's schedule: doubling from backoff_initial_s up to backoff_max_s, 50-100 % of it
+        self.backoff = Backoff(initial_s=load.backoff_initial_s, factor=2.0, max_s=load.backoff_max_s, jitter=0.5)
 
     def run(self) -> None:
         try:
@@ -330,7 +335,6 @@ class _Lane:
         import httpx
 
         first = time.monotonic()
-        backoff = self.load.backoff_initial_s
         attempts = 0
         while True:
             attempts += 1
@@ -366,13 +370,12 @@ class _Lane:
                         self.tally.retries += attempts - 1
                     return
             deadline = self.abandon_at[0]
-            if time.monotonic() + backoff > deadline:
+            if time.monotonic() + self.backoff.base(attempts) > deadline:
                 with self.tally.lock:
                     self.tally.unacknowledged += 1
                     self.tally.retries += attempts - 1
                 return
-            time.sleep(backoff * self.rnd.uniform(0.5, 1.0))
-            backoff = min(self.load.backoff_max_s, backoff * 2)
+            time.sleep(self.backoff.delay(attempts, self.rnd.random()))
 
 
 def run_lanes(
