@@ -88,7 +88,17 @@ def _lfw(name: str, i: int) -> np.ndarray:
     return read_image(LFW_DIR / name / f"{name}_{i:04d}.jpg")
 
 
-@pytest.mark.parametrize("embedder_name", ["dlib-resnet", "dlib-resnet+flip", "mobilefacenet", "mobilefacenet+flip"])
+@pytest.mark.parametrize(
+    "embedder_name",
+    [
+        "dlib-resnet",
+        "dlib-resnet+flip",
+        "dlib-resnet+tta",
+        "mobilefacenet",
+        "mobilefacenet+flip",
+        "mobilefacenet+tta",
+    ],
+)
 def test_embedders_separate_mated_from_non_mated_pairs(store, embedder_name) -> None:
     det = build_detector("yunet", store)
     emb = build_embedder(embedder_name, store, EmbeddingSettings(batch_size=2))
@@ -121,6 +131,26 @@ def test_dlib_flip_averages_the_mirrored_chip_and_has_its_own_model_version(stor
     # the flip template of an image and of its mirror are the same; the plain ones differ
     np.testing.assert_allclose(flip.embed([lopsided]).vectors, flip.embed([mirrored]).vectors, atol=1e-5)
     assert float(plain.embed([lopsided]).vectors[0] @ plain.embed([mirrored]).vectors[0]) < 0.9999
+
+
+def test_dlib_tta_is_deterministic_mirror_invariant_and_versioned(store) -> None:
+    plain = build_embedder("dlib-resnet", store)
+    tta = build_embedder("dlib-resnet+tta", store, EmbeddingSettings(batch_size=2))
+    assert tta.model_version == plain.model_version + "+tta" and tta.name == "dlib-resnet+tta"
+    img = _lfw("Colin_Powell", 1)
+    d = build_detector("yunet", store).detect(img)
+    k = int(np.argmax(d.scores))
+    chip = tta.crops(img, d[k : k + 1])[0]
+    mirrored = np.ascontiguousarray(chip[:, ::-1])
+    a = tta.embed([chip, mirrored, chip]).vectors
+    np.testing.assert_array_equal(a[0], a[2])  # fixed views: no random jitter
+    assert float(a[0] @ a[1]) > 0.9999  # every view comes with its mirror
+    assert float(a[0] @ plain.embed([chip]).vectors[0]) < 0.9999  # the rotated views count
+
+
+def test_unknown_recognizer_option_is_a_specific_error(store) -> None:
+    with pytest.raises(UnknownComponentError, match=r"unknown recognizer option \+jitter8"):
+        build_embedder("dlib-resnet+jitter8", store)
 
 
 def test_embedding_is_deterministic_and_batched_like_single(store, group) -> None:
@@ -247,6 +277,15 @@ def test_cli_eval_lfw_writes_json_and_det_plot_and_counts_fta(tmp_path) -> None:
     assert summary["accuracy_mean"] == pytest.approx(0.9, abs=1e-9)
     assert Path(summary["json"]).is_file()
     assert Path(summary["det_plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # two worker processes give the same figures (and the same failure to acquire) as one
+    args = ["--models-dir", str(SHARED_MODELS), "eval", "lfw", "--lfw-dir", str(lfw), "--pairs", str(pairs)]
+    res = _cli(*args, "-d", "yunet", "-e", "mobilefacenet", "--out", str(tmp_path / "out2"), "--workers", "2")
+    assert res.returncode == 0, res.stderr
+    parallel = json.loads(res.stdout)
+    for key in ("pairs", "fta_images", "fta_pairs", "fold_accuracies", "eer_threshold", "threshold_at_far_1e3"):
+        assert parallel[key] == pytest.approx(summary[key], abs=1e-6), key
+    fta_files = json.loads(Path(parallel["json"]).read_text())["fta_files"]
+    assert [Path(f).name for f in fta_files] == ["No_Face_0001.jpg"]
     # the default stack (dlib, PyPI only) on a one-fold subset
     one = _write_pairs(tmp_path / "one.txt", "1 2", mated[:2] + non[:2])
     res = _cli(

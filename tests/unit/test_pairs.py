@@ -178,3 +178,13 @@ def test_eval_lfw_refuses_a_templates_file_that_is_not_a_cache(tmp_path: Path) -
     result = CliRunner().invoke(app, [*args, "--pairs", str(_write(tmp_path, VALID)), "--templates", str(bad)])
     assert isinstance(result.exception, InvalidDatasetError)
     assert "not a template cache" in str(result.exception)
+
+
+def test_lfw_protocol_needs_a_recipe_for_worker_processes(tmp_path: Path) -> None:
+    from laneface.evaluation.lfw import evaluate_lfw
+
+    path = _write(tmp_path, VALID)
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        evaluate_lfw(tmp_path, path, object(), object(), workers=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="StackRecipe"):
+        evaluate_lfw(tmp_path, path, object(), object(), workers=2)  # type: ignore[arg-type]

@@ -30,6 +30,9 @@ def lfw(
             "instead of detecting and embedding; -d/-e are then taken from the file.",
         ),
     ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes that detect and embed (one core each).")
+    ] = 1,
 ) -> None:
     """LFW verification: 10-fold accuracy, TAR at FAR 1e-3/1e-2, EER and failures to acquire; JSON + DET PNG."""
     from dataclasses import asdict
@@ -38,7 +41,7 @@ def lfw(
 
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
-    from laneface.evaluation.lfw import evaluate_lfw, evaluate_lfw_templates, write_result
+    from laneface.evaluation.lfw import StackRecipe, evaluate_lfw, evaluate_lfw_templates, write_result
 
     if templates is not None:
         from laneface.errors import InvalidDatasetError
@@ -65,7 +68,13 @@ def lfw(
         with Progress(transient=True, disable=not (typer.get_text_stream("stderr").isatty())) as bar:
             task = bar.add_task(f"LFW {det.name} + {emb.name}", total=None)
             result, curve = evaluate_lfw(
-                lfw_dir, pairs, det, emb, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                lfw_dir,
+                pairs,
+                det,
+                emb,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                workers=workers,
+                recipe=StackRecipe(detector, embedder, settings),
             )
     json_path, png = write_result(result, curve, out)
     summary = asdict(result)

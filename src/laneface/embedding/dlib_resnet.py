@@ -5,9 +5,9 @@ dlib's 5-point predictor is available (default), it then refines the landmarks i
 that this alignment implies, and the crop is dlib's own face chip (150x150, padding 0.25) — the
 alignment the network was trained with, whatever detector found the face.
 
-``flip=True`` adds the descriptor of the mirrored chip to that of the chip before normalising (test-time
-augmentation, twice the cost); the model version then ends in ``+flip`` so that such templates are never
-compared with plain ones.
+``augment`` ("flip", "tta"; :mod:`laneface.embedding.augment`) sums the descriptors of fixed views of the
+chip before normalising (test-time augmentation: 2 or 6 times the cost); the model version then ends in
+``+flip`` / ``+tta`` so that such templates are never compared with plain ones.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from laneface.alignment import DLIB_150, apply_affine, similarity_transform
+from laneface.embedding.augment import augmentation, views
 from laneface.embedding.base import l2_normalise, template_crops
 from laneface.types import FaceDetections, TemplateBatch
 
@@ -38,11 +39,12 @@ class DlibResnetEmbedder:
         shape5_path: Path | None = None,
         batch_size: int = 32,
         name: str = "dlib-resnet",
-        flip: bool = False,
+        augment: str = "",
     ) -> None:
-        self.name = name + ("+flip" if flip else "")
-        self.model_version = model_version + ("+flip" if flip else "")
-        self._flip = flip
+        self._views = augmentation(augment)
+        suffix = f"+{augment}" if augment else ""
+        self.name = name + suffix
+        self.model_version = model_version + suffix
         self.alignment = DLIB_150
         self._batch = int(batch_size)
         self._net = dlib.face_recognition_model_v1(str(model_path))
@@ -74,9 +76,7 @@ class DlibResnetEmbedder:
                 if crop.shape != (h, w, 3) or crop.dtype != np.uint8:
                     raise ValueError(f"crops must be ({h}, {w}, 3) uint8, got {crop.shape} {crop.dtype}")
                 chunk.append(np.ascontiguousarray(crop))
-            descs = np.asarray([np.asarray(d) for d in self._net.compute_face_descriptor(chunk)], np.float32)
-            if self._flip:
-                mirrored = [np.ascontiguousarray(c[:, ::-1]) for c in chunk]
-                descs += np.asarray([np.asarray(d) for d in self._net.compute_face_descriptor(mirrored)], np.float32)
-            out[start : start + len(chunk)] = descs
+            for seen in views(chunk, self._views):
+                descs = self._net.compute_face_descriptor(seen)
+                out[start : start + len(chunk)] += np.asarray([np.asarray(d) for d in descs], np.float32)
         return TemplateBatch(l2_normalise(out) if len(out) else out, self.model_version)

@@ -2,9 +2,10 @@
 
 It reads ``input_size`` (width, height), ``alignment`` (template name) and ``preprocessing``:
 ``color`` ("RGB" or "BGR"), ``mean`` and ``std`` (scalars or per-channel lists, applied as
-``(x - mean) / std``), ``layout`` ("NCHW" or "NHWC"). ``flip`` adds the embedding of the mirrored crop
-(test-time augmentation). The output's last axis is the template. This is the path for an agency's own
-ArcFace/SFace file: describe it in a specs TOML (see :func:`laneface.models.load_specs_file`).
+``(x - mean) / std``), ``layout`` ("NCHW" or "NHWC"). ``augment`` ("flip", "tta") sums the embeddings of
+fixed views of the crop (test-time augmentation, :mod:`laneface.embedding.augment`). The output's last axis
+is the template. This is the path for an agency's own ArcFace/SFace file: describe it in a specs TOML (see
+:func:`laneface.models.load_specs_file`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from laneface.alignment import template
+from laneface.embedding.augment import augmentation, views
 from laneface.embedding.base import l2_normalise, template_crops
 from laneface.errors import ConfigError, ModelError
 from laneface.models import ModelSpec
@@ -38,12 +40,13 @@ def _vec(value: object, name: str) -> npt.NDArray[np.float32]:
 
 class OnnxArcFaceEmbedder:
     def __init__(
-        self, model_path: Path, spec: ModelSpec, *, batch_size: int = 32, num_threads: int = 1, flip: bool = False
+        self, model_path: Path, spec: ModelSpec, *, batch_size: int = 32, num_threads: int = 1, augment: str = ""
     ) -> None:
         if spec.input_size is None or spec.alignment is None:
             raise ConfigError(f"model {spec.name!r} needs input_size and alignment in its spec")
         self.name = spec.name
-        self.model_version = spec.model_version + ("+flip" if flip else "")
+        self._views = augmentation(augment)
+        self.model_version = spec.model_version + (f"+{augment}" if augment else "")
         self.alignment = template(spec.alignment)
         if tuple(self.alignment.size_wh) != tuple(spec.input_size):
             raise ConfigError(
@@ -55,7 +58,6 @@ class OnnxArcFaceEmbedder:
         self._std = _vec(pre.get("std", 127.5), "std")
         self._nchw = str(pre.get("layout", "NCHW")).upper() == "NCHW"
         self._batch = int(batch_size)
-        self._flip = flip
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(num_threads)
         opts.inter_op_num_threads = 1
@@ -86,12 +88,10 @@ class OnnxArcFaceEmbedder:
     def embed(self, crops_rgb: Sequence[npt.NDArray[np.uint8]]) -> TemplateBatch:
         parts = []
         for start in range(0, len(crops_rgb), self._batch):
-            x = self._prepare(crops_rgb[start : start + self._batch])
-            emb = self._run(x)
-            if self._flip:
-                flipped = x[..., ::-1] if self._nchw else x[:, :, ::-1, :]
-                emb = emb + self._run(np.ascontiguousarray(flipped))
-            parts.append(emb)
+            chunk = crops_rgb[start : start + self._batch]
+            self._prepare(chunk)  # checks shapes before any view is made
+            emb = sum(self._run(self._prepare(seen)) for seen in views(chunk, self._views))
+            parts.append(np.asarray(emb, np.float32))
         if not parts:
             return TemplateBatch(np.zeros((0, 1), np.float32), self.model_version)
         return TemplateBatch(l2_normalise(np.concatenate(parts)), self.model_version)

@@ -4,16 +4,23 @@ Each distinct image is read, the face nearest the image centre is detected, alig
 each pair is scored by the cosine similarity (dot product of L2-normalised templates). A pair with an
 image where no face was found is a **failure to acquire**: its score is ``-inf`` (it never matches) and
 it counts as an error in the accuracy whatever its label. Nothing is dropped silently.
+
+``workers > 1`` spreads the images over that many processes, each building its own detector and recognizer
+from a picklable :class:`StackRecipe`; every image is embedded on its own, so the templates (and the result)
+are those of a single process.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +33,18 @@ from laneface.evaluation.pairs import PairsFile, lfw_image_path, parse_pairs
 from laneface.imageio import read_image
 from laneface.types import FaceDetections
 
-__all__ = ["LfwResult", "central_face", "evaluate_lfw", "evaluate_lfw_templates", "score_pairs", "write_result"]
+if TYPE_CHECKING:
+    from laneface.config import Settings
+
+__all__ = [
+    "LfwResult",
+    "StackRecipe",
+    "central_face",
+    "evaluate_lfw",
+    "evaluate_lfw_templates",
+    "score_pairs",
+    "write_result",
+]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -103,6 +121,66 @@ def _embed_images(
     return out, acquired
 
 
+@dataclass(frozen=True)
+class StackRecipe:
+    """How a worker process builds the detector and recognizer (names as on the command line)."""
+
+    detector: str
+    embedder: str
+    settings: Settings
+
+    def build(self) -> tuple[FaceDetector, FaceEmbedder]:
+        from laneface.detection.factory import build_detector
+        from laneface.embedding.factory import build_embedder
+        from laneface.models import ModelStore
+
+        store = ModelStore.from_settings(self.settings)
+        return (
+            build_detector(self.detector, store, self.settings.detection),
+            build_embedder(self.embedder, store, self.settings.embedding),
+        )
+
+
+_worker_stack: tuple[FaceDetector, FaceEmbedder] | None = None
+
+
+def _worker_init(recipe: StackRecipe) -> None:
+    global _worker_stack
+    _worker_stack = recipe.build()
+
+
+def _worker_embed(paths: list[Path]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    if _worker_stack is None:  # pragma: no cover - the initializer always runs first
+        raise RuntimeError("LFW worker used before its initializer")
+    return _embed_images(paths, *_worker_stack, None)
+
+
+def _embed_images_parallel(
+    paths: list[Path], recipe: StackRecipe, workers: int, progress: Progress | None, chunk: int = 32
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
+    vectors: list[npt.NDArray[np.float32]] = []
+    acquired: list[npt.NDArray[np.bool_]] = []
+    done = 0
+    # spawn, not fork: the parent may already run onnxruntime/dlib threads, which a forked child must not inherit
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(recipe,)) as pool:
+        for vec, acq in pool.map(_worker_embed, chunks):
+            vectors.append(vec)
+            acquired.append(acq)
+            done += len(acq)
+            if progress is not None:
+                progress(done, len(paths))
+    dim = max((v.shape[1] for v, a in zip(vectors, acquired, strict=True) if a.any()), default=1)
+    out = np.zeros((len(paths), dim), np.float32)
+    start = 0
+    for v, a in zip(vectors, acquired, strict=True):
+        if a.any():
+            out[start : start + len(a)] = v
+        start += len(a)
+    return out, np.concatenate(acquired) if acquired else np.zeros(0, bool)
+
+
 def score_pairs(
     pairs_file: PairsFile,
     index: dict[tuple[str, int], int],
@@ -131,7 +209,14 @@ def evaluate_lfw(
     embedder: FaceEmbedder,
     *,
     progress: Progress | None = None,
+    workers: int = 1,
+    recipe: StackRecipe | None = None,
 ) -> tuple[LfwResult, RocCurve]:
+    """``workers > 1`` needs the ``recipe`` that builds ``detector`` and ``embedder`` in each worker process."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers > 1 and recipe is None:
+        raise ValueError("workers > 1 needs the StackRecipe that builds the detector and recognizer")
     started = time.perf_counter()
     pairs_file = parse_pairs(pairs_path)
     if pairs_file.folds < 2:
@@ -141,7 +226,10 @@ def evaluate_lfw(
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise InvalidDatasetError(f"{len(missing)} images named in {pairs_path} are missing, e.g. {missing[0]}")
-    vectors, acquired = _embed_images(paths, detector, embedder, progress)
+    if workers > 1 and recipe is not None:
+        vectors, acquired = _embed_images_parallel(paths, recipe, workers, progress)
+    else:
+        vectors, acquired = _embed_images(paths, detector, embedder, progress)
     return _score(
         pairs_file, keys, paths, vectors, acquired, detector.name, embedder.name, embedder.model_version, started
     )
