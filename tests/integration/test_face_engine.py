@@ -102,6 +102,7 @@ def _lfw(name: str, i: int) -> np.ndarray:
 def test_embedders_separate_mated_from_non_mated_pairs(store, embedder_name) -> None:
     det = build_detector("yunet", store)
     emb = build_embedder(embedder_name, store, EmbeddingSettings(batch_size=2))
+    assert emb.name == embedder_name  # result files are named after it: a +tta run never overwrites a plain one
     faces = [_lfw("George_W_Bush", 1), _lfw("George_W_Bush", 2), _lfw("Colin_Powell", 1), _lfw("Colin_Powell", 2)]
     vecs = []
     for img in faces:

@@ -6,7 +6,7 @@ that this alignment implies, and the crop is dlib's own face chip (150x150, padd
 alignment the network was trained with, whatever detector found the face.
 
 ``augment`` ("flip", "tta"; :mod:`laneface.embedding.augment`) sums the descriptors of fixed views of the
-chip before normalising (test-time augmentation: 2 or 6 times the cost); the model version then ends in
+chip before normalising (test-time augmentation: 2 or 4 times the cost); the model version then ends in
 ``+flip`` / ``+tta`` so that such templates are never compared with plain ones.
 """
 

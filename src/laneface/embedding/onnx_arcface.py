@@ -44,9 +44,10 @@ class OnnxArcFaceEmbedder:
     ) -> None:
         if spec.input_size is None or spec.alignment is None:
             raise ConfigError(f"model {spec.name!r} needs input_size and alignment in its spec")
-        self.name = spec.name
         self._views = augmentation(augment)
-        self.model_version = spec.model_version + (f"+{augment}" if augment else "")
+        suffix = f"+{augment}" if augment else ""
+        self.name = spec.name + suffix
+        self.model_version = spec.model_version + suffix
         self.alignment = template(spec.alignment)
         if tuple(self.alignment.size_wh) != tuple(spec.input_size):
             raise ConfigError(
@@ -70,11 +71,13 @@ class OnnxArcFaceEmbedder:
     def crops(self, image_rgb: npt.NDArray[np.uint8], detections: FaceDetections) -> list[npt.NDArray[np.uint8]]:
         return template_crops(image_rgb, detections, self.alignment)
 
-    def _prepare(self, crops: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+    def _check(self, crops: Sequence[npt.NDArray[np.uint8]]) -> None:
         w, h = self.alignment.size_wh
         for c in crops:
             if c.shape != (h, w, 3) or c.dtype != np.uint8:
                 raise ValueError(f"crops must be ({h}, {w}, 3) uint8, got {c.shape} {c.dtype}")
+
+    def _prepare(self, crops: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
         x = np.stack(crops).astype(np.float32)
         if self._bgr:
             x = x[..., ::-1]
@@ -89,7 +92,7 @@ class OnnxArcFaceEmbedder:
         parts = []
         for start in range(0, len(crops_rgb), self._batch):
             chunk = crops_rgb[start : start + self._batch]
-            self._prepare(chunk)  # checks shapes before any view is made
+            self._check(chunk)  # before any view is made
             emb = sum(self._run(self._prepare(seen)) for seen in views(chunk, self._views))
             parts.append(np.asarray(emb, np.float32))
         if not parts:
