@@ -188,3 +188,16 @@ def test_lfw_protocol_needs_a_recipe_for_worker_processes(tmp_path: Path) -> Non
         evaluate_lfw(tmp_path, path, object(), object(), workers=0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="StackRecipe"):
         evaluate_lfw(tmp_path, path, object(), object(), workers=2)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("model_version", "embedder"),
+    [("emb@v1+abc", "emb"), ("emb@v1+abc+tta", "emb+tta"), ("emb@v1+abc+flip", "emb+flip"), ("emb@v1+tta", "emb")],
+)
+def test_lfw_protocol_on_templates_names_the_augmentation(tmp_path: Path, model_version: str, embedder: str) -> None:
+    path = _write(tmp_path, VALID)
+    files, vectors, acquired = _templates(parse_pairs(path))
+    result, _ = evaluate_lfw_templates(
+        tmp_path, path, files, vectors, acquired, detector="d", model_version=model_version
+    )
+    assert result.embedder == embedder  # the result file is named after it
