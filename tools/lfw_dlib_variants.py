@@ -40,6 +40,15 @@ def _keys() -> list[tuple[str, int]]:
     return sorted({(p.name_a, p.index_a) for p in pairs.pairs} | {(p.name_b, p.index_b) for p in pairs.pairs})
 
 
+def _pair_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair of the pairs file: index of image a and of image b in ``_keys()``, mated label, fold."""
+    pairs = parse_pairs(PAIRS)
+    index = {k: i for i, k in enumerate(_keys())}
+    a = np.array([index[(p.name_a, p.index_a)] for p in pairs.pairs])
+    b = np.array([index[(p.name_b, p.index_b)] for p in pairs.pairs])
+    return a, b, np.array([p.mated for p in pairs.pairs]), np.array([p.fold for p in pairs.pairs])
+
+
 def descriptors(out: Path, detector_name: str, models_dir: Path) -> None:
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
@@ -83,12 +92,7 @@ def score(path: Path) -> None:
     raw, ok = z["raw"], z["ok"]
     if not z["done"].all():
         raise SystemExit(f"{path}: not every image has its descriptor yet")
-    index = {k: i for i, k in enumerate(_keys())}
-    pairs = parse_pairs(PAIRS)
-    a = np.array([index[(p.name_a, p.index_a)] for p in pairs.pairs])
-    b = np.array([index[(p.name_b, p.index_b)] for p in pairs.pairs])
-    labels = np.array([p.mated for p in pairs.pairs])
-    folds = np.array([p.fold for p in pairs.pairs])
+    a, b, labels, folds = _pair_arrays()
     fta = ~(ok[a] & ok[b])
 
     def unit(x: np.ndarray) -> np.ndarray:
@@ -119,10 +123,7 @@ def _near_threshold_images(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Images of the pairs whose ``+flip`` score is within ``window`` of ``centre`` (the ``+flip`` EER threshold,
     0.91 rounded), and that pair mask."""
-    pairs = parse_pairs(PAIRS)
-    index = {k: i for i, k in enumerate(_keys())}
-    a = np.array([index[(p.name_a, p.index_a)] for p in pairs.pairs])
-    b = np.array([index[(p.name_b, p.index_b)] for p in pairs.pairs])
+    a, b, _, _ = _pair_arrays()
     v = raw[:, 0] + raw[:, 1]
     v = v / np.linalg.norm(v, axis=1, keepdims=True)
     s = np.sum(v[a] * v[b], axis=1)
@@ -186,12 +187,7 @@ def score_views(path: Path) -> None:
     if not z["done"].all():
         raise SystemExit(f"{path.with_suffix('.views.npz')}: not every image has its views yet")
     vec = z["vec"]
-    pairs = parse_pairs(PAIRS)
-    index = {k: i for i, k in enumerate(_keys())}
-    a = np.array([index[(p.name_a, p.index_a)] for p in pairs.pairs])
-    b = np.array([index[(p.name_b, p.index_b)] for p in pairs.pairs])
-    labels = np.array([p.mated for p in pairs.pairs])
-    folds = np.array([p.fold for p in pairs.pairs])
+    a, b, labels, folds = _pair_arrays()
     seen = {"c": raw[images, 0], "Mc": raw[images, 1]}
     for j, name in enumerate(CANDIDATES):
         seen[name], seen["M" + name] = vec[:, j, 0], vec[:, j, 1]
