@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from laneface.errors import UnknownComponentError
 
-__all__ = ["AUGMENTATIONS", "ChipView", "augmentation", "view", "views"]
+__all__ = ["AUGMENTATIONS", "ChipView", "augmentation", "option_of", "suffix", "view", "views"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,19 @@ def augmentation(option: str) -> tuple[ChipView, ...]:
     except KeyError:
         known = ", ".join(f"+{k}" for k in AUGMENTATIONS if k)
         raise UnknownComponentError(f"unknown recognizer option +{option}; options: {known}") from None
+
+
+def suffix(option: str) -> str:
+    """What an option appends to a recognizer's name and model version (``+tta``; nothing for the plain crop)."""
+    return f"+{option}" if option else ""
+
+
+def option_of(model_version: str) -> str:
+    """The option a model version (``name@version+sha256[:12]`` then :func:`suffix`) was made with, or ``""``."""
+    if model_version.count("+") < 2:
+        return ""
+    last = model_version.rsplit("+", 1)[1]
+    return last if last in AUGMENTATIONS else ""
 
 
 def view(crop_rgb: npt.NDArray[np.uint8], v: ChipView) -> npt.NDArray[np.uint8]:

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from laneface.alignment import DLIB_150, apply_affine, similarity_transform
-from laneface.embedding.augment import augmentation, views
+from laneface.embedding.augment import augmentation, suffix, views
 from laneface.embedding.base import l2_normalise, template_crops
 from laneface.types import FaceDetections, TemplateBatch
 
@@ -42,9 +42,8 @@ class DlibResnetEmbedder:
         augment: str = "",
     ) -> None:
         self._views = augmentation(augment)
-        suffix = f"+{augment}" if augment else ""
-        self.name = name + suffix
-        self.model_version = model_version + suffix
+        self.name = name + suffix(augment)
+        self.model_version = model_version + suffix(augment)
         self.alignment = DLIB_150
         self._batch = int(batch_size)
         self._net = dlib.face_recognition_model_v1(str(model_path))

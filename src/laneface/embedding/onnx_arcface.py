@@ -19,7 +19,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from laneface.alignment import template
-from laneface.embedding.augment import augmentation, views
+from laneface.embedding.augment import augmentation, suffix, views
 from laneface.embedding.base import l2_normalise, template_crops
 from laneface.errors import ConfigError, ModelError
 from laneface.models import ModelSpec
@@ -45,9 +45,8 @@ class OnnxArcFaceEmbedder:
         if spec.input_size is None or spec.alignment is None:
             raise ConfigError(f"model {spec.name!r} needs input_size and alignment in its spec")
         self._views = augmentation(augment)
-        suffix = f"+{augment}" if augment else ""
-        self.name = spec.name + suffix
-        self.model_version = spec.model_version + suffix
+        self.name = spec.name + suffix(augment)
+        self.model_version = spec.model_version + suffix(augment)
         self.alignment = template(spec.alignment)
         if tuple(self.alignment.size_wh) != tuple(spec.input_size):
             raise ConfigError(

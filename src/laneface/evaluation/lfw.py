@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from laneface.detection.base import FaceDetector
-from laneface.embedding.augment import AUGMENTATIONS
+from laneface.embedding.augment import option_of, suffix
 from laneface.embedding.base import FaceEmbedder
 from laneface.errors import InvalidDatasetError, InvalidImageError
 from laneface.evaluation.metrics import RocCurve, eer, kfold_accuracy, roc_curve, tar_at_far
@@ -258,10 +258,7 @@ def evaluate_lfw_templates(
     if absent:
         raise InvalidDatasetError(f"{len(absent)} images named in {pairs_path} have no template, e.g. {absent[0]}")
     take = np.array([row[w] for w in wanted], np.int64)
-    embedder = model_version.split("@", 1)[0]
-    option = model_version.rsplit("+", 1)[-1] if model_version.count("+") >= 2 else ""
-    if option in AUGMENTATIONS and option:  # name@version+sha+tta: the run is named dlib-resnet+tta
-        embedder += f"+{option}"
+    embedder = model_version.split("@", 1)[0] + suffix(option_of(model_version))  # e.g. dlib-resnet+tta
     return _score(pairs_file, keys, paths, vectors[take], acquired[take], detector, embedder, model_version, started)
 
 
