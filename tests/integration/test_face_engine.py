@@ -307,6 +307,21 @@ def test_cli_eval_lfw_writes_json_and_det_plot_and_counts_fta(tmp_path) -> None:
     assert summary["accuracy_mean"] == 1.0
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_cli_eval_lfw_names_a_corrupt_image_also_from_a_worker_process(tmp_path, workers) -> None:
+    lfw = tmp_path / "lfw"
+    for name, i in (("George_W_Bush", 1), ("George_W_Bush", 2)):
+        (lfw / name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(LFW_DIR / name / f"{name}_{i:04d}.jpg", lfw / name)
+    (lfw / "George_W_Bush" / "George_W_Bush_0002.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    pairs = _write_pairs(tmp_path / "p.txt", "1 1", ["George_W_Bush 1 2", "George_W_Bush 1 George_W_Bush 2"])
+    args = ["--models-dir", str(SHARED_MODELS), "eval", "lfw", "--lfw-dir", str(lfw), "--pairs", str(pairs)]
+    res = _cli(*args, "-d", "yunet", "-e", "mobilefacenet", "--out", str(tmp_path / "out"), "--workers", workers)
+    assert res.returncode != 0
+    assert "George_W_Bush_0002.jpg cannot be read" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "out").exists()  # no result written from a partial run
+
+
 def test_cli_eval_lfw_reports_a_malformed_pairs_file(tmp_path) -> None:
     pairs = _write_pairs(tmp_path / "p.txt", "1 1", ["George_W_Bush 1"])
     res = _cli("eval", "lfw", "--lfw-dir", str(LFW_DIR), "--pairs", str(pairs))
