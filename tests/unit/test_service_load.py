@@ -16,7 +16,7 @@ from PIL import Image
 
 from laneface.api.schemas.passages import PassageCreate
 from laneface.errors import ConfigError
-from laneface.evaluation.bench_service import ServiceCredentials, check_store, summarize
+from laneface.evaluation.bench_service import ServiceCredentials, StoreCheck, check_store, summarize
 from laneface.evaluation.service_load import (
     PASSAGES_PATH,
     Ack,
@@ -71,6 +71,22 @@ def test_latency_summary() -> None:
     assert summary.count == 100 and summary.max_ms == 100.0
     assert summary.p50_ms == pytest.approx(50.5) and summary.p99_ms == pytest.approx(99.01)
     assert summarize_latencies([]).p99_ms is None
+
+
+def test_summary_leaves_the_warm_up_and_the_drain_out_of_rate_and_latency() -> None:
+    load = LaneLoad(lanes=2, duration_s=4.0, warmup_s=1.0, rate_per_lane_hz=1.0)
+    acks = tuple(
+        Ack(f"P{k}", "BL000", 2, 1, 201, 1, post_ms=10.0 * (k + 1), ack_ms=10.0 * (k + 1), acked_at_s=t)
+        for k, t in enumerate((0.2, 0.9, 1.0, 2.5, 4.0, 4.6))  # two in the warm-up, one after the end
+    )
+    result = LoadResult(load, "run", 4.0, 5.0, acks, {}, {}, 0, 0, 0, 0)
+    assert [a.passage_id for a in result.measured] == ["P2", "P3", "P4"] and result.measured_s == 3.0
+    records = StoreCheck(6, 6, 0, 0, 0, 0)
+    report = summarize(result, records, database="sqlite", service_cpu_s=None, load_before=None, load_after=None)
+    assert report.passages_acked == 6  # every acknowledgement is checked against the database
+    assert report.post_latency.count == 3 and report.post_latency.max_ms == 50.0
+    assert report.passages_per_s == 1.0 and report.occupants_per_s == 2.0
+    assert report.offered_passages_per_s == 2.0 and report.sustained is False  # 1 of 2 per second
 
 
 class FlakyService:
