@@ -126,7 +126,7 @@ def _run(service: FlakyService, **kwargs: object) -> LoadResult:
 def test_unacknowledged_posts_are_retried_with_the_same_body(first: str, kind: str) -> None:
     service = FlakyService(first)
     result = _run(service)
-    assert result.passages_acked > 10
+    assert result.passages_acked > 0  # as many as the machine manages in 0.3 s
     assert result.errors == {kind: result.passages_acked}
     assert result.retries == result.passages_acked
     assert result.unacknowledged == 0 and result.given_up == 0
