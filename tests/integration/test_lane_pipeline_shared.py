@@ -171,3 +171,12 @@ def test_run_command_on_real_models(settings: Settings, tmp_path: Path) -> None:
     assert first["occupant_count"] == 2 and first["complete_capture"] is True
     assert sorted(o["match"]["doc_id"] for o in first["occupants"]) == ["DOC-BUSH", "DOC-POWELL"]
     assert second["passage_id"] is None and "not found" in second["error"]
+    # the 1:few target: a stricter one raises the threshold the occupants were decided at
+    lenient = {o["match"]["threshold"] for o in first["occupants"]}
+    strict_out = tmp_path / "strict.jsonl"
+    strict = CliRunner().invoke(app, [*args[:5], str(good), *args[7:-1], str(strict_out), "--few-fmr", "0.001"])
+    assert strict.exit_code == 0, (strict.output, strict.exception)
+    (line,) = (json.loads(x) for x in strict_out.read_text().splitlines())
+    assert len(lenient) == 1 and min(o["match"]["threshold"] for o in line["occupants"]) > max(lenient)
+    refused = CliRunner().invoke(app, [*args, "--few-fmr", "0.9"])
+    assert refused.exit_code == 2 and "--few-fmr" in refused.output

@@ -71,3 +71,15 @@ def test_an_invalid_config(tmp_path: Path) -> None:
     config.write_text(TOML.replace('direction = "outbound"', 'direction = "north"'))
     result = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "lane", "-c", str(config)])
     assert isinstance(result.exception, ConfigError) and "direction" in str(result.exception)
+
+
+@pytest.mark.parametrize("value", ["0.0", "0.9"])
+def test_a_1_to_few_target_outside_its_range_is_refused(tmp_path: Path, value: str) -> None:
+    from laneface.edge.config import load_lane_config
+
+    config = tmp_path / "lane.toml"
+    config.write_text(TOML)
+    assert load_lane_config(config).pipeline.few_fmr == pytest.approx(3e-2)  # `laneface run`'s default
+    config.write_text(TOML + f"\n[pipeline]\nfew_fmr = {value}\n")
+    with pytest.raises(ConfigError, match="few_fmr"):
+        load_lane_config(config)

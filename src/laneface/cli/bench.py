@@ -295,6 +295,9 @@ def lane(
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="Detector (default: settings).")] = None,
     embedder: Annotated[str | None, typer.Option("--embedder", "-e", help="Embedder (default: settings).")] = None,
     profile: Annotated[str, typer.Option("--profile", "-p", help="Quality profile of a capture.")] = "vehicle",
+    few_fmr: Annotated[
+        float, typer.Option("--few-fmr", min=1e-6, max=0.5, help="1:few target, as `laneface run --few-fmr`.")
+    ] = 3e-2,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N passages (sorted).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory for results.jsonl, report JSON and chart.")] = Path(
         "out/bench_lane"
@@ -314,7 +317,7 @@ def lane(
         except (OSError, ValueError) as exc:
             raise InvalidDatasetError(f"cannot read results {results}: {exc}") from None
     else:
-        lines = _run_lane_pipeline(ctx, dirs, detector, embedder, profile, out / "results.jsonl")
+        lines = _run_lane_pipeline(ctx, dirs, detector, embedder, profile, few_fmr, out / "results.jsonl")
     report = score_passages(lines, truths)
     data = report.as_json()
     data["passages_dir"] = str(directory)
@@ -358,7 +361,13 @@ def lane(
 
 
 def _run_lane_pipeline(
-    ctx: typer.Context, dirs: list[Path], detector: str | None, embedder: str | None, profile: str, path: Path
+    ctx: typer.Context,
+    dirs: list[Path],
+    detector: str | None,
+    embedder: str | None,
+    profile: str,
+    few_fmr: float,
+    path: Path,
 ) -> list[dict[str, object]]:
     """The pipeline's result per passage, on one thread; a passage that fails gets an "error" line."""
     import time
@@ -366,7 +375,8 @@ def _run_lane_pipeline(
     import cv2
 
     from laneface.errors import InputError
-    from laneface.pipeline.lane import LanePipeline
+    from laneface.matching import MatchPolicy
+    from laneface.pipeline.lane import LaneConfig, LanePipeline
 
     settings = settings_of(ctx)
     cv2.setNumThreads(1)
@@ -377,7 +387,12 @@ def _run_lane_pipeline(
         }
     )
     pipeline = LanePipeline.from_settings(
-        settings, store_of(ctx), detector=detector, embedder=embedder, profile=profile
+        settings,
+        store_of(ctx),
+        config=LaneConfig(policy=MatchPolicy(target_fmr=few_fmr)),
+        detector=detector,
+        embedder=embedder,
+        profile=profile,
     )
     lines: list[dict[str, object]] = []
     with pipeline, path.open("w", encoding="utf-8") as fh:

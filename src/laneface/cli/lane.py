@@ -36,6 +36,7 @@ def lane_command(
     api_key = cfg.service.api_key()  # before the models load: a missing key fails at once
 
     from laneface.edge.lane import build_runner, pipeline_processor, run_lane
+    from laneface.matching import MatchPolicy
     from laneface.pipeline.lane import LaneConfig, LanePipeline
 
     settings = settings_of(ctx)
@@ -44,7 +45,12 @@ def lane_command(
     pipeline = LanePipeline.from_settings(
         settings,
         store,
-        config=LaneConfig(detect_fps=p.detect_fps, side_detect_fps=p.side_detect_fps, full_frame_fps=p.full_frame_fps),
+        config=LaneConfig(
+            detect_fps=p.detect_fps,
+            side_detect_fps=p.side_detect_fps,
+            full_frame_fps=p.full_frame_fps,
+            policy=MatchPolicy(target_fmr=p.few_fmr),
+        ),
         detector=p.detector,
         embedder=p.embedder,
         profile=p.profile,

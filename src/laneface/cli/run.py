@@ -38,18 +38,34 @@ def run_command(
         typer.Option("--full-frame-fps", help="Frames per second searched whole; the others only around tracks."),
     ] = 2.5,
     profile: Annotated[str, typer.Option("--profile", "-p", help="Quality profile of a capture.")] = "vehicle",
+    few_fmr: Annotated[
+        float,
+        typer.Option(
+            "--few-fmr",
+            min=1e-6,
+            max=0.5,
+            help="1:few target: false-match probability of an occupant whose document was not read "
+            "(the lane's false matches are about this times the share of documents not read).",
+        ),
+    ] = 3e-2,
 ) -> None:
     """Process each passage: every occupant, its row, its best shot's quality and its identification
     (1:few against the passage's documents, then 1:N). One JSON line per passage; a passage that cannot be
     read gets a line with "error" and the run goes on."""
     from laneface.capture.passage import passage_id_of
+    from laneface.matching import MatchPolicy
     from laneface.pipeline.lane import LaneConfig, LanePipeline
 
     settings = settings_of(ctx)
     pipeline = LanePipeline.from_settings(
         settings,
         store_of(ctx),
-        config=LaneConfig(detect_fps=detect_fps, side_detect_fps=side_detect_fps, full_frame_fps=full_frame_fps),
+        config=LaneConfig(
+            detect_fps=detect_fps,
+            side_detect_fps=side_detect_fps,
+            full_frame_fps=full_frame_fps,
+            policy=MatchPolicy(target_fmr=few_fmr),
+        ),
         detector=detector,
         embedder=embedder,
         profile=profile,
