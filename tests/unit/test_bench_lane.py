@@ -257,3 +257,36 @@ def test_cli_scores_a_results_file(tmp_path: Path) -> None:
     data = json.loads(res.output)
     assert data["modes"]["1:few"]["capture_by_row"] == {"1": 1.0, "2": 0.0}
     assert (tmp_path / "o" / "capture_by_row.png").is_file()
+
+
+def test_few_operating_curve_counts_a_second_occupant_of_one_person_as_that_person() -> None:
+    """A person split into two pipeline occupants: at a lower threshold the spurious one (its best shot shows
+    the person) may take the person's document; that identifies the person, it is not a false match."""
+    t = truth("a", ["1L", "1R"])
+    t["cameras"] = {
+        "front": {
+            "frames": [
+                [
+                    {"occupant_id": 0, "box_xyxy": [100, 100, 140, 150]},
+                    {"occupant_id": 1, "box_xyxy": [300, 100, 340, 150]},
+                ]
+            ]
+        }
+    }
+
+    def shot(x: float) -> dict[str, Any]:
+        return {"camera": "front", "frame_index": 0, "box_xyxy": [x, 100, x + 40, 150]}
+
+    main = _few(occ(1, 1, True) | {"best_shot": shot(100)}, a_D0=0.2, a_D1=0.0)  # person 0, weak template
+    again = _few(occ(2, 1, True) | {"best_shot": shot(103)}, a_D0=0.3, a_D1=0.05)  # person 0 again
+    other = _few(occ(3, 1, True, "a-D1") | {"best_shot": shot(300)}, a_D0=0.0, a_D1=0.8)  # person 1
+    mapping, spurious = map_occupants(result("a", [main, again, other]), t)
+    assert mapping == {0: 1, 1: 3} and spurious == [2]
+    curve = {p.threshold: p for p in few_operating_curve([result("a", [main, again, other])], [t], (0.25, 0.5))}
+    assert (curve[0.25].identified, curve[0.25].false_matches) == (2, 0)  # a-D0 to occupant 2: person 0
+    assert (curve[0.5].identified, curve[0.5].false_matches) == (1, 0)
+    # an occupant whose best shot shows nobody still makes a false match with a document it takes
+    nobody = _few(occ(4, 1, True) | {"best_shot": shot(200)}, a_D0=0.6, a_D1=0.0)
+    assert map_occupants(result("a", [main, nobody, other]), t) == ({0: 1, 1: 3}, [4])
+    point = few_operating_curve([result("a", [main, nobody, other])], [t], (0.5,))[0]
+    assert (point.identified, point.false_matches) == (1, 1)

@@ -39,8 +39,9 @@ Definitions (per true occupant unless said otherwise):
 against each document read in the lane), the 1:few stage is decided again at fixed thresholds (the same
 maximum-weight assignment as the pipeline, pairs below the threshold not allowed); per threshold, the share
 of true occupants given their own document and the share given another one (false matches, spurious
-occupants included). It shows where the calibrated threshold sits for lane images; the 1:N fallback is
-not part of it.
+occupants included; a spurious occupant whose best shot shows a true occupant counts as that person, so a
+second occupant made of one person that takes this person's document is not a false match). It shows
+where the calibrated threshold sits for lane images; the 1:N fallback is not part of it.
 
 Modes: *1:few* = inbound passages with at least one document read; *1:N* = every other passage (outbound,
 no document). Speed: total ``timing_s`` divided by the video duration of the passages (frames / fps; the
@@ -349,10 +350,15 @@ def few_operating_curve(
         if result is None or "error" in result:
             continue
         mapping, _ = map_occupants(result, truth)
+        doc_of = {int(t["occupant_id"]): str(t["doc_id"]) for t in truth["occupants"]}
+        # a spurious occupant whose best shot shows someone (a second occupant made of one person) carries
+        # that person's document: given it, the person is identified (once: a document goes to one occupant)
         true_doc: dict[int, str] = {}
-        for t in truth["occupants"]:
-            if int(t["occupant_id"]) in mapping:
-                true_doc[mapping[int(t["occupant_id"])]] = str(t["doc_id"])
+        for _, pid, tid in sorted(_best_shot_pairs(result.get("occupants", []), truth), reverse=True):
+            if tid in doc_of:
+                true_doc.setdefault(pid, doc_of[tid])
+        for tid, pid in mapping.items():
+            true_doc[pid] = doc_of[tid]
         rows = []
         for o in result.get("occupants", []):
             scores = {str(c["doc_id"]): float(c["score"]) for c in (o.get("match") or {}).get("few_scores", [])}
