@@ -79,7 +79,7 @@ def test_a_1_to_few_target_outside_its_range_is_refused(tmp_path: Path, value: s
 
     config = tmp_path / "lane.toml"
     config.write_text(TOML)
-    assert load_lane_config(config).pipeline.few_fmr == pytest.approx(3e-2)  # `laneface run`'s default
+    assert load_lane_config(config).pipeline.few_fmr == pytest.approx(1e-2)  # `laneface run`'s default
     config.write_text(TOML + f"\n[pipeline]\nfew_fmr = {value}\n")
     with pytest.raises(ConfigError, match="few_fmr"):
         load_lane_config(config)

@@ -228,15 +228,15 @@ def test_full_frame_every_one_searches_every_processed_frame_whole(tmp_path: Pat
 
 
 def test_identification_follows_the_lane_policy(tmp_path: Path) -> None:
-    """The pipeline decides with ``LaneConfig.policy`` (1:few at target_fmr 3e-2 by default, divided among
+    """The pipeline decides with ``LaneConfig.policy`` (1:few at target_fmr 1e-2 by default, divided among
     the vehicle's documents), whatever policy the matcher it is given was built with."""
     from laneface.matching import MatchPolicy
 
     matcher = matcher_with(tmp_path / "d", DOCS)
     lane = LanePipeline(ColourDetector(), SizeQuality(), ColourEmbedder(), matcher)
-    assert LaneConfig().policy.target_fmr == pytest.approx(3e-2)
+    assert LaneConfig().policy.target_fmr == pytest.approx(1e-2)
     assert lane.matcher.policy == LaneConfig().policy and lane.matcher.gallery is matcher.gallery
-    assert lane.matcher.one_to_few_threshold(3) == pytest.approx(matcher.thresholds.at_fmr(3e-2 / 3))
+    assert lane.matcher.one_to_few_threshold(3) == pytest.approx(matcher.thresholds.at_fmr(1e-2 / 3))
     strict = LanePipeline(
         ColourDetector(),
         SizeQuality(),
@@ -246,3 +246,17 @@ def test_identification_follows_the_lane_policy(tmp_path: Path) -> None:
     )
     assert strict.matcher.one_to_few_threshold(3) == pytest.approx(matcher.thresholds.at_fmr(1e-4 / 3))
     assert strict.matcher.policy.target_fpir == pytest.approx(1e-4)
+
+
+def test_every_entry_point_defaults_to_the_lane_policy_1_to_few_target() -> None:
+    """`laneface run`, `laneface bench lane` and lane.toml default to ``LaneConfig().policy.target_fmr``."""
+    import inspect
+
+    from laneface.cli.bench import lane as bench_lane_command
+    from laneface.cli.run import run_command
+    from laneface.edge.config import PipelineConfig
+
+    target = LaneConfig().policy.target_fmr
+    for command in (run_command, bench_lane_command):
+        assert inspect.signature(command).parameters["few_fmr"].default == target
+    assert PipelineConfig().few_fmr == target

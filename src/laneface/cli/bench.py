@@ -297,7 +297,7 @@ def lane(
     profile: Annotated[str, typer.Option("--profile", "-p", help="Quality profile of a capture.")] = "vehicle",
     few_fmr: Annotated[
         float, typer.Option("--few-fmr", min=1e-6, max=0.5, help="1:few target, as `laneface run --few-fmr`.")
-    ] = 3e-2,
+    ] = 1e-2,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N passages (sorted).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory for results.jsonl, report JSON and chart.")] = Path(
         "out/bench_lane"

@@ -47,7 +47,7 @@ def run_command(
             help="1:few target: false-match probability of an occupant whose document was not read "
             "(the lane's false matches are about this times the share of documents not read).",
         ),
-    ] = 3e-2,
+    ] = 1e-2,
 ) -> None:
     """Process each passage: every occupant, its row, its best shot's quality and its identification
     (1:few against the passage's documents, then 1:N). One JSON line per passage; a passage that cannot be
