@@ -177,7 +177,12 @@ def test_one_to_few_and_one_to_n_are_reported_separately() -> None:
     assert report.processing_s == pytest.approx(3.0)
     assert report.video_s == pytest.approx(6.0)
     assert report.processing_per_video_s == pytest.approx(0.5)
+    assert report.cpu_s is None and report.cpu_per_video_s is None  # these results carry no cpu_s
     json.dumps(report.as_json())
+    results[0]["cpu_s"], results[1]["cpu_s"] = 1.5, 0.6  # wall 3.0 s: the rest was waiting or stolen
+    timed = score_passages(results, truths)
+    assert timed.cpu_s == pytest.approx(2.1) and timed.cpu_per_video_s == pytest.approx(0.35)
+    assert timed.as_json()["cpu_per_video_s"] == pytest.approx(0.35)
 
 
 def test_missing_result_counts_as_nothing_found() -> None:

@@ -354,9 +354,10 @@ def lane(
             )
         )
     ratio = report.processing_per_video_s
+    cpu = "" if report.cpu_per_video_s is None else f" ({report.cpu_per_video_s:.2f} CPU s)"
     typer.echo(
         f"processing {report.processing_s:.1f} s for {report.video_s:.1f} s of passages: "
-        f"{'-' if ratio is None else f'{ratio:.2f}'} s per second of video; chart {chart}"
+        f"{'-' if ratio is None else f'{ratio:.2f}'} s per second of video{cpu}; chart {chart}"
     )
 
 

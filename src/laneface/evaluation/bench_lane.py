@@ -44,7 +44,8 @@ second occupant made of one person that takes this person's document is not a fa
 where the calibrated threshold sits for lane images; the 1:N fallback is not part of it.
 
 Modes: *1:few* = inbound passages with at least one document read; *1:N* = every other passage (outbound,
-no document). Speed: total ``timing_s`` divided by the video duration of the passages (frames / fps; the
+no document). Speed: total ``timing_s`` (wall clock) and total ``cpu_s`` (process CPU time: a shared or virtual
+machine's stolen time is not in it) divided by the video duration of the passages (frames / fps; the
 cameras record at the same time, so one second of passage = one second of video per camera).
 """
 
@@ -129,6 +130,8 @@ class LaneBenchReport:
     video_s: float
     processing_per_video_s: float | None  # seconds of processing per second of passage (all cameras)
     few_curve: tuple[FewOperatingPoint, ...] = ()
+    cpu_s: float | None = None  # process CPU seconds (None when a result does not carry ``cpu_s``)
+    cpu_per_video_s: float | None = None  # the same per second of passage: what one core spends
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -137,6 +140,8 @@ class LaneBenchReport:
             "processing_s": round(self.processing_s, 3),
             "video_s": round(self.video_s, 3),
             "processing_per_video_s": self.processing_per_video_s,
+            "cpu_s": None if self.cpu_s is None else round(self.cpu_s, 3),
+            "cpu_per_video_s": self.cpu_per_video_s,
         }
 
 
@@ -257,7 +262,8 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
         }
         for m in MODES
     }
-    processing = video = 0.0
+    processing = video = cpu = 0.0
+    cpu_known = True
     for truth in truths:
         pid = str(truth["passage_id"])
         result = by_id.get(pid)
@@ -284,6 +290,10 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             )
         spurious_false = sum(1 for s in spurious if _match(found[s])[1] == "match")
         processing += float(res.get("timing_s", 0.0) or 0.0)
+        if isinstance(res.get("cpu_s"), int | float):
+            cpu += float(res["cpu_s"])
+        elif not bad:
+            cpu_known = False
         video += float(truth.get("frames", 0)) / float(truth.get("fps", 10.0) or 10.0)
         for mode in (_mode_of(truth), "all"):
             a = acc[mode]
@@ -326,6 +336,8 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
         video_s=video,
         processing_per_video_s=(processing / video) if video > 0 else None,
         few_curve=few_operating_curve(by_id.values(), truths),
+        cpu_s=cpu if cpu_known else None,
+        cpu_per_video_s=(cpu / video) if cpu_known and video > 0 else None,
     )
 
 
