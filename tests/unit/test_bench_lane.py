@@ -57,6 +57,19 @@ def result(pid: str, occupants: list[dict[str, Any]], *, complete: bool = False,
     }
 
 
+def two_front_seats() -> dict[str, Any]:
+    """Passage "a" with occupants 0 (1L) and 1 (1R), both seen in frame 0 of the front camera."""
+    t = truth("a", ["1L", "1R"])
+    faces = [{"occupant_id": 0, "box_xyxy": [100, 100, 140, 150]}, {"occupant_id": 1, "box_xyxy": [300, 100, 340, 150]}]
+    t["cameras"] = {"front": {"frames": [faces]}}
+    return t
+
+
+def shot(x: float) -> dict[str, Any]:
+    """A best shot in frame 0 of the front camera, 40 px wide from ``x``."""
+    return {"camera": "front", "frame_index": 0, "box_xyxy": [x, 102, x + 40, 151]}
+
+
 def test_mapping_by_document_then_row_then_count() -> None:
     t = truth("a", ["1L", "1R", "2L", "2R"])
     r = result(
@@ -77,20 +90,7 @@ def test_mapping_by_document_then_row_then_count() -> None:
 def test_mapping_by_best_shot_sees_swapped_documents_and_double_counts() -> None:
     """With best shots and per-frame truth boxes, the appearance decides: a match to a fellow passenger's
     document is a false match, and a second occupant showing someone already mapped is spurious."""
-    t = truth("a", ["1L", "1R"])
-    t["cameras"] = {
-        "front": {
-            "frames": [
-                [
-                    {"occupant_id": 0, "box_xyxy": [100, 100, 140, 150]},
-                    {"occupant_id": 1, "box_xyxy": [300, 100, 340, 150]},
-                ]
-            ]
-        }
-    }
-
-    def shot(x: float) -> dict[str, Any]:
-        return {"camera": "front", "frame_index": 0, "box_xyxy": [x, 102, x + 40, 151]}
+    t = two_front_seats()
 
     swapped = occ(1, 1, True, "a-D1") | {"best_shot": shot(101)}  # shows occupant 0, matched 1's document
     other = occ(2, 1, True, "a-D0") | {"best_shot": shot(299)}  # shows occupant 1, matched 0's document
@@ -267,20 +267,7 @@ def test_cli_scores_a_results_file(tmp_path: Path) -> None:
 def test_few_operating_curve_counts_a_second_occupant_of_one_person_as_that_person() -> None:
     """A person split into two pipeline occupants: at a lower threshold the spurious one (its best shot shows
     the person) may take the person's document; that identifies the person, it is not a false match."""
-    t = truth("a", ["1L", "1R"])
-    t["cameras"] = {
-        "front": {
-            "frames": [
-                [
-                    {"occupant_id": 0, "box_xyxy": [100, 100, 140, 150]},
-                    {"occupant_id": 1, "box_xyxy": [300, 100, 340, 150]},
-                ]
-            ]
-        }
-    }
-
-    def shot(x: float) -> dict[str, Any]:
-        return {"camera": "front", "frame_index": 0, "box_xyxy": [x, 100, x + 40, 150]}
+    t = two_front_seats()
 
     main = _few(occ(1, 1, True) | {"best_shot": shot(100)}, a_D0=0.2, a_D1=0.0)  # person 0, weak template
     again = _few(occ(2, 1, True) | {"best_shot": shot(103)}, a_D0=0.3, a_D1=0.05)  # person 0 again
