@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from laneface.cli.bench_service import bench_service_command
-from laneface.cli.common import emit_json, settings_of, store_of
+from laneface.cli.common import FewFmrOption, emit_json, settings_of, store_of
 from laneface.errors import InvalidDatasetError
 
 bench_app = typer.Typer(help="Benchmarks that print numbers (accuracy, speed, recall).", no_args_is_help=True)
@@ -295,9 +295,7 @@ def lane(
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="Detector (default: settings).")] = None,
     embedder: Annotated[str | None, typer.Option("--embedder", "-e", help="Embedder (default: settings).")] = None,
     profile: Annotated[str, typer.Option("--profile", "-p", help="Quality profile of a capture.")] = "vehicle",
-    few_fmr: Annotated[
-        float, typer.Option("--few-fmr", min=1e-6, max=0.5, help="1:few target, as `laneface run --few-fmr`.")
-    ] = 1e-2,
+    few_fmr: FewFmrOption = 1e-2,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N passages (sorted).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory for results.jsonl, report JSON and chart.")] = Path(
         "out/bench_lane"

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 
 from laneface.config import Settings
 from laneface.models import ModelStore
 
-__all__ = ["emit_json", "settings_of", "store_of"]
+__all__ = ["FewFmrOption", "emit_json", "settings_of", "store_of"]
+
+# `--few-fmr` of `laneface run` and `laneface bench lane` (default: LaneConfig's, 1e-2; lane.toml: few_fmr)
+FewFmrOption = Annotated[
+    float,
+    typer.Option(
+        "--few-fmr",
+        min=1e-6,
+        max=0.5,
+        help="1:few target: false-match probability of an occupant whose document was not read "
+        "(the lane's false matches are about this times the share of documents not read).",
+    ),
+]
 
 
 def settings_of(ctx: typer.Context) -> Settings:

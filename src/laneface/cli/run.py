@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from laneface.cli.common import settings_of, store_of
+from laneface.cli.common import FewFmrOption, settings_of, store_of
 from laneface.errors import InputError
 
 __all__ = ["run_command"]
@@ -38,16 +38,7 @@ def run_command(
         typer.Option("--full-frame-fps", help="Frames per second searched whole; the others only around tracks."),
     ] = 2.5,
     profile: Annotated[str, typer.Option("--profile", "-p", help="Quality profile of a capture.")] = "vehicle",
-    few_fmr: Annotated[
-        float,
-        typer.Option(
-            "--few-fmr",
-            min=1e-6,
-            max=0.5,
-            help="1:few target: false-match probability of an occupant whose document was not read "
-            "(the lane's false matches are about this times the share of documents not read).",
-        ),
-    ] = 1e-2,
+    few_fmr: FewFmrOption = 1e-2,
 ) -> None:
     """Process each passage: every occupant, its row, its best shot's quality and its identification
     (1:few against the passage's documents, then 1:N). One JSON line per passage; a passage that cannot be
