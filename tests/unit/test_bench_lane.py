@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from laneface.errors import InvalidDatasetError
 from laneface.evaluation.bench_lane import (
+    CapturableRule,
+    capturable_occupants,
     few_operating_curve,
     find_passages,
     load_truth,
@@ -282,3 +284,55 @@ def test_few_operating_curve_counts_a_second_occupant_of_one_person_as_that_pers
     assert map_occupants(result("a", [main, nobody, other]), t) == ({0: 1, 1: 3}, [4])
     point = few_operating_curve([result("a", [main, nobody, other])], [t], (0.5,))[0]
     assert (point.identified, point.false_matches) == (1, 1)
+
+
+def _face(oid: int, **kw: float) -> dict[str, Any]:
+    face: dict[str, Any] = {"occupant_id": oid, "box_xyxy": [0, 0, 40, 50], "ied_px": 24.0}
+    face.update({"yaw_deg": 5.0, "pitch_deg": -3.0, "visible": 0.95})
+    face.update(kw)
+    return face
+
+
+@pytest.mark.parametrize(
+    ("change", "accepted"),
+    [
+        ({}, True),
+        ({"visible": 0.84}, False),  # a headrest or a hand over part of the face
+        ({"ied_px": 19.9}, False),
+        ({"yaw_deg": -30.5}, False),
+        ({"yaw_deg": 30.0}, True),
+        ({"pitch_deg": 25.5}, False),
+    ],
+)
+def test_capturable_rule_follows_the_vehicle_profile_limits(change: dict[str, float], accepted: bool) -> None:
+    assert CapturableRule().accepts(_face(0, **change)) is accepted
+
+
+def test_capturable_occupants_need_one_good_face_in_any_camera_and_frame() -> None:
+    t = truth("a", ["1L", "1R", "2L"])
+    t["cameras"] = {
+        "front": {"frames": [[_face(0, yaw_deg=50.0), _face(1, visible=0.5)], [_face(0, yaw_deg=40.0)]]},
+        "left": {"frames": [[_face(2, ied_px=12.0)], [_face(0)]]},  # occupant 0 seen well once, by the left camera
+    }
+    assert capturable_occupants(t) == {0}
+    assert capturable_occupants(t, CapturableRule(min_visible=0.4, min_ied_px=10)) == {0, 1, 2}
+    assert capturable_occupants(truth("b", ["1L"])) is None  # no per-frame faces: it cannot say
+
+
+def test_report_gives_the_ceiling_the_cameras_allowed() -> None:
+    a, b = truth("a", ["1L", "2L"]), truth("b", ["1L", "1R"])
+    a["cameras"] = {"front": {"frames": [[_face(0), _face(1, visible=0.3)]]}}  # 2L hidden all along
+    b["cameras"] = {"front": {"frames": [[_face(0), _face(1)]]}}
+    results = [
+        result("a", [occ(0, 1, True, "a-D0"), occ(1, 2, False)]),
+        result("b", [occ(0, 1, True, "b-D0"), occ(1, 1, False)]),  # 1R could have been captured
+    ]
+    rep = score_passages(results, [a, b]).modes["all"]
+    assert rep.capturable_by_row == {"1": 1.0, "2": 0.0}
+    assert rep.capturable_rate == pytest.approx(3 / 4)
+    assert rep.complete_capturable_rate == pytest.approx(1 / 2)  # only b could be captured whole
+    assert rep.captured_of_capturable_rate == pytest.approx(2 / 3)
+    assert rep.complete_capture_rate == 0.0
+    # a passage without per-frame faces leaves the ceiling unknown for its modes
+    unknown = score_passages(results, [a, truth("b", ["1L", "1R"])]).modes
+    assert unknown["all"].capturable_rate is None and unknown["all"].capturable_by_row is None

@@ -343,6 +343,13 @@ def lane(
             f"identified {pct(m.correct_identification_rate)} | false matches {m.false_matches} "
             f"({pct(m.false_match_rate)})"
         )
+        if m.capturable_by_row is not None:
+            able = ", ".join(f"row {r} {pct(v)}" for r, v in m.capturable_by_row.items())
+            typer.echo(
+                f"  what the cameras allowed (ground truth): capturable {pct(m.capturable_rate)} [{able}] | "
+                f"complete {pct(m.complete_capturable_rate)} | captured of capturable "
+                f"{pct(m.captured_of_capturable_rate)}"
+            )
     if report.few_curve and report.few_curve[0].occupants:
         typer.echo(
             "1:few stage at fixed thresholds (identified / false matches): "

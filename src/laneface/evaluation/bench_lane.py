@@ -35,6 +35,14 @@ Definitions (per true occupant unless said otherwise):
 * *count exact* (per vehicle): ``occupant_count`` equals the number of true occupants;
 * a passage whose result is missing or has an ``"error"`` counts with no occupants found.
 
+What the cameras allowed (the ceiling of capture, from the ground truth alone, whatever the pipeline did):
+a true occupant is *capturable* when some face of it in some frame of some camera meets
+:class:`CapturableRule` (by default the pose and inter-eye distance limits of the ``vehicle`` quality
+profile, and at least 85 % of the face unoccluded and inside the frame). The report gives the capturable
+share by row, the share of vehicles whose occupants are all capturable (the ceiling of complete capture)
+and the share of capturable occupants the pipeline captured. Ground truth without ``cameras`` leaves these
+``None``.
+
 1:few operating curve (:func:`few_operating_curve`): from every occupant's ``match.few_scores`` (its score
 against each document read in the lane), the 1:few stage is decided again at fixed thresholds (the same
 maximum-weight assignment as the pipeline, pairs below the threshold not allowed); per threshold, the share
@@ -59,10 +67,12 @@ from typing import Any
 from laneface.errors import InvalidDatasetError
 
 __all__ = [
+    "CapturableRule",
     "FewOperatingPoint",
     "LaneBenchReport",
     "ModeReport",
     "OccupantOutcome",
+    "capturable_occupants",
     "few_operating_curve",
     "find_passages",
     "load_truth",
@@ -78,6 +88,40 @@ MODES = ("1:few", "1:N", "all")
 
 
 @dataclass(frozen=True)
+class CapturableRule:
+    """When a ground-truth face is good enough for a capture (module docstring)."""
+
+    min_visible: float = 0.85  # share of the face on top and inside the frame
+    min_ied_px: float = 20.0  # the vehicle profile's inter_eye_distance minimum
+    max_abs_yaw_deg: float = 30.0  # the vehicle profile's yaw limits
+    max_abs_pitch_deg: float = 25.0  # the vehicle profile's pitch limits
+
+    def accepts(self, face: Mapping[str, Any]) -> bool:
+        return (
+            float(face.get("visible", 0.0)) >= self.min_visible
+            and float(face.get("ied_px", 0.0)) >= self.min_ied_px
+            and abs(float(face.get("yaw_deg", 180.0))) <= self.max_abs_yaw_deg
+            and abs(float(face.get("pitch_deg", 180.0))) <= self.max_abs_pitch_deg
+        )
+
+
+def capturable_occupants(truth: Mapping[str, Any], rule: CapturableRule | None = None) -> set[int] | None:
+    """Ids of the true occupants with a face that ``rule`` accepts in some frame of some camera; ``None``
+    when the ground truth has no per-frame faces (``cameras``)."""
+    rule = rule or CapturableRule()
+    cameras = truth.get("cameras")
+    if not isinstance(cameras, Mapping) or not cameras:
+        return None
+    found: set[int] = set()
+    for cam in cameras.values():
+        for frame in (cam or {}).get("frames") or []:
+            for face in frame:
+                if int(face["occupant_id"]) not in found and rule.accepts(face):
+                    found.add(int(face["occupant_id"]))
+    return found
+
+
+@dataclass(frozen=True)
 class OccupantOutcome:
     """One true occupant after mapping."""
 
@@ -89,6 +133,7 @@ class OccupantOutcome:
     captured: bool
     identified: bool
     false_match: bool
+    capturable: bool | None = None  # None: the ground truth does not say
 
 
 @dataclass(frozen=True)
@@ -109,6 +154,11 @@ class ModeReport:
     false_matches: int
     false_match_rate: float | None  # false matches / true occupants
     spurious_occupants: int
+    # the ceiling the cameras allowed (module docstring); None where the ground truth has no frames
+    capturable_by_row: dict[str, float | None] | None = None
+    capturable_rate: float | None = None
+    complete_capturable_rate: float | None = None  # vehicles whose occupants are all capturable
+    captured_of_capturable_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -259,6 +309,11 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             "spurious": 0,
             "row_n": {},
             "row_cap": {},
+            "row_able": {},
+            "able": 0,
+            "able_cap": 0,
+            "all_able": 0,
+            "able_known": True,
         }
         for m in MODES
     }
@@ -271,6 +326,7 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
         res: Mapping[str, Any] = {} if bad or result is None else result
         mapping, spurious = map_occupants(res, truth) if not bad else ({}, [])
         found = {int(o["occupant_id"]): o for o in res.get("occupants", [])}
+        able = capturable_occupants(truth)
         outcomes = []
         for t in truth["occupants"]:
             pid_o = mapping.get(int(t["occupant_id"]))
@@ -286,6 +342,7 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
                     captured=bool(o is not None and o.get("quality_passed")),
                     identified=decision == "match" and doc == t["doc_id"],
                     false_match=decision == "match" and doc != t["doc_id"],
+                    capturable=None if able is None else int(t["occupant_id"]) in able,
                 )
             )
         spurious_false = sum(1 for s in spurious if _match(found[s])[1] == "match")
@@ -307,13 +364,19 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             a["ident"] += sum(x.identified for x in outcomes)
             a["false"] += sum(x.false_match for x in outcomes) + spurious_false
             a["spurious"] += len(spurious)
+            a["able_known"] = a["able_known"] and able is not None
+            a["able"] += sum(bool(x.capturable) for x in outcomes)
+            a["able_cap"] += sum(bool(x.capturable) and x.captured for x in outcomes)
+            a["all_able"] += all(x.capturable for x in outcomes)
             for x in outcomes:
                 key = str(x.row)
                 a["row_n"][key] = a["row_n"].get(key, 0) + 1
                 a["row_cap"][key] = a["row_cap"].get(key, 0) + x.captured
+                a["row_able"][key] = a["row_able"].get(key, 0) + bool(x.capturable)
     modes = {}
     for mode, a in acc.items():
         rows = sorted(a["row_n"])
+        known = bool(a["able_known"] and a["passages"])
         modes[mode] = ModeReport(
             mode=mode,
             passages=a["passages"],
@@ -329,6 +392,10 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             false_matches=a["false"],
             false_match_rate=_rate(a["false"], a["occ"]),
             spurious_occupants=a["spurious"],
+            capturable_by_row={r: _rate(a["row_able"][r], a["row_n"][r]) for r in rows} if known else None,
+            capturable_rate=_rate(a["able"], a["occ"]) if known else None,
+            complete_capturable_rate=_rate(a["all_able"], a["passages"]) if known else None,
+            captured_of_capturable_rate=_rate(a["able_cap"], a["able"]) if known else None,
         )
     return LaneBenchReport(
         modes=modes,
