@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from laneface.errors import InvalidDatasetError
 from laneface.evaluation.sim.faces import HeadSprite, make_head_sprite
-from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W
-from laneface.evaluation.sim.people import LfwIndex
-from laneface.evaluation.sim.render import render_camera
+from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W, LookAtCamera
+from laneface.evaluation.sim.people import LfwIndex, TravellerPool
+from laneface.evaluation.sim.render import camera_for, render_camera
 from laneface.evaluation.sim.scene import sample_scene
-from laneface.evaluation.sim.writer import CAMERAS, simulate
+from laneface.evaluation.sim.writer import CAMERAS, head_sprites, scenes, simulate
 
 
 def fake_face(rng: np.random.Generator) -> np.ndarray:
@@ -193,3 +193,25 @@ def test_bad_parameters_are_config_errors(lfw: Path, tmp_path: Path) -> None:
         simulate(tmp_path, 0, 1, lfw)
     with pytest.raises(ConfigError, match=r"\[0, 1\]"):
         simulate(tmp_path, 1, 1, lfw, night_share=1.5)
+
+
+def test_scenes_are_the_passages_simulate_renders(lfw: Path, sim_out: Path) -> None:
+    pool = TravellerPool(LfwIndex(lfw), np.random.default_rng([5, 0]))  # sim_out: seed 5, 2 passages
+    drawn = list(scenes(pool, 5, 2, inbound_share=0.5))
+    for scene, d in zip(drawn, _passages(sim_out), strict=True):
+        truth = json.loads((d / "ground_truth.json").read_text())
+        assert scene.passage_id == truth["passage_id"] and scene.vehicle.name == truth["vehicle"]
+        assert [o.identity for o in scene.occupants] == [o["identity"] for o in truth["occupants"]]
+
+
+def test_a_camera_placed_elsewhere_sees_the_scene_from_there(lfw: Path) -> None:
+    pool = TravellerPool(LfwIndex(lfw), np.random.default_rng([7, 0]))
+    (scene,) = scenes(pool, 7, 1)
+    heads = head_sprites(scene, lfw, 1)
+    rig = camera_for("front")
+    lower = LookAtCamera((rig.position[0], rig.position[1] - 0.8, rig.position[2]), rig.target, rig.focal_px)
+    as_rig = [f for fr in render_camera("front", scene, heads, 1) for f in fr.faces]
+    same = [f for fr in render_camera("front", scene, heads, 1, rig) for f in fr.faces]
+    moved = [f for fr in render_camera("front", scene, heads, 1, lower) for f in fr.faces]
+    assert as_rig == same and as_rig
+    assert [f.box_xyxy for f in moved] != [f.box_xyxy for f in as_rig]

@@ -115,11 +115,16 @@ class CameraRenderer:
     """Draws the frames of one camera; heads are cached per (occupant, yaw step, size level)."""
 
     def __init__(
-        self, name: str, scene: PassageScene, heads: Mapping[int, Callable[[bool, bool], HeadSprite]], seed: int
+        self,
+        name: str,
+        scene: PassageScene,
+        heads: Mapping[int, Callable[[bool, bool], HeadSprite]],
+        seed: int,
+        camera: LookAtCamera | None = None,
     ) -> None:
         self.name = name
         self.scene = scene
-        self.cam = camera_for(name)
+        self.cam = camera or camera_for(name)
         self.heads = heads
         self.rng = np.random.default_rng(seed)
         self._cache: dict[tuple[int, int, int, bool, bool], tuple[HeadSprite, npt.NDArray[np.uint8]]] = {}
@@ -439,7 +444,14 @@ def _background(name: str, rng: np.random.Generator, night: bool) -> npt.NDArray
 
 
 def render_camera(
-    name: str, scene: PassageScene, heads: Mapping[int, Callable[[bool, bool], HeadSprite]], seed: int
+    name: str,
+    scene: PassageScene,
+    heads: Mapping[int, Callable[[bool, bool], HeadSprite]],
+    seed: int,
+    camera: LookAtCamera | None = None,
 ) -> Iterator[Frame]:
-    """Frames of camera ``name`` (before degradations) with their face ground truth and window masks."""
-    return CameraRenderer(name, scene, heads, seed).frames()
+    """Frames of camera ``name`` (before degradations) with their face ground truth and window masks.
+
+    ``camera`` places it elsewhere than the lane's rig (:func:`camera_for`); ``name`` still says which
+    windows it sees occupants through (``"front"``: the windshield; ``"left"``/``"right"``: that side's)."""
+    return CameraRenderer(name, scene, heads, seed, camera).frames()

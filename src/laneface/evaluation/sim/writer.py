@@ -28,7 +28,7 @@ import csv
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from laneface.evaluation.sim.faces import HeadSprite
 
-__all__ = ["CAMERAS", "SimSummary", "render_passage", "simulate"]
+__all__ = ["CAMERAS", "SimSummary", "head_sprites", "render_passage", "scenes", "simulate"]
 
 CAMERAS = ("front", "left", "right")
 EPOCH = datetime(2026, 3, 2, tzinfo=UTC)
@@ -76,10 +76,9 @@ def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int
     from laneface.evaluation.sim.degrade import Degrader, sample_effects
     from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W
     from laneface.evaluation.sim.render import CAMERA_VIEWS, render_camera
-    from laneface.imageio import read_image
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    heads = {o.occupant_id: _HeadVariants(read_image(lfw_root / o.image), o, seed) for o in scene.occupants}
+    heads = head_sprites(scene, lfw_root, seed)
     by_id = {o.occupant_id: o for o in scene.occupants}
     cameras_truth: dict[str, object] = {}
     for ci, name in enumerate(CAMERAS):
@@ -144,6 +143,30 @@ def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int
     return truth
 
 
+def head_sprites(scene: PassageScene, lfw_root: Path, seed: int) -> dict[int, Callable[[bool, bool], HeadSprite]]:
+    """Occupant id -> its head sprites (with or without hand and sunglasses), drawn from its LFW image."""
+    from laneface.imageio import read_image
+
+    return {o.occupant_id: _HeadVariants(read_image(lfw_root / o.image), o, seed) for o in scene.occupants}
+
+
+def scenes(
+    pool: TravellerPool, seed: int, passages: int, *, inbound_share: float = 0.6, night_share: float = 0.25
+) -> Iterator[PassageScene]:
+    """The scenes of passages 0 .. ``passages`` - 1 of ``seed``, their travellers taken from ``pool`` in turn
+    (what :func:`simulate` renders; passage ``i`` depends only on the seed, ``i`` and the pool's state)."""
+    for i in range(passages):
+        rng = np.random.default_rng([seed, 1, i])
+        night = bool(rng.random() < night_share)
+        inbound = bool(rng.random() < inbound_share)
+        people = [(c.identity, c.face_image, c.document.doc_id) for c in pool.peek(MIN_TRAVELLERS)]
+        scene = sample_scene(
+            rng, f"sim{seed}-{i:05d}", people, started_at=_started_at(rng, i, night), night=night, inbound=inbound
+        )
+        pool.take(len(scene.occupants))
+        yield scene
+
+
 class _HeadVariants:
     """The head sprites of one occupant (with or without the hand, with or without the sunglasses), made
     when first asked for."""
@@ -201,19 +224,11 @@ def simulate(
     pool = TravellerPool(index, np.random.default_rng([seed, 0]))
     out.mkdir(parents=True, exist_ok=True)
     occupants = 0
-    for i in range(passages):
-        rng = np.random.default_rng([seed, 1, i])
-        night = bool(rng.random() < night_share)
-        inbound = bool(rng.random() < inbound_share)
-        candidates = pool.peek(MIN_TRAVELLERS)
-        people = [(c.identity, c.face_image, c.document.doc_id) for c in candidates]
-        pid = f"sim{seed}-{i:05d}"
-        scene = sample_scene(rng, pid, people, started_at=_started_at(rng, i, night), night=night, inbound=inbound)
-        pool.take(len(scene.occupants))
+    for i, scene in enumerate(scenes(pool, seed, passages, inbound_share=inbound_share, night_share=night_share)):
         occupants += len(scene.occupants)
-        render_passage(scene, lfw_root, out / pid, seed * 100_003 + i)
+        render_passage(scene, lfw_root, out / scene.passage_id, seed * 100_003 + i)
         if progress is not None:
-            progress(f"{pid}: {scene.vehicle.name}, {len(scene.occupants)} occupants, {scene.direction}")
+            progress(f"{scene.passage_id}: {scene.vehicle.name}, {len(scene.occupants)} occupants, {scene.direction}")
     docs = pool.documents()
     extra = pool.distractors(len(docs) if distractors is None else distractors)
     _write_gallery(out, lfw_root, docs + extra)
