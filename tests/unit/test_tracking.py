@@ -207,6 +207,14 @@ def test_front_rows_from_relative_face_size() -> None:
         RowModel(front_ratios=(0.5, 0.8))
 
 
+def test_side_cameras_give_no_side_unless_they_see_only_their_own() -> None:
+    from laneface.tracking import estimate_sides
+
+    tracks = [_track(0, "left", [0, 2], (700, 100, 760, 160)), _track(1, "right", [0], (100, 0, 160, 60))]
+    assert estimate_sides(tracks, "left", 960) == [None, None]  # a diagonal side camera sees both sides
+    assert estimate_sides(tracks, "right", 960, RowModel(side_views_own_side=True)) == ["right", "right"]
+
+
 def test_geometry_that_agrees_links_at_the_lenient_threshold() -> None:
     from laneface.tracking import estimate_sides
 
@@ -214,7 +222,9 @@ def test_geometry_that_agrees_links_at_the_lenient_threshold() -> None:
     left = _track(0, "left", [0, 2])
     assert estimate_sides([front, _track(1, "front", [0], (100, 0, 160, 60))], "front", 960) == ["left", "right"]
     assert estimate_sides([_track(2, "front", [0], (450, 0, 510, 60))], "front", 960) == [None]
-    assert estimate_sides([left], "left", 960) == ["left"] and estimate_sides([left], "roof", 960) == [None]
+    own_side = RowModel(side_views_own_side=True)
+    assert estimate_sides([left], "left", 960, own_side) == ["left"]
+    assert estimate_sides([left], "roof", 960, own_side) == [None]
     a, b = _tmpl([1, 0.9, 0]), _tmpl([1, 0, 0.9])  # cosine 0.55
     config = AssociationConfig(link_threshold=0.8, consistent_threshold=0.5)
     same_side = [TrackSummary(front, "front", a, 2, "left"), TrackSummary(left, "left", b, None, "left")]

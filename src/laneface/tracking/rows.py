@@ -10,10 +10,15 @@ driver, who is in front of everyone else). The estimate of a track is the median
 Side views see the vehicle's rows one after another while it moves; their rows are not estimated here
 (``None``) and come from the front-view track of the same occupant when the association links them.
 
-The vehicle side (``"left"``/``"right"``, the vehicle's own left and right) of a track: a side camera sees
-its own side (views ``side_views``: view ``"left"`` -> left); a front camera faces the oncoming vehicle, so
-the vehicle's left appears on the image's right (``front_image_right``). Faces within ``centre_band`` of
-the image centre (a middle seat) have no side.
+The vehicle side (``"left"``/``"right"``, the vehicle's own left and right) of a track: a front camera faces
+the oncoming vehicle, so the vehicle's left appears on the image's right (``front_image_right``); faces
+within ``centre_band`` of the image centre (a middle seat) have no side. A side camera's tracks get the
+side of its view (view ``"left"`` -> left) only when ``side_views_own_side`` says the side cameras see
+their own side alone (cameras square to the side windows). By default they get none: side cameras that
+look back diagonally at the vehicle, as in the simulator's rig, see the far side's occupants through the
+windshield and the near windows too (212 of 460 left-camera and 308 of 484 right-camera tracks of 200
+simulated passages showed a far-side or middle occupant), and a wrong side gives a wrong pair the
+lenient link threshold.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ class RowModel:
     front_views: tuple[str, ...] = ("front",)
     front_ratios: tuple[float, float] = (0.82, 0.62)  # size ratio to the largest face: row 1 above, row 2 above
     min_frames: int = 1  # frames shared with another face needed for a ratio-based estimate
-    side_views: tuple[str, ...] = ("left", "right")  # views that see the vehicle side of the same name
+    side_views: tuple[str, ...] = ("left", "right")  # views beside the vehicle, named after the side they stand on
+    side_views_own_side: bool = False  # a side view sees only its own side (module docstring)
     front_image_right: Side = "left"  # the vehicle side that appears on the image's right in a front view
     centre_band: float = 0.08  # fraction of the image width around the centre that has no side
 
@@ -89,6 +95,8 @@ def estimate_sides(
     """Vehicle side of each track of one camera (same order), or ``None`` where the view does not tell."""
     model = model or RowModel()
     if view in model.side_views:
+        if not model.side_views_own_side:
+            return [None] * len(tracks)
         side: Side = "left" if view == "left" else "right"
         return [side] * len(tracks)
     if view not in model.front_views or image_width <= 0:
