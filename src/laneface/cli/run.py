@@ -36,7 +36,7 @@ def run_command(
     full_frame_fps: Annotated[
         float,
         typer.Option("--full-frame-fps", help="Frames per second searched whole; the others only around tracks."),
-    ] = 2.5,
+    ] = 1.25,
     profile: Annotated[str, typer.Option("--profile", "-p", help="Quality profile of a capture.")] = "vehicle",
     few_fmr: FewFmrOption = 1e-2,
 ) -> None:
