@@ -260,3 +260,16 @@ def test_every_entry_point_defaults_to_the_lane_policy_1_to_few_target() -> None
     for command in (run_command, bench_lane_command):
         assert inspect.signature(command).parameters["few_fmr"].default == target
     assert PipelineConfig().few_fmr == target
+
+
+def test_run_and_lane_toml_default_to_the_lane_config_rates_and_shots() -> None:
+    import inspect
+
+    from laneface.cli.run import run_command
+    from laneface.edge.config import PipelineConfig
+
+    default = LaneConfig()
+    options = inspect.signature(run_command).parameters
+    for name in ("detect_fps", "side_detect_fps", "full_frame_fps", "shots_per_track"):
+        assert options[name].default == getattr(default, name), name
+        assert getattr(PipelineConfig(), name) == getattr(default, name), name

@@ -49,6 +49,7 @@ def lane_command(
             detect_fps=p.detect_fps,
             side_detect_fps=p.side_detect_fps,
             full_frame_fps=p.full_frame_fps,
+            shots_per_track=p.shots_per_track,
             policy=MatchPolicy(target_fmr=p.few_fmr),
         ),
         detector=p.detector,

@@ -37,6 +37,10 @@ def run_command(
         float,
         typer.Option("--full-frame-fps", help="Frames per second searched whole; the others only around tracks."),
     ] = 1.25,
+    shots_per_track: Annotated[
+        int,
+        typer.Option("--shots-per-track", min=1, help="Best shots of each track that are embedded (1 saves CPU)."),
+    ] = 2,
     profile: Annotated[str, typer.Option("--profile", "-p", help="Quality profile of a capture.")] = "vehicle",
     few_fmr: FewFmrOption = 1e-2,
 ) -> None:
@@ -55,6 +59,7 @@ def run_command(
             detect_fps=detect_fps,
             side_detect_fps=side_detect_fps,
             full_frame_fps=full_frame_fps,
+            shots_per_track=shots_per_track,
             policy=MatchPolicy(target_fmr=few_fmr),
         ),
         detector=detector,

@@ -169,6 +169,7 @@ class PipelineConfig(_Model):
     detect_fps: float = Field(default=5.0, gt=0.0, le=120.0)
     side_detect_fps: float = Field(default=10.0, gt=0.0, le=120.0)
     full_frame_fps: float = Field(default=1.25, gt=0.0, le=120.0)
+    shots_per_track: int = Field(default=2, ge=1, le=16)
     few_fmr: float = Field(default=1e-2, ge=1e-6, le=0.5)  # `laneface run --few-fmr`
 
 
