@@ -8,6 +8,7 @@ ceiling is the share of occupants (by row) and of vehicles (every occupant) that
 capture. Nothing here depends on a detector or a recognizer: it says what the scene allows.
 
 usage: python tools/sim_rig_ceiling.py --lfw-dir ../shared/data/lfw/lfw-deepfunneled --passages 40 --seed 2026
+       [--any-pose]   (no yaw/pitch limits: what the rig would allow if every occupant faced a camera)
 """
 
 from __future__ import annotations
@@ -88,11 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--lfw-dir", type=Path, required=True)
     ap.add_argument("--passages", type=int, default=40)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument(
+        "--any-pose", action="store_true", help="Drop the yaw and pitch limits: the bound if everyone faced a camera."
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     pool = TravellerPool(LfwIndex(args.lfw_dir), np.random.default_rng([args.seed, 0]))
     all_scenes = list(scenes(pool, args.seed, args.passages))
-    rule = CapturableRule()
+    rule = CapturableRule(max_abs_yaw_deg=180.0, max_abs_pitch_deg=180.0) if args.any_pose else CapturableRule()
     cap: dict[tuple[str, str], set[Key]] = {}
     for label, place in FRONTS.items():
         cap[(label, "front")] = set()
@@ -104,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for i, s in enumerate(all_scenes):
                 cap[(label, name)] |= capturable(s, args.lfw_dir, args.seed * 100_003 + i, name, place(side), rule)
     out = sys.stdout.write
-    out(f"{args.passages} passages of seed {args.seed}; occupants capturable by some camera of the rig\n")
+    out(f"{args.passages} passages of seed {args.seed}; occupants capturable by some camera of the rig ({rule})\n")
     for f, sd in itertools.product(FRONTS, SIDES):
         out(f"{f} + {sd}: {ceiling([cap[(f, 'front')], cap[(sd, 'left')], cap[(sd, 'right')]], all_scenes)}\n")
     rig = [cap[("front (rig)", "front")], cap[("sides 2.65 m ahead (rig)", "left")]]
