@@ -17,12 +17,13 @@ import argparse
 import itertools
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from laneface.evaluation.bench_lane import CapturableRule
+from laneface.evaluation.sim.faces import HeadSprite
 from laneface.evaluation.sim.geometry import LookAtCamera
 from laneface.evaluation.sim.people import LfwIndex, TravellerPool
 from laneface.evaluation.sim.render import AIM_HEIGHT_M, HALF_WIDTH, STOP_M, render_camera
@@ -61,9 +62,12 @@ Key = tuple[str, int]  # passage id, occupant id
 
 
 def capturable(
-    scene: PassageScene, lfw_root: Path, seed: int, name: str, camera: LookAtCamera, rule: CapturableRule
+    scene: PassageScene,
+    heads: Mapping[int, Callable[[bool, bool], HeadSprite]],
+    name: str,
+    camera: LookAtCamera,
+    rule: CapturableRule,
 ) -> set[Key]:
-    heads = head_sprites(scene, lfw_root, seed)
     found: set[Key] = set()
     for frame in render_camera(name, scene, heads, 0, camera):
         for face in frame.faces:
@@ -97,16 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     pool = TravellerPool(LfwIndex(args.lfw_dir), np.random.default_rng([args.seed, 0]))
     all_scenes = list(scenes(pool, args.seed, args.passages))
     rule = CapturableRule(max_abs_yaw_deg=180.0, max_abs_pitch_deg=180.0) if args.any_pose else CapturableRule()
-    cap: dict[tuple[str, str], set[Key]] = {}
-    for label, place in FRONTS.items():
-        cap[(label, "front")] = set()
-        for i, s in enumerate(all_scenes):
-            cap[(label, "front")] |= capturable(s, args.lfw_dir, args.seed * 100_003 + i, "front", place(1.0), rule)
-    for label, place in SIDES.items():
-        for name, side in (("left", -1.0), ("right", 1.0)):
-            cap[(label, name)] = set()
-            for i, s in enumerate(all_scenes):
-                cap[(label, name)] |= capturable(s, args.lfw_dir, args.seed * 100_003 + i, name, place(side), rule)
+    cameras = [(label, "front", place(1.0)) for label, place in FRONTS.items()]
+    sides = (("left", -1.0), ("right", 1.0))
+    cameras += [(label, name, place(side)) for label, place in SIDES.items() for name, side in sides]
+    cap: dict[tuple[str, str], set[Key]] = {(label, name): set() for label, name, _ in cameras}
+    for i, s in enumerate(all_scenes):
+        heads = head_sprites(s, args.lfw_dir, args.seed * 100_003 + i)  # read and drawn once for every camera
+        for label, name, camera in cameras:
+            cap[(label, name)] |= capturable(s, heads, name, camera, rule)
     out = sys.stdout.write
     out(f"{args.passages} passages of seed {args.seed}; occupants capturable by some camera of the rig ({rule})\n")
     for f, sd in itertools.product(FRONTS, SIDES):
