@@ -83,3 +83,19 @@ def test_a_1_to_few_target_outside_its_range_is_refused(tmp_path: Path, value: s
     config.write_text(TOML + f"\n[pipeline]\nfew_fmr = {value}\n")
     with pytest.raises(ConfigError, match="few_fmr"):
         load_lane_config(config)
+
+
+def test_no_shots_per_track_is_refused_by_lane_toml_and_run(tmp_path: Path) -> None:
+    from laneface.edge.config import load_lane_config
+
+    config = tmp_path / "lane.toml"
+    config.write_text(TOML + "\n[pipeline]\nshots_per_track = 1\n")
+    assert load_lane_config(config).pipeline.shots_per_track == 1
+    config.write_text(TOML + "\n[pipeline]\nshots_per_track = 0\n")
+    with pytest.raises(ConfigError, match="shots_per_track"):
+        load_lane_config(config)
+    out = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(tmp_path), "run", str(tmp_path), "--out", str(out), "--shots-per-track", "0"]
+    )
+    assert result.exit_code == 2 and "shots-per-track" in result.output and not out.exists()
