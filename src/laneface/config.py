@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from laneface.records.settings import PrivacySettings, RecordsSettings, ServiceSettings
@@ -20,6 +20,7 @@ __all__ = [
     "DetectionSettings",
     "EmbeddingSettings",
     "ImageSettings",
+    "LaneSettings",
     "ModelSettings",
     "Settings",
     "default_data_dir",
@@ -78,6 +79,49 @@ class ImageSettings(BaseModel):
     max_pixels: int = Field(default=64_000_000, ge=1)
 
 
+class LaneSettings(BaseModel):
+    """The lane pipeline: ``laneface run`` / ``bench lane`` options, lane.toml's ``[pipeline]`` table and
+    ``LANEFACE_LANE__*`` all set these fields (one source of the defaults). ``detector`` and ``embedder``
+    default to the detection and embedding sections."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: str | None = None
+    embedder: str | None = None
+    profile: str = Field(default="vehicle", min_length=1, description="Quality profile of a capture.")
+    detect_fps: float = Field(
+        default=5.0, gt=0.0, le=120.0, description="Frames per second of a front camera that go through detection."
+    )
+    side_detect_fps: float = Field(
+        default=10.0, gt=0.0, le=120.0, description="The same for side cameras (views left, right)."
+    )
+    # whole-frame searches cost most of the CPU; tracks carry the faces between them
+    full_frame_fps: float = Field(
+        default=1.25, gt=0.0, le=120.0, description="Frames per second searched whole; the others only around tracks."
+    )
+    roi_margin: float = Field(default=1.0, ge=0.0, le=10.0, description="Face sizes added around a predicted box.")
+    roi_min_side: int = Field(default=128, ge=8, le=4096, description="Smallest side of a search region, px.")
+    candidates_per_track: int = Field(default=4, ge=1, le=64, description="Faces per track assessed for quality.")
+    shots_per_track: int = Field(
+        default=2, ge=1, le=16, description="Best shots of each track that are embedded (1 saves CPU)."
+    )
+    shots_per_occupant: int = Field(default=3, ge=1, le=64, description="Best shots aggregated per occupant.")
+    # lane shots of one person in two cameras score low, so links are looser than 1:1 decisions
+    link_fmr: float = Field(default=2e-2, gt=0.0, lt=1.0, description="FMR of the threshold that links two tracks.")
+    consistent_link_fmr: float = Field(
+        default=5e-2, gt=0.0, lt=1.0, description="The same where seat geometry (side, row) agrees."
+    )
+    one_to_n_k: int = Field(default=10, ge=1, le=1000, description="Candidates a 1:N search returns.")
+    # the lane's false matches are about few_fmr x the share of occupants whose document is not read
+    few_fmr: float = Field(
+        default=1e-2,
+        ge=1e-6,
+        le=0.5,
+        description="1:few target: false-match probability of an occupant whose document was not read "
+        "(the lane's false matches are about this times the share of documents not read).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LANEFACE_", env_nested_delimiter="__", extra="ignore")
 
@@ -89,6 +133,7 @@ class Settings(BaseSettings):
     records: RecordsSettings = Field(default_factory=RecordsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    lane: LaneSettings = Field(default_factory=LaneSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 

@@ -102,6 +102,10 @@ class Matcher:
         (:class:`~laneface.gallery.errors.UncalibratedModelError` when there are none)."""
         return cls(gallery, load_thresholds(data_dir).get(gallery.model_version), policy)
 
+    def with_policy(self, policy: MatchPolicy) -> Matcher:
+        """This matcher's gallery and thresholds deciding at ``policy`` (the matcher itself when it already does)."""
+        return self if policy == self.policy else Matcher(self.gallery, self.thresholds, policy)
+
     @property
     def verify_threshold(self) -> float:
         return self.thresholds.at_fmr(self.policy.target_fmr)

@@ -66,7 +66,8 @@ def proxy_score(landmarks_xy: npt.ArrayLike, detection_score: float, *, full_siz
 
 @dataclass(frozen=True, eq=False)
 class FaceCandidate:
-    """A face kept for assessment: a patch of its frame around it and the face in patch coordinates."""
+    """A face kept for assessment: a patch of its frame around it and the face in patch coordinates, and
+    its box as detected in the frame."""
 
     camera: str
     track_id: int
@@ -76,6 +77,7 @@ class FaceCandidate:
     face: FaceDetections  # one face, coordinates of ``patch_rgb``
     origin_xy: tuple[int, int]  # top-left corner of the patch in the frame
     proxy: float
+    frame_box_xyxy: tuple[float, float, float, float]  # the face's box in frame coordinates
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,7 +158,8 @@ class CandidateBuffer:
         if len(heap) >= self.keep and proxy <= heap[0][0]:
             return False
         patch, face, origin = _patch(image_rgb, detections, index, self.margin)
-        cand = FaceCandidate(camera, track_id, frame_index, timestamp_s, patch, face, origin, proxy)
+        x0, y0, x1, y1 = (float(v) for v in detections.boxes_xyxy[index])
+        cand = FaceCandidate(camera, track_id, frame_index, timestamp_s, patch, face, origin, proxy, (x0, y0, x1, y1))
         self._seq += 1
         item = (proxy, -self._seq, cand)
         if len(heap) >= self.keep:

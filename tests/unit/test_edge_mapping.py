@@ -27,7 +27,7 @@ def _shot(shade: int = 120) -> Shot:
         np.array([0.9], np.float32),
         "fake",
     )
-    candidate = FaceCandidate("front", 1, 12, 1.2, patch, face, (100, 80), 0.8)
+    candidate = FaceCandidate("front", 1, 12, 1.2, patch, face, (100, 80), 0.8, (105.0, 85.0, 135.0, 123.0))
     return Shot(candidate, QualityReport({}, 81.25, "vehicle", True, ()))
 
 
@@ -50,6 +50,7 @@ def _result() -> PassageResult:
         video_s=4.0,
         frames_processed=60,
         model_version="mobilefacenet@1",
+        started_at=datetime(2026, 5, 1, 8, 0, tzinfo=UTC),
     )
 
 

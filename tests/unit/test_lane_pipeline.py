@@ -21,8 +21,10 @@ from lanefakes import (
 from typer.testing import CliRunner
 
 from laneface.cli.app import app
+from laneface.config import LaneSettings
 from laneface.errors import ConfigError, InvalidPassageError, InvalidVideoError
-from laneface.pipeline.lane import LaneConfig, LanePipeline
+from laneface.pipeline.lane import LanePipeline, detection_stride, full_frame_every
+from laneface.tracking.rows import RowModel
 
 RED, GREEN, BLUE, GREY = (200, 30, 30), (30, 200, 30), (30, 30, 200), (120, 120, 120)
 DOCS = {"D-RED": RED, "D-GREEN": GREEN, "D-BLUE": BLUE, "D-GREY": GREY}
@@ -62,7 +64,7 @@ def test_every_occupant_is_found_counted_placed_and_matched_once(tmp_path: Path,
 
 def test_only_the_best_shots_are_assessed_and_embedded(tmp_path: Path) -> None:
     det, quality, emb = ColourDetector(), SizeQuality(), ColourEmbedder()
-    config = LaneConfig(candidates_per_track=3, shots_per_track=2, side_detect_fps=5.0, full_frame_fps=10.0)
+    config = LaneSettings(candidates_per_track=3, shots_per_track=2, side_detect_fps=5.0, full_frame_fps=10.0)
     p = LanePipeline(det, quality, emb, matcher_with(tmp_path / "data", DOCS), config)
     p.process(_minivan(tmp_path / "p1"))
     assert det.calls == 12
@@ -109,17 +111,27 @@ def test_an_unknown_person_is_no_match(tmp_path: Path, pipeline: LanePipeline) -
     assert only.match.score is not None and only.match.score < 0.5
 
 
-def test_config_is_checked(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError):
-        LaneConfig(detect_fps=0)
-    with pytest.raises(ConfigError):
-        LaneConfig(shots_per_track=0)
-    c = LaneConfig(detect_fps=5, side_detect_fps=10, full_frame_fps=2.5)
-    assert c.stride(10) == 2 and c.stride(25) == 5 and c.stride(10, "left") == 1
-    assert c.full_frame_every(10) == 2 and c.full_frame_every(10, "right") == 4
-    assert LaneConfig(detect_fps=30).stride(10) == 1 and LaneConfig(full_frame_fps=30).full_frame_every(10) == 1
-    with pytest.raises(ConfigError):
-        LaneConfig(full_frame_fps=-1)
+def test_config_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        LaneSettings(detect_fps=0)
+    with pytest.raises(ValidationError):
+        LaneSettings(shots_per_track=0)
+    rows = RowModel()
+    c = LaneSettings(detect_fps=5, side_detect_fps=10, full_frame_fps=2.5)
+    assert detection_stride(c, rows, 10) == 2 and detection_stride(c, rows, 25) == 5
+    assert detection_stride(c, rows, 10, "left") == 1
+    assert full_frame_every(c, rows, 10) == 2 and full_frame_every(c, rows, 10, "right") == 4
+    assert detection_stride(LaneSettings(detect_fps=30), rows, 10) == 1
+    assert full_frame_every(LaneSettings(full_frame_fps=30), rows, 10) == 1
+    with pytest.raises(ValidationError):
+        LaneSettings(full_frame_fps=-1)
+    from laneface.config import load_settings
+
+    monkeypatch.setenv("LANEFACE_LANE__DETECT_FPS", "0")
+    with pytest.raises(ConfigError, match=r"lane\.detect_fps"):
+        load_settings()
 
 
 def test_bad_passages_raise_input_errors(tmp_path: Path, pipeline: LanePipeline) -> None:
@@ -221,55 +233,67 @@ def test_detection_in_regions_maps_back_and_drops_faces_cut_by_a_region_edge() -
 def test_full_frame_every_one_searches_every_processed_frame_whole(tmp_path: Path) -> None:
     det = ColourDetector()
     p = LanePipeline(
-        det, SizeQuality(), ColourEmbedder(), matcher_with(tmp_path / "d", DOCS), LaneConfig(full_frame_fps=10.0)
+        det, SizeQuality(), ColourEmbedder(), matcher_with(tmp_path / "d", DOCS), LaneSettings(full_frame_fps=10.0)
     )
     result = p.process(_minivan(tmp_path / "p1", documents=["D-RED", "D-GREEN", "D-BLUE"]))
     assert det.calls == 18 and result.occupant_count == 3 and result.complete_capture
 
 
 def test_identification_follows_the_lane_policy(tmp_path: Path) -> None:
-    """The pipeline decides with ``LaneConfig.policy`` (1:few at target_fmr 1e-2 by default, divided among
-    the vehicle's documents), whatever policy the matcher it is given was built with."""
-    from laneface.matching import MatchPolicy
-
+    """The pipeline decides with the policy of its lane settings (1:few at few_fmr 1e-2 by default, divided
+    among the vehicle's documents), whatever policy the matcher it is given was built with."""
     matcher = matcher_with(tmp_path / "d", DOCS)
     lane = LanePipeline(ColourDetector(), SizeQuality(), ColourEmbedder(), matcher)
-    assert LaneConfig().policy.target_fmr == pytest.approx(1e-2)
-    assert lane.matcher.policy == LaneConfig().policy and lane.matcher.gallery is matcher.gallery
+    assert LaneSettings().few_fmr == pytest.approx(1e-2)
+    assert lane.matcher.policy.target_fmr == pytest.approx(1e-2) and lane.matcher.gallery is matcher.gallery
     assert lane.matcher.one_to_few_threshold(3) == pytest.approx(matcher.thresholds.at_fmr(1e-2 / 3))
-    strict = LanePipeline(
-        ColourDetector(),
-        SizeQuality(),
-        ColourEmbedder(),
-        matcher,
-        LaneConfig(policy=MatchPolicy(target_fmr=1e-4, target_fpir=1e-4)),
-    )
+    strict = LanePipeline(ColourDetector(), SizeQuality(), ColourEmbedder(), matcher, LaneSettings(few_fmr=1e-4))
     assert strict.matcher.one_to_few_threshold(3) == pytest.approx(matcher.thresholds.at_fmr(1e-4 / 3))
-    assert strict.matcher.policy.target_fpir == pytest.approx(1e-4)
+    assert strict.matcher.policy.target_fpir == pytest.approx(matcher.policy.target_fpir)
+    same = lane.matcher
+    assert LanePipeline(ColourDetector(), SizeQuality(), ColourEmbedder(), same).matcher is same, "built once"
 
 
-def test_every_entry_point_defaults_to_the_lane_policy_1_to_few_target() -> None:
-    """`laneface run`, `laneface bench lane` and lane.toml default to ``LaneConfig().policy.target_fmr``."""
-    import inspect
+@pytest.mark.parametrize("command", ["run", "bench-lane", "lane.toml"])
+def test_every_entry_point_reads_the_one_lane_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_env: None, command: str
+) -> None:
+    """`laneface run`, `laneface bench lane` and lane.toml build the pipeline from ``Settings.lane``: absent
+    options keep its defaults (or the environment's values), given ones replace them."""
+    seen: list[LaneSettings] = []
 
-    from laneface.cli.bench import lane as bench_lane_command
-    from laneface.cli.run import run_command
-    from laneface.edge.config import PipelineConfig
+    def fake_from_settings(cls: type[LanePipeline], settings: object, store: object = None) -> LanePipeline:
+        from laneface.config import Settings
 
-    target = LaneConfig().policy.target_fmr
-    for command in (run_command, bench_lane_command):
-        assert inspect.signature(command).parameters["few_fmr"].default == target
-    assert PipelineConfig().few_fmr == target
+        assert isinstance(settings, Settings)
+        seen.append(settings.lane)
+        raise SystemExit(7)
 
+    monkeypatch.setattr(LanePipeline, "from_settings", classmethod(fake_from_settings))
+    monkeypatch.setenv("LANEFACE_LANE__SHOTS_PER_OCCUPANT", "5")
+    passage = _minivan(tmp_path / "p1")
+    if command == "run":
+        args = ["run", str(passage), "--out", str(tmp_path / "r.jsonl"), "--detect-fps", "2.5", "--few-fmr", "0.001"]
+        CliRunner().invoke(app, ["--data-dir", str(tmp_path), *args])
+        assert seen[0].detect_fps == 2.5 and seen[0].few_fmr == 1e-3
+    elif command == "bench-lane":
+        (passage / "ground_truth.json").write_text('{"passage_id": "P-1", "occupants": []}')
+        args = ["bench", "lane", str(tmp_path), "--few-fmr", "0.001", "--out", str(tmp_path / "b")]
+        CliRunner().invoke(app, ["--data-dir", str(tmp_path), *args])
+        assert seen[0].few_fmr == 1e-3 and seen[0].detect_fps == LaneSettings().detect_fps
+    else:
+        from laneface.edge.config import load_lane_config
 
-def test_run_and_lane_toml_default_to_the_lane_config_rates_and_shots() -> None:
-    import inspect
-
-    from laneface.cli.run import run_command
-    from laneface.edge.config import PipelineConfig
-
-    default = LaneConfig()
-    options = inspect.signature(run_command).parameters
-    for name in ("detect_fps", "side_detect_fps", "full_frame_fps", "shots_per_track"):
-        assert options[name].default == getattr(default, name), name
-        assert getattr(PipelineConfig(), name) == getattr(default, name), name
+        toml = (
+            'lane = "L1"\ndirection = "outbound"\noutbox = "o.db"\nspool_dir = "s"\n'
+            '[service]\nurl = "http://127.0.0.1:9"\n[[camera]]\nname = "front"\nurl = "rtsp://x/y"\n'
+            "[pipeline]\ndetect_fps = 2.5\nfew_fmr = 0.001\n"
+        )
+        (tmp_path / "lane.toml").write_text(toml)
+        seen.append(load_lane_config(tmp_path / "lane.toml").pipeline)
+        assert seen[0].detect_fps == 2.5 and seen[0].few_fmr == 1e-3
+    assert len(seen) == 1
+    if command != "lane.toml":
+        assert seen[0].shots_per_occupant == 5, "the environment's lane section is the base"
+    defaults = LaneSettings()
+    assert seen[0].full_frame_fps == defaults.full_frame_fps and seen[0].link_fmr == defaults.link_fmr

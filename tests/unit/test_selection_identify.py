@@ -61,7 +61,9 @@ def test_buffer_keeps_the_best_faces_of_each_track_as_patches() -> None:
 
 
 def _shot(passed: bool, unified: float | None, proxy: float = 0.5, frame: int = 0) -> Shot:
-    cand = FaceCandidate("c", 0, frame, 0.0, np.zeros((4, 4, 3), np.uint8), FaceDetections.empty(), (0, 0), proxy)
+    cand = FaceCandidate(
+        "c", 0, frame, 0.0, np.zeros((4, 4, 3), np.uint8), FaceDetections.empty(), (0, 0), proxy, (0.0, 0.0, 4.0, 4.0)
+    )
     return Shot(cand, QualityReport({}, unified, "vehicle", passed, ()))
 
 
@@ -154,5 +156,7 @@ def test_every_one_to_few_score_is_reported_whatever_the_decision(tmp_path: Path
     assert r[1].few_scores[0][1] >= r[1].few_scores[1][1]
     assert r[2].few_scores == ()
     assert identify(m, [_t((C1, 1.0))], [])[0].few_scores == ()
-    as_json = r[0].as_json()["few_scores"]
+    from laneface.pipeline.result import match_line
+
+    as_json = match_line(r[0])["few_scores"]
     assert isinstance(as_json, list) and as_json[0]["doc_id"] == "D1"

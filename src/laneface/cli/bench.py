@@ -7,13 +7,26 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from laneface.cli.bench_service import bench_service_command
-from laneface.cli.common import FewFmrOption, emit_json, settings_of, store_of
+from laneface.cli.common import (
+    DetectorOption,
+    EmbedderOption,
+    FewFmrOption,
+    ProfileOption,
+    emit_json,
+    settings_of,
+    settings_with_lane,
+    store_of,
+)
 from laneface.errors import InvalidDatasetError
+
+if TYPE_CHECKING:
+    from laneface.config import Settings
+    from laneface.models import ModelStore
 
 bench_app = typer.Typer(help="Benchmarks that print numbers (accuracy, speed, recall).", no_args_is_help=True)
 log = logging.getLogger(__name__)
@@ -292,10 +305,10 @@ def lane(
         Path | None,
         typer.Option("--results", help="Score this `laneface run` JSONL instead of running the pipeline."),
     ] = None,
-    detector: Annotated[str | None, typer.Option("--detector", "-d", help="Detector (default: settings).")] = None,
-    embedder: Annotated[str | None, typer.Option("--embedder", "-e", help="Embedder (default: settings).")] = None,
-    profile: Annotated[str, typer.Option("--profile", "-p", help="Quality profile of a capture.")] = "vehicle",
-    few_fmr: FewFmrOption = 1e-2,
+    detector: DetectorOption = None,
+    embedder: EmbedderOption = None,
+    profile: ProfileOption = None,
+    few_fmr: FewFmrOption = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N passages (sorted).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory for results.jsonl, report JSON and chart.")] = Path(
         "out/bench_lane"
@@ -315,7 +328,8 @@ def lane(
         except (OSError, ValueError) as exc:
             raise InvalidDatasetError(f"cannot read results {results}: {exc}") from None
     else:
-        lines = _run_lane_pipeline(ctx, dirs, detector, embedder, profile, few_fmr, out / "results.jsonl")
+        settings = settings_with_lane(ctx, detector=detector, embedder=embedder, profile=profile, few_fmr=few_fmr)
+        lines = _run_lane_pipeline(settings, store_of(ctx), dirs, out / "results.jsonl")
     report = score_passages(lines, truths)
     data = report.as_json()
     data["passages_dir"] = str(directory)
@@ -366,25 +380,14 @@ def lane(
     )
 
 
-def _run_lane_pipeline(
-    ctx: typer.Context,
-    dirs: list[Path],
-    detector: str | None,
-    embedder: str | None,
-    profile: str,
-    few_fmr: float,
-    path: Path,
-) -> list[dict[str, object]]:
-    """The pipeline's result per passage, on one thread; a passage that fails gets an "error" line."""
-    import time
-
+def _run_lane_pipeline(settings: Settings, store: ModelStore, dirs: list[Path], path: Path) -> list[dict[str, object]]:
+    """The pipeline's result per passage, on one thread (:func:`~laneface.pipeline.passages.process_passages`),
+    each line with ``bench_wall_s``, the wall-clock seconds around reading and processing."""
     import cv2
 
-    from laneface.errors import InputError
-    from laneface.matching import MatchPolicy
-    from laneface.pipeline.lane import LaneConfig, LanePipeline
+    from laneface.pipeline.lane import LanePipeline
+    from laneface.pipeline.passages import PassageOutcome, process_passages
 
-    settings = settings_of(ctx)
     cv2.setNumThreads(1)
     settings = settings.model_copy(
         update={
@@ -392,27 +395,15 @@ def _run_lane_pipeline(
             "embedding": settings.embedding.model_copy(update={"num_threads": 1}),
         }
     )
-    pipeline = LanePipeline.from_settings(
-        settings,
-        store_of(ctx),
-        config=LaneConfig(policy=MatchPolicy(target_fmr=few_fmr)),
-        detector=detector,
-        embedder=embedder,
-        profile=profile,
-    )
+
+    def progress(done: int, outcome: PassageOutcome) -> None:
+        log.info("%d/%d %s", done, len(dirs), outcome.directory.name)
+
     lines: list[dict[str, object]] = []
-    with pipeline, path.open("w", encoding="utf-8") as fh:
-        for i, d in enumerate(dirs):
-            line: dict[str, object]
-            t0 = time.perf_counter()
-            try:
-                line = pipeline.process(d).as_json()
-            except InputError as exc:
-                line = {"passage_id": d.name, "error": str(exc)}
-                log.warning("passage %s: %s", d, exc)
-            line["bench_wall_s"] = round(time.perf_counter() - t0, 4)
+    with LanePipeline.from_settings(settings, store) as pipeline, path.open("w", encoding="utf-8") as fh:
+        for outcome in process_passages(pipeline, dirs, progress=progress):
+            line: dict[str, object] = {**outcome.as_json(), "bench_wall_s": round(outcome.wall_s, 4)}
             lines.append(line)
             fh.write(json.dumps(line) + "\n")
             fh.flush()
-            log.info("%d/%d %s", i + 1, len(dirs), d.name)
     return lines

@@ -36,32 +36,17 @@ def lane_command(
     api_key = cfg.service.api_key()  # before the models load: a missing key fails at once
 
     from laneface.edge.lane import build_runner, pipeline_processor, run_lane
-    from laneface.matching import MatchPolicy
-    from laneface.pipeline.lane import LaneConfig, LanePipeline
+    from laneface.pipeline.lane import LanePipeline
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx).model_copy(update={"lane": cfg.pipeline})
     store = store_of(ctx)
-    p = cfg.pipeline
-    pipeline = LanePipeline.from_settings(
-        settings,
-        store,
-        config=LaneConfig(
-            detect_fps=p.detect_fps,
-            side_detect_fps=p.side_detect_fps,
-            full_frame_fps=p.full_frame_fps,
-            shots_per_track=p.shots_per_track,
-            policy=MatchPolicy(target_fmr=p.few_fmr),
-        ),
-        detector=p.detector,
-        embedder=p.embedder,
-        profile=p.profile,
-    )
+    pipeline = LanePipeline.from_settings(settings, store)
     with pipeline:
         detector = None
         if cfg.trigger.kind == "auto":
             from laneface.detection.factory import build_detector
 
-            name = cfg.trigger.detector or p.detector or settings.detection.detector
+            name = cfg.trigger.detector or cfg.pipeline.detector or settings.detection.detector
             detector = build_detector(name, store, settings.detection)
         runner = build_runner(cfg, pipeline_processor(pipeline, images=cfg.delivery.send_images), api_key=api_key)
         logger.info(

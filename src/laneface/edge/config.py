@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from laneface.config import LaneSettings
 from laneface.errors import ConfigError
 
 __all__ = [
@@ -25,7 +26,6 @@ __all__ = [
     "DeliveryConfig",
     "LaneFileConfig",
     "PassageConfig",
-    "PipelineConfig",
     "ServiceConfig",
     "TriggerConfig",
     "load_lane_config",
@@ -160,19 +160,6 @@ class PassageConfig(_Model):
         return self
 
 
-class PipelineConfig(_Model):
-    """The lane pipeline (``laneface run``'s options); detector/embedder default to the settings."""
-
-    detector: str | None = None
-    embedder: str | None = None
-    profile: str = "vehicle"
-    detect_fps: float = Field(default=5.0, gt=0.0, le=120.0)
-    side_detect_fps: float = Field(default=10.0, gt=0.0, le=120.0)
-    full_frame_fps: float = Field(default=1.25, gt=0.0, le=120.0)
-    shots_per_track: int = Field(default=2, ge=1, le=16)
-    few_fmr: float = Field(default=1e-2, ge=1e-6, le=0.5)  # `laneface run --few-fmr`
-
-
 class LaneFileConfig(_Model):
     """The whole ``lane.toml``."""
 
@@ -185,7 +172,7 @@ class LaneFileConfig(_Model):
     trigger: TriggerConfig = Field(default_factory=TriggerConfig)
     passage: PassageConfig = Field(default_factory=PassageConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
-    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    pipeline: LaneSettings = Field(default_factory=LaneSettings)  # the lane pipeline, as `laneface run`'s options
 
     @model_validator(mode="after")
     def _cameras(self) -> LaneFileConfig:

@@ -63,16 +63,18 @@ class JsonLinesSink:
 
 
 def pipeline_processor(pipeline: LanePipeline, *, images: bool = True) -> Processor:
-    """The processor of the real lane: the lane pipeline on the spooled passage, its result as the body."""
-    from laneface.capture.passage import read_passage
+    """The processor of the real lane: the lane pipeline on the spooled passage
+    (:func:`~laneface.pipeline.passages.process_passages`), its result as the body; a passage that cannot be
+    read raises its :class:`~laneface.errors.InputError` (the runner records it as failed)."""
+    from laneface.pipeline.passages import process_passages
 
     def process(spooled: SpooledPassage) -> bytes:
         if not spooled.has_frames:
             body = empty_passage_body(spooled.passage_id, spooled.lane, spooled.direction, spooled.started_at)
             return encode_body(body)
-        passage = read_passage(spooled.directory)
-        result = pipeline.process_passage(passage)
-        return encode_body(passage_body(result, passage.started_at, images=images))
+        (outcome,) = process_passages(pipeline, [spooled.directory])
+        result = outcome.unwrap()
+        return encode_body(passage_body(result, result.started_at, images=images))
 
     return process
 

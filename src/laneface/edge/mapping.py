@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import io
 import json
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from laneface.pipeline.result import OccupantResult, PassageResult
+    from laneface.pipeline.result import OccupantLine, OccupantResult, PassageResult
     from laneface.selection import Shot
 
 __all__ = ["empty_passage_body", "encode_body", "occupant_body", "passage_body", "shot_jpeg"]
@@ -26,12 +25,6 @@ def _instant(value: datetime) -> str:
     """ISO 8601 in UTC with an offset (a naive time is taken as UTC)."""
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     return aware.astimezone(UTC).isoformat()
-
-
-def _finite(value: float | None, digits: int) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return round(float(value), digits)
 
 
 def shot_jpeg(shot: Shot, quality: int = 90) -> bytes:
@@ -46,51 +39,45 @@ def shot_jpeg(shot: Shot, quality: int = 90) -> bytes:
 def occupant_body(
     occupant: OccupantResult, model_version: str, *, images: bool = True, jpeg_quality: int = 90
 ) -> dict[str, object]:
-    """One ``OccupantCreate``: ids as strings, quality clamped to 0-100, the best-shot JPEG (base64) when
-    ``images`` and the occupant has one."""
-    match = occupant.match
-    quality = _finite(occupant.quality, 2)
+    """One ``OccupantCreate`` from the occupant's ``laneface run`` line (:meth:`OccupantResult.as_json`): the
+    service's contract has string ids; the best-shot JPEG (base64) when ``images`` and the occupant has one."""
+    return _occupant_body(occupant.as_json(), occupant.best_shot if images else None, model_version, jpeg_quality)
+
+
+def _occupant_body(line: OccupantLine, shot: Shot | None, model_version: str, jpeg_quality: int) -> dict[str, object]:
+    match = line["match"]
     out: dict[str, object] = {
-        "occupant_id": str(occupant.occupant_id),
-        "row": occupant.row,
-        "quality": 0.0 if quality is None else min(100.0, max(0.0, quality)),
-        "quality_passed": bool(occupant.quality_passed),
-        "match": {
-            "doc_id": match.doc_id,
-            "score": _finite(match.score, 4),
-            "decision": match.decision,
-        },
+        "occupant_id": str(line["occupant_id"]),
+        "row": line["row"],
+        "quality": line["quality"],
+        "quality_passed": line["quality_passed"],
+        "match": {"doc_id": match["doc_id"], "score": match["score"], "decision": match["decision"]},
         "model_version": model_version,
     }
-    if images and occupant.best_shot is not None:
-        out["best_shot_jpeg_b64"] = base64.b64encode(shot_jpeg(occupant.best_shot, jpeg_quality)).decode("ascii")
+    if shot is not None:
+        out["best_shot_jpeg_b64"] = base64.b64encode(shot_jpeg(shot, jpeg_quality)).decode("ascii")
     return out
 
 
 def passage_body(
     result: PassageResult, started_at: datetime, *, images: bool = True, jpeg_quality: int = 90
 ) -> dict[str, object]:
-    """The ``PassageCreate`` body of a processed passage; ``started_at`` comes from its ``passage.json``.
-    ``timing_s`` carries the pipeline's wall-clock, CPU and video seconds."""
+    """The ``PassageCreate`` body of a processed passage, from its ``laneface run`` line; ``started_at`` comes
+    from its ``passage.json``. ``timing_s`` carries the pipeline's wall-clock, CPU and video seconds."""
+    line = result.as_json()
+    timing = {"total": line["timing_s"], "cpu": line["cpu_s"], "video": line["video_s"]}
     return {
-        "passage_id": result.passage_id,
-        "lane": result.lane,
-        "direction": result.direction,
+        "passage_id": line["passage_id"],
+        "lane": line["lane"],
+        "direction": line["direction"],
         "started_at": _instant(started_at),
-        "occupant_count": result.occupant_count,
-        "complete_capture": result.complete_capture,
+        "occupant_count": line["occupant_count"],
+        "complete_capture": line["complete_capture"],
         "occupants": [
-            occupant_body(o, result.model_version, images=images, jpeg_quality=jpeg_quality) for o in result.occupants
+            _occupant_body(o, occupant.best_shot if images else None, result.model_version, jpeg_quality)
+            for o, occupant in zip(line["occupants"], result.occupants, strict=True)
         ],
-        "timing_s": {
-            name: v
-            for name, v in (
-                ("total", _finite(result.timing_s, 3)),
-                ("cpu", _finite(result.cpu_s, 3)),
-                ("video", _finite(result.video_s, 3)),
-            )
-            if v is not None
-        },
+        "timing_s": {name: v for name, v in timing.items() if v is not None},
     }
 
 

@@ -44,8 +44,8 @@ and the share of capturable occupants the pipeline captured. Ground truth withou
 ``None``.
 
 1:few operating curve (:func:`few_operating_curve`): from every occupant's ``match.few_scores`` (its score
-against each document read in the lane), the 1:few stage is decided again at fixed thresholds (the same
-maximum-weight assignment as the pipeline, pairs below the threshold not allowed); per threshold, the share
+against each document read in the lane), the 1:few stage is decided again at fixed thresholds by the
+pipeline's own rule (:func:`~laneface.pipeline.identify.assign_documents`); per threshold, the share
 of true occupants given their own document and the share given another one (false matches, spurious
 occupants included; a spurious occupant whose best shot shows a true occupant counts as that person, so a
 second occupant made of one person that takes this person's document is not a false match). It shows
@@ -282,6 +282,15 @@ def map_occupants(result: Mapping[str, Any], truth: Mapping[str, Any]) -> tuple[
     return mapping, sorted([int(o["occupant_id"]) for o in rest] + duplicates)
 
 
+def _result_id(result: Mapping[str, Any]) -> str:
+    """The passage a result line is about: its passage_id, or (an error line whose passage.json could not be
+    read) the name of its directory, which is the passage_id of a simulated passage."""
+    pid = result.get("passage_id")
+    if pid is None and result.get("passage_dir"):
+        return Path(str(result["passage_dir"])).name
+    return str(pid)
+
+
 def _mode_of(truth: Mapping[str, Any]) -> str:
     return "1:few" if truth.get("direction") == "inbound" and truth.get("documents") else "1:N"
 
@@ -294,7 +303,7 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
     """Score ``results`` (any order; extra ones are ignored) against ``truths`` (one per passage)."""
     by_id: dict[str, Mapping[str, Any]] = {}
     for r in results:
-        by_id[str(r.get("passage_id"))] = r
+        by_id[_result_id(r)] = r
     acc: dict[str, dict[str, Any]] = {
         m: {
             "passages": 0,
@@ -416,9 +425,9 @@ def few_operating_curve(
     """The 1:few stage decided again at each of ``thresholds`` (module docstring), on the 1:few passages."""
     import numpy as np
 
-    from laneface.tracking.assignment import max_weight_assignment
+    from laneface.pipeline.identify import assign_documents
 
-    by_id = {str(r.get("passage_id")): r for r in results}
+    by_id = {_result_id(r): r for r in results}
     vehicles: list[list[tuple[dict[str, float], str | None]]] = []
     occupants = 0
     for truth in truths:
@@ -452,9 +461,7 @@ def few_operating_curve(
             if not docs:
                 continue
             matrix = np.array([[scores.get(d, -np.inf) for d in docs] for scores, _ in rows])
-            allowed = matrix >= thr
-            weights = np.where(allowed, matrix - thr + 1e-6, 0.0)
-            for row, k in max_weight_assignment(weights, allowed):
+            for row, k in assign_documents(matrix, np.full(len(rows), thr)):
                 if docs[k] == rows[row][1]:
                     ok += 1
                 else:

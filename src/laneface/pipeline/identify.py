@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from laneface.matching import Matcher
 from laneface.tracking.assignment import max_weight_assignment
 from laneface.types import Template
 
-__all__ = ["Decision", "IdentifyMode", "OccupantMatch", "identify"]
+__all__ = ["Decision", "IdentifyMode", "OccupantMatch", "assign_documents", "identify"]
 
 Decision = Literal["match", "no_match", "not_captured"]
 IdentifyMode = Literal["one_to_few", "one_to_n"]
@@ -46,18 +47,17 @@ class OccupantMatch:
     threshold: float | None = None
     few_scores: tuple[tuple[str, float], ...] = ()
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "doc_id": self.doc_id,
-            "score": None if self.score is None else round(self.score, 4),
-            "decision": self.decision,
-            "mode": self.mode,
-            "threshold": None if self.threshold is None else round(self.threshold, 4),
-            "few_scores": [{"doc_id": d, "score": round(s, 4)} for d, s in self.few_scores],
-        }
-
 
 NOT_CAPTURED = OccupantMatch("not_captured")
+
+
+def assign_documents(scores: npt.NDArray[np.float64], thresholds: npt.NDArray[np.float64]) -> list[tuple[int, int]]:
+    """The 1:few decision of one vehicle: ``(occupant row, document column)`` pairs of ``scores`` (occupants x
+    documents, ``-inf`` where not compared) by a maximum-weight assignment where a pair's weight is its margin
+    over its row's threshold (``thresholds``, one per row) and a pair below the threshold is not allowed."""
+    margins = scores - thresholds[:, None]
+    allowed = margins >= 0.0
+    return max_weight_assignment(np.where(allowed, margins + 1e-6, 0.0), allowed)
 
 
 def _one_to_few(
@@ -77,10 +77,8 @@ def _one_to_few(
         thresholds[row] = results[i].threshold
         for c in results[i].candidates:
             scores[row, col[c.doc_id]] = c.score
-    allowed = scores >= thresholds[:, None]
-    weights = np.where(allowed, scores - thresholds[:, None] + 1e-6, 0.0)
     out: dict[int, OccupantMatch] = {}
-    for row, k in max_weight_assignment(weights, allowed):
+    for row, k in assign_documents(scores, thresholds):
         i = captured[row]
         out[i] = OccupantMatch(
             "match", docs[k], float(scores[row, k]), "one_to_few", float(thresholds[row]), few_scores=few[i]

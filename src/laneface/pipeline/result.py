@@ -1,14 +1,114 @@
-"""What the lane pipeline returns for one passage."""
+"""What the lane pipeline returns for one passage, and its one serialisation.
+
+:meth:`PassageResult.as_json` gives the ``laneface run`` line (:class:`PassageLine`); ``bench lane`` scores
+those lines and :mod:`laneface.edge.mapping` builds the service's body from them, so rounding and the
+handling of non-finite numbers are decided here once.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TypedDict
 
 from laneface.capture.passage import Direction
-from laneface.pipeline.identify import OccupantMatch
+from laneface.pipeline.identify import Decision, IdentifyMode, OccupantMatch
 from laneface.selection import Shot
 
-__all__ = ["OccupantResult", "PassageResult"]
+__all__ = [
+    "BestShotLine",
+    "FewScoreLine",
+    "MatchLine",
+    "OccupantLine",
+    "OccupantResult",
+    "PassageLine",
+    "PassageResult",
+    "finite",
+    "match_line",
+]
+
+SCORE_DIGITS = 4  # similarity scores and thresholds
+QUALITY_DIGITS = 2  # unified quality, 0-100
+SECONDS_DIGITS = 3  # timings and timestamps
+PIXEL_DIGITS = 1  # boxes
+
+
+def finite(value: float | None, digits: int) -> float | None:
+    """``value`` rounded to ``digits``, or ``None`` when it is missing or not finite (JSON has no NaN)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+class FewScoreLine(TypedDict):
+    doc_id: str
+    score: float | None
+
+
+class MatchLine(TypedDict):
+    doc_id: str | None
+    score: float | None
+    decision: Decision
+    mode: IdentifyMode | None
+    threshold: float | None
+    few_scores: list[FewScoreLine]
+
+
+class BestShotLine(TypedDict):
+    camera: str
+    frame_index: int
+    timestamp_s: float | None
+    box_xyxy: list[float | None]  # frame coordinates
+    failed: list[str]  # requirements of the quality profile not met
+
+
+class OccupantLine(TypedDict):
+    occupant_id: int
+    row: int | None
+    quality: float  # 0-100
+    quality_passed: bool
+    match: MatchLine
+    cameras: list[str]
+    tracks: int
+    best_shot: BestShotLine | None
+
+
+class PassageLine(TypedDict):
+    passage_id: str
+    occupant_count: int
+    complete_capture: bool
+    occupants: list[OccupantLine]
+    timing_s: float | None
+    cpu_s: float | None
+    video_s: float | None
+    frames_processed: int
+    lane: str
+    direction: Direction
+    documents: list[str]
+    model_version: str
+
+
+def match_line(match: OccupantMatch) -> MatchLine:
+    return {
+        "doc_id": match.doc_id,
+        "score": finite(match.score, SCORE_DIGITS),
+        "decision": match.decision,
+        "mode": match.mode,
+        "threshold": finite(match.threshold, SCORE_DIGITS),
+        "few_scores": [{"doc_id": d, "score": finite(s, SCORE_DIGITS)} for d, s in match.few_scores],
+    }
+
+
+def _best_shot_line(shot: Shot) -> BestShotLine:
+    c = shot.candidate
+    return {
+        "camera": c.camera,
+        "frame_index": c.frame_index,
+        "timestamp_s": finite(c.timestamp_s, SECONDS_DIGITS),
+        "box_xyxy": [finite(v, PIXEL_DIGITS) for v in c.frame_box_xyxy],
+        "failed": list(shot.report.failed),
+    }
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,28 +126,18 @@ class OccupantResult:
     tracks: int
     best_shot: Shot | None = None
 
-    def as_json(self) -> dict[str, object]:
-        shot = self.best_shot
+    def as_json(self) -> OccupantLine:
+        """Quality clamped to 0-100 (0 when unknown)."""
+        quality = finite(self.quality, QUALITY_DIGITS)
         return {
             "occupant_id": self.occupant_id,
             "row": self.row,
-            "quality": round(self.quality, 1),
-            "quality_passed": self.quality_passed,
-            "match": self.match.as_json(),
+            "quality": 0.0 if quality is None else min(100.0, max(0.0, quality)),
+            "quality_passed": bool(self.quality_passed),
+            "match": match_line(self.match),
             "cameras": list(self.cameras),
             "tracks": self.tracks,
-            "best_shot": None
-            if shot is None
-            else {
-                "camera": shot.candidate.camera,
-                "frame_index": shot.candidate.frame_index,
-                "timestamp_s": round(shot.candidate.timestamp_s, 3),
-                "box_xyxy": [
-                    round(float(v) + float(shot.candidate.origin_xy[i % 2]), 1)
-                    for i, v in enumerate(shot.candidate.face.boxes_xyxy[0])
-                ],
-                "failed": list(shot.report.failed),
-            },
+            "best_shot": None if self.best_shot is None else _best_shot_line(self.best_shot),
         }
 
 
@@ -58,7 +148,7 @@ class PassageResult:
     ``complete_capture`` is true when at least one occupant was found and every occupant has a best shot
     that passes the quality profile. ``timing_s`` is the wall-clock time of :meth:`LanePipeline.process`
     (reading, decoding, everything), ``cpu_s`` its process CPU time, ``video_s`` the duration of the
-    longest camera's video (frames / fps).
+    longest camera's video (frames / fps). ``started_at`` is the passage's start (its ``passage.json``).
     """
 
     passage_id: str
@@ -71,6 +161,7 @@ class PassageResult:
     video_s: float
     frames_processed: int
     model_version: str
+    started_at: datetime
 
     @property
     def occupant_count(self) -> int:
@@ -80,16 +171,16 @@ class PassageResult:
     def complete_capture(self) -> bool:
         return bool(self.occupants) and all(o.quality_passed for o in self.occupants)
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> PassageLine:
         """The ``laneface run`` line: the contract's keys first, then details."""
         return {
             "passage_id": self.passage_id,
             "occupant_count": self.occupant_count,
             "complete_capture": self.complete_capture,
             "occupants": [o.as_json() for o in self.occupants],
-            "timing_s": round(self.timing_s, 3),
-            "cpu_s": round(self.cpu_s, 3),
-            "video_s": round(self.video_s, 3),
+            "timing_s": finite(self.timing_s, SECONDS_DIGITS),
+            "cpu_s": finite(self.cpu_s, SECONDS_DIGITS),
+            "video_s": finite(self.video_s, SECONDS_DIGITS),
             "frames_processed": self.frames_processed,
             "lane": self.lane,
             "direction": self.direction,
