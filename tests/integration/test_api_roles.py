@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from galleryfakes import InMemoryGallery
 from PIL import Image
 
 from laneface.api.app import create_app
-from laneface.api.fakes import InMemoryGallery
 from laneface.config import Settings
 from laneface.records.crypto import generate_key
 from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 import schemathesis
+from galleryfakes import InMemoryGallery
 from hypothesis import HealthCheck, settings
 from live_server import serve
 from schemathesis.checks import negative_data_rejection, not_a_server_error
 
 from laneface.api.app import create_app
-from laneface.api.fakes import InMemoryGallery
 from laneface.config import Settings
 from laneface.records.crypto import generate_key
 from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings

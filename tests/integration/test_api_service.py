@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import typer
 from fastapi.testclient import TestClient
+from galleryfakes import InMemoryGallery
 from PIL import Image
 from typer.testing import CliRunner
 
 from laneface.api.app import create_app
-from laneface.api.fakes import InMemoryGallery
 from laneface.api.gallery import GalleryInfo
 from laneface.cli.serve import serve_command
 from laneface.config import Settings, load_settings

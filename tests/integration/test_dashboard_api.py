@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from dashboard_seed import HEADERS, enrol, face_jpeg, occupant, passage, post_passage, review, sections
 from fastapi.testclient import TestClient
+from galleryfakes import InMemoryGallery
 
 from laneface.api.app import create_app
-from laneface.api.fakes import InMemoryGallery
 from laneface.config import Settings
 from laneface.dashboard import CONTENT_SECURITY_POLICY
 from laneface.records.clock import ManualClock

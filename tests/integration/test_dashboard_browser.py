@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from dashboard_seed import HEADERS, KEYS, enrol, face_jpeg, occupant, passage, post_passage, review, sections
+from galleryfakes import InMemoryGallery
 from live_server import serve
 
 from laneface.api.app import create_app
-from laneface.api.fakes import InMemoryGallery
 from laneface.config import Settings
 
 if TYPE_CHECKING:

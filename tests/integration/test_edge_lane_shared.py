@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
+from galleryfakes import InMemoryGallery
 from live_server import serve
 from typer.testing import CliRunner
 
 from laneface.api.app import create_app
-from laneface.api.fakes import InMemoryGallery
 from laneface.config import Settings
 from laneface.edge.outbox import read_summary
 from laneface.records.crypto import generate_key

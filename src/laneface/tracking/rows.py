@@ -16,9 +16,8 @@ within ``centre_band`` of the image centre (a middle seat) have no side. A side 
 side of its view (view ``"left"`` -> left) only when ``side_views_own_side`` says the side cameras see
 their own side alone (cameras square to the side windows). By default they get none: side cameras that
 look back diagonally at the vehicle, as in the simulator's rig, see the far side's occupants through the
-windshield and the near windows too (212 of 460 left-camera and 308 of 484 right-camera tracks of 200
-simulated passages showed a far-side or middle occupant), and a wrong side gives a wrong pair the
-lenient link threshold.
+windshield and the near windows too (figures in docs/benchmarks.md), and a wrong side gives a wrong pair
+the lenient link threshold.
 """
 
 from __future__ import annotations

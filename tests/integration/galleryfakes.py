@@ -1,4 +1,4 @@
-"""An in-memory :class:`~laneface.api.gallery.GalleryAdmin` for tests and demonstrations."""
+"""An in-memory :class:`~laneface.api.gallery.GalleryAdmin` for the service tests (no models, no FAISS)."""
 
 from __future__ import annotations
 
