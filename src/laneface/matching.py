@@ -32,12 +32,11 @@ import numpy as np
 from laneface.errors import ConfigError, ModelVersionMismatchError
 from laneface.gallery.store import Candidate, Gallery
 from laneface.gallery.thresholds import ThresholdSet, load_thresholds
-from laneface.types import Template
+from laneface.types import MatchDecision, Template
 
 __all__ = ["MatchPolicy", "MatchResult", "Matcher", "Mode"]
 
 Mode = Literal["verify", "one_to_few", "one_to_n"]
-Decision = Literal["match", "no_match"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ class MatchResult:
     """
 
     mode: Mode
-    decision: Decision
+    decision: MatchDecision
     doc_id: str | None
     score: float | None
     threshold: float
@@ -78,7 +77,7 @@ class MatchResult:
         return self.decision == "match"
 
 
-def _decide(score: float | None, threshold: float) -> Decision:
+def _decide(score: float | None, threshold: float) -> MatchDecision:
     return "match" if score is not None and score >= threshold else "no_match"
 
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from laneface.errors import ConfigError
+from laneface.types import Direction
 
 __all__ = [
     "CameraConfig",
@@ -177,7 +178,7 @@ class LaneFileConfig(_Model):
     """The whole ``lane.toml``."""
 
     lane: Ident
-    direction: Literal["inbound", "outbound"]
+    direction: Direction
     outbox: Path
     spool_dir: Path
     service: ServiceConfig

@@ -23,11 +23,10 @@ import numpy as np
 
 from laneface.matching import Matcher
 from laneface.tracking.assignment import max_weight_assignment
-from laneface.types import Template
+from laneface.types import Decision, Template
 
 __all__ = ["Decision", "IdentifyMode", "OccupantMatch", "identify"]
 
-Decision = Literal["match", "no_match", "not_captured"]
 IdentifyMode = Literal["one_to_few", "one_to_n"]
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from laneface.capture.passage import Direction
 from laneface.pipeline.identify import OccupantMatch
 from laneface.selection import Shot
+from laneface.types import Direction
 
 __all__ = ["OccupantResult", "PassageResult"]
 
