@@ -13,7 +13,7 @@ the rule of :mod:`laneface.evaluation.metrics`. Thresholds:
 
 Scores in verify and 1:few are exact (stored templates); 1:N uses the vector index (approximate for HNSW
 and IVF-PQ: see its recall). Templates of another model version are refused
-(:class:`~laneface.gallery.errors.ModelVersionMismatchError`), and so is a threshold set of another
+(:class:`~laneface.errors.ModelVersionMismatchError`), and so is a threshold set of another
 model version than the gallery's.
 
 Ties between candidates with the same score are broken by doc_id (ascending) in 1:few; in 1:N the index
@@ -29,16 +29,14 @@ from typing import Literal
 
 import numpy as np
 
-from laneface.errors import ConfigError
-from laneface.gallery.errors import ModelVersionMismatchError
+from laneface.errors import ConfigError, ModelVersionMismatchError
 from laneface.gallery.store import Candidate, Gallery
 from laneface.gallery.thresholds import ThresholdSet, load_thresholds
-from laneface.types import Template
+from laneface.types import MatchDecision, Template
 
 __all__ = ["MatchPolicy", "MatchResult", "Matcher", "Mode"]
 
 Mode = Literal["verify", "one_to_few", "one_to_n"]
-Decision = Literal["match", "no_match"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ class MatchResult:
     """
 
     mode: Mode
-    decision: Decision
+    decision: MatchDecision
     doc_id: str | None
     score: float | None
     threshold: float
@@ -79,7 +77,7 @@ class MatchResult:
         return self.decision == "match"
 
 
-def _decide(score: float | None, threshold: float) -> Decision:
+def _decide(score: float | None, threshold: float) -> MatchDecision:
     return "match" if score is not None and score >= threshold else "no_match"
 
 
@@ -99,7 +97,7 @@ class Matcher:
     @classmethod
     def for_gallery(cls, gallery: Gallery, data_dir: Path | None, policy: MatchPolicy | None = None) -> Matcher:
         """Thresholds of ``gallery.model_version`` from ``data_dir/thresholds.json`` or the shipped ones
-        (:class:`~laneface.gallery.errors.UncalibratedModelError` when there are none)."""
+        (:class:`~laneface.errors.UncalibratedModelError` when there are none)."""
         return cls(gallery, load_thresholds(data_dir).get(gallery.model_version), policy)
 
     def with_policy(self, policy: MatchPolicy) -> Matcher:
@@ -120,7 +118,7 @@ class Matcher:
 
     def verify(self, template: Template, doc_id: str) -> MatchResult:
         """1:1 against the template enrolled for ``doc_id``
-        (:class:`~laneface.gallery.errors.DocumentNotFoundError` when it is not enrolled)."""
+        (:class:`~laneface.errors.DocumentNotFoundError` when it is not enrolled)."""
         self.gallery.check(template)
         threshold = self.verify_threshold
         reference = self.gallery.template(doc_id)

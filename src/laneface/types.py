@@ -14,11 +14,19 @@ Conventions (one for the whole code base):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FaceDetections", "Template", "TemplateBatch"]
+__all__ = ["Decision", "Direction", "FaceDetections", "MatchDecision", "Template", "TemplateBatch"]
+
+Direction = Literal["inbound", "outbound"]
+"""The way a vehicle crosses the border at a lane (passage.json, lane.toml, records, the API)."""
+MatchDecision = Literal["match", "no_match"]
+"""A comparison's score against a threshold: ``match`` when ``score >= threshold``."""
+Decision = Literal[MatchDecision, "not_captured"]
+"""The outcome for one occupant of a passage: a match decision, or no usable face was captured."""
 
 FloatArray = npt.NDArray[np.float32]
 

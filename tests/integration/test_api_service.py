@@ -26,9 +26,9 @@ from laneface.api.app import create_app
 from laneface.api.gallery import GalleryInfo
 from laneface.cli.serve import serve_command
 from laneface.config import Settings, load_settings
+from laneface.errors import InsecureConfigError
 from laneface.records.clock import ManualClock
 from laneface.records.crypto import generate_key
-from laneface.records.errors import InsecureConfigError
 from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)

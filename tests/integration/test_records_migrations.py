@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from laneface.cli.records import db_app
 from laneface.config import load_settings
+from laneface.errors import DatabaseError
 from laneface.records import migrate
 from laneface.records.database import make_engine
-from laneface.records.errors import DatabaseError
 from laneface.records.tables import Base
 
 TABLES = {

@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 
 from laneface.cli.records import keys_app, ledger_app, purge_command
 from laneface.config import load_settings
+from laneface.errors import UnknownKeyError
 from laneface.records.audit import SYSTEM, Actor, AuditFilter
 from laneface.records.clock import ManualClock
 from laneface.records.crypto import BlobCipher, generate_key, parse_key
 from laneface.records.domain import CrossingFilter, OccupantSubmission, PassageSubmission
-from laneface.records.errors import UnknownKeyError
 from laneface.records.service import RecordsService
 from laneface.records.settings import PrivacySettings, RecordsSettings, RetentionRule, Sections, ServiceSettings
 from laneface.records.tables import BiometricBlob

@@ -12,18 +12,18 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from laneface.errors import InputError
-from laneface.records.audit import Actor, AuditFilter
-from laneface.records.clock import ManualClock
-from laneface.records.crypto import BlobCipher, generate_key, parse_key
-from laneface.records.domain import CrossingFilter, OccupantSubmission, PassageSubmission
-from laneface.records.errors import (
+from laneface.errors import (
     BiometricDataUnavailableError,
     IdempotencyConflictError,
+    InputError,
     RecordNotFoundError,
     ReviewConflictError,
     UnknownKeyError,
 )
+from laneface.records.audit import Actor, AuditFilter
+from laneface.records.clock import ManualClock
+from laneface.records.crypto import BlobCipher, generate_key, parse_key
+from laneface.records.domain import CrossingFilter, OccupantSubmission, PassageSubmission
 from laneface.records.service import RecordsService
 from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 from laneface.records.tables import BiometricBlob, LedgerEntry

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import SecretStr
 
 from laneface.api.security import DEV_KEYS_FILE, KeyRing, security_from_settings
-from laneface.api.tokens import InvalidTokenError, TokenVerifier
+from laneface.api.tokens import TokenVerifier
+from laneface.errors import InsecureConfigError, InvalidTokenError
 from laneface.records.clock import ManualClock
-from laneface.records.errors import InsecureConfigError
 from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)

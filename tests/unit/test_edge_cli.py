@@ -10,9 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from laneface.cli.app import app
-from laneface.edge.errors import OutboxError
 from laneface.edge.outbox import Outbox
-from laneface.errors import ConfigError
+from laneface.errors import ConfigError, OutboxError
 
 TOML = """
 lane = "L1"

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from edgefakes import Clock
 
-from laneface.edge.errors import OutboxConflictError, OutboxError
 from laneface.edge.outbox import Outbox, passage_key, read_summary
-from laneface.errors import LanefaceError
+from laneface.errors import LanefaceError, OutboxConflictError, OutboxError
 
 
 @pytest.fixture

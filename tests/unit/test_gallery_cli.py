@@ -18,8 +18,7 @@ import laneface.embedding.factory as embedding_factory
 from laneface.cli.bench_gallery import bench_gallery_command
 from laneface.cli.gallery import calibrate_command, gallery_app
 from laneface.config import load_settings
-from laneface.errors import ConfigError
-from laneface.gallery.errors import ManifestError
+from laneface.errors import ConfigError, ManifestError
 from laneface.gallery.store import Gallery
 from laneface.gallery.thresholds import ThresholdSet, ThresholdTable
 from laneface.matching import Matcher, MatchPolicy

@@ -12,8 +12,8 @@ from PIL import Image
 
 from laneface.alignment import template
 from laneface.embedding.base import template_crops
+from laneface.errors import ManifestError
 from laneface.gallery.enrol import Enroller, EnrolOptions
-from laneface.gallery.errors import ManifestError
 from laneface.gallery.manifest import ManifestRow, read_manifest
 from laneface.gallery.store import Gallery, GalleryConfig
 from laneface.quality.base import QualityReport

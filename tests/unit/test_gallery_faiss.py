@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from laneface.errors import IndexStateError
 from laneface.gallery._files import current_generation, write_generation
 from laneface.gallery._idmap import IdLookup
-from laneface.gallery.errors import IndexStateError
 from laneface.gallery.exact import ExactIndex
 from laneface.gallery.faiss_index import FaissConfig, FaissIndex
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from laneface.gallery.errors import IndexStateError
+from laneface.errors import IndexStateError
 from laneface.gallery.exact import ExactIndex
 from laneface.gallery.faiss_index import FaissConfig, FaissIndex
 from laneface.gallery.index import SearchHits, VectorIndex

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from laneface.errors import GalleryError
 from laneface.gallery.calibration import calibrate_from_gallery, calibrate_from_lfw, cross_identity_tail
-from laneface.gallery.errors import GalleryError
 from laneface.gallery.lfw import LfwEmbeddings
 from laneface.gallery.metadata import DuplicateFlag
 from laneface.gallery.onen import lfw_open_set, open_set_scores, select_lfw_files

@@ -13,9 +13,8 @@ from tests.unit.test_gallery_enrol import MODEL, FakeDetector, FakeEmbedder, Fak
 
 from laneface.api.gallery import GalleryAdmin
 from laneface.api.gallery_service import ServiceGallery
-from laneface.errors import InputError
+from laneface.errors import EnrolmentRejectedError, InputError
 from laneface.gallery.enrol import Enroller, EnrolOptions
-from laneface.gallery.errors import EnrolmentRejectedError
 from laneface.gallery.store import Gallery, GalleryConfig
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from laneface.errors import DocumentNotFoundError, GalleryError
 from laneface.gallery._files import current_generation
-from laneface.gallery.errors import DocumentNotFoundError, GalleryError
 from laneface.gallery.store import Gallery, GalleryConfig, gallery_dir, list_galleries
 from laneface.types import Template, TemplateBatch
 

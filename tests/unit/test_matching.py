@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from laneface.errors import ConfigError
-from laneface.evaluation.metrics import threshold_at_fmr
-from laneface.gallery.errors import (
+from laneface.errors import (
     CalibrationRangeError,
+    ConfigError,
     DocumentNotFoundError,
     ModelVersionMismatchError,
     UncalibratedModelError,
 )
+from laneface.evaluation.metrics import threshold_at_fmr
 from laneface.gallery.store import Gallery, GalleryConfig
 from laneface.gallery.thresholds import (
     FMR_GRID,

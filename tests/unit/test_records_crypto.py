@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from laneface.errors import DecryptionError, InsecureConfigError, UnknownKeyError
 from laneface.records.crypto import (
     BlobCipher,
     generate_key,
@@ -15,7 +16,6 @@ from laneface.records.crypto import (
     load_or_create_dev_key,
     parse_key,
 )
-from laneface.records.errors import DecryptionError, InsecureConfigError, UnknownKeyError
 
 
 def _key() -> bytes:

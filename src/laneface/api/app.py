@@ -1,7 +1,7 @@
 """``create_app(settings)``: the FastAPI application of the laneface service.
 
 Building the app checks the configuration (credentials, encryption key) and fails fast with
-:class:`~laneface.records.errors.InsecureConfigError`; the database is reached only when the app starts
+:class:`~laneface.errors.InsecureConfigError`; the database is reached only when the app starts
 (lifespan): schema upgrade (``records.auto_migrate``) and the purge scheduler.
 """
 

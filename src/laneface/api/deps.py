@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from laneface.api.gallery import GalleryAdmin
 from laneface.api.roles import Caller, Principal, Role
 from laneface.api.security import SecurityConfig
-from laneface.api.tokens import InvalidTokenError
+from laneface.errors import InvalidTokenError
 from laneface.records.audit import Actions, Actor, record_event
 from laneface.records.service import RecordsService
 

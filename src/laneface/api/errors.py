@@ -15,12 +15,13 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
-from laneface.errors import InputError, LanefaceError
-from laneface.records.errors import (
+from laneface.errors import (
     BiometricDataUnavailableError,
     DatabaseError,
     GalleryUnavailableError,
     IdempotencyConflictError,
+    InputError,
+    LanefaceError,
     RecordNotFoundError,
     ReviewConflictError,
 )

@@ -1,7 +1,7 @@
 """The gallery as seen by administrators: a small Protocol the real gallery (``laneface.gallery``) implements.
 
 Until a gallery is wired into :func:`laneface.api.app.create_app`, :class:`UnavailableGallery` answers every
-call with :class:`~laneface.records.errors.GalleryUnavailableError` (HTTP 503).
+call with :class:`~laneface.errors.GalleryUnavailableError` (HTTP 503).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from laneface.records.errors import GalleryUnavailableError
+from laneface.errors import GalleryUnavailableError
 
 __all__ = ["GalleryAdmin", "GalleryInfo", "UnavailableGallery"]
 

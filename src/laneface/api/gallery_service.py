@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from laneface.api.gallery import GalleryInfo
-from laneface.gallery.errors import EnrolmentRejectedError
+from laneface.errors import EnrolmentRejectedError
 
 if TYPE_CHECKING:
     from laneface.config import Settings

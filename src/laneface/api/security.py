@@ -24,8 +24,8 @@ from pathlib import Path
 
 from laneface.api.roles import ROLES, Principal, Role
 from laneface.api.tokens import TokenVerifier
+from laneface.errors import InsecureConfigError
 from laneface.records.clock import Clock, system_clock
-from laneface.records.errors import InsecureConfigError
 from laneface.records.settings import Sections, ServiceSettings
 
 __all__ = ["DEV_KEYS_FILE", "KeyRing", "SecurityConfig", "security_from_settings"]

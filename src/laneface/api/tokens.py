@@ -21,17 +21,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from laneface.api.roles import ROLES, Principal, Role
+from laneface.errors import InsecureConfigError, InvalidTokenError
 from laneface.records.clock import Clock, system_clock
-from laneface.records.errors import InsecureConfigError
 from laneface.records.settings import ServiceSettings
 
-__all__ = ["InvalidTokenError", "TokenVerifier"]
+__all__ = ["TokenVerifier"]
 
 LEEWAY_S = 30.0
-
-
-class InvalidTokenError(Exception):
-    """A bearer token that does not authenticate (kept inside the API layer; the route answers 401)."""
 
 
 def _b64url(part: str) -> bytes:

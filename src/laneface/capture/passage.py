@@ -30,16 +30,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from laneface.capture.frames import FrameSource, open_frame_source
 from laneface.errors import InvalidPassageError, InvalidVideoError
+from laneface.types import Direction
 
-__all__ = ["PASSAGE_FILE", "CameraSpec", "Direction", "Passage", "passage_id_of", "read_passage"]
+__all__ = ["PASSAGE_FILE", "CameraSpec", "Passage", "passage_id_of", "read_passage"]
 
 PASSAGE_FILE = "passage.json"
 MAX_PASSAGE_JSON_BYTES = 1 << 20
-Direction = Literal["inbound", "outbound"]
 _DIRECTIONS: tuple[Direction, ...] = ("inbound", "outbound")
 _CAMERA_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 

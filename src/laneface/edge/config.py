@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from laneface.config import LaneSettings
 from laneface.errors import ConfigError
+from laneface.types import Direction
 
 __all__ = [
     "CameraConfig",
@@ -164,7 +165,7 @@ class LaneFileConfig(_Model):
     """The whole ``lane.toml``."""
 
     lane: Ident
-    direction: Literal["inbound", "outbound"]
+    direction: Direction
     outbox: Path
     spool_dir: Path
     service: ServiceConfig

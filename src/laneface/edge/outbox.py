@@ -11,7 +11,7 @@ States::
 There is no "in flight" state: a record being sent is still ``pending`` in the file, so a lane process that
 dies mid-delivery sends it again after a restart, and the service answers the replay with 200 (same key,
 same body). Putting the same key with the same body again is a no-op; with another body it raises
-:class:`~laneface.edge.errors.OutboxConflictError`.
+:class:`~laneface.errors.OutboxConflictError`.
 
 One process at a time: the outbox takes an exclusive ``flock`` on ``<path>.lock`` (released by the kernel
 when the process dies, even by SIGKILL). :func:`read_summary` reads a running lane's outbox without the lock.
@@ -32,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from laneface.edge.errors import OutboxConflictError, OutboxError
+from laneface.errors import OutboxConflictError, OutboxError
 
 __all__ = ["STATES", "Outbox", "OutboxRecord", "OutboxSummary", "State", "passage_key", "read_summary"]
 

@@ -32,12 +32,11 @@ from pathlib import Path
 
 from laneface.edge.cameras import FrameHub
 from laneface.edge.delivery import Deliverer
-from laneface.edge.errors import OutboxConflictError, OutboxError
 from laneface.edge.outbox import Outbox, passage_key
 from laneface.edge.segment import Segment
 from laneface.edge.spool import Spool, SpooledPassage
 from laneface.edge.triggers import Ack, TriggerEvent
-from laneface.errors import InputError
+from laneface.errors import InputError, OutboxConflictError, OutboxError
 
 __all__ = ["EventSink", "LaneRunner", "Processor", "RunnerOptions"]
 

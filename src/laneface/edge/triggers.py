@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from laneface.edge.segment import AutoSegmenter, Segment
 from laneface.errors import InputError
+from laneface.types import Direction
 
 if TYPE_CHECKING:
     from laneface.detection.base import FaceDetector
@@ -60,7 +61,7 @@ class TriggerEvent(BaseModel):
     documents: list[Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_IDENT)]] = Field(
         default_factory=list, max_length=16
     )
-    direction: Literal["inbound", "outbound"] | None = None
+    direction: Direction | None = None
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ import numpy.typing as npt
 from laneface.alignment import align_face
 from laneface.detection.base import FaceDetector
 from laneface.embedding.base import FaceEmbedder
-from laneface.errors import InvalidDatasetError, InvalidImageError
+from laneface.errors import ConfigError, InvalidDatasetError, InvalidImageError
 from laneface.evaluation.degrade import DegradationMix, random_degradation
 from laneface.evaluation.edc import EdcCurve, edc_area, edc_curve, oracle_curve, random_discard_curve, save_edc_plot
 from laneface.evaluation.lfw import central_face
@@ -339,9 +339,9 @@ def run_quality_bench(
     """Run the benchmark described in the module docstring (fits a model unless ``model`` is given)."""
     say: Progress = progress or log.info
     if train_repeats < 1 or test_repeats < 1:
-        raise ValueError("train_repeats and test_repeats must be 1 or more")
+        raise ConfigError("train_repeats and test_repeats must be 1 or more")
     if max_pairs is not None and max_pairs < 1:
-        raise ValueError("max_pairs must be 1 or more")
+        raise ConfigError("max_pairs must be 1 or more")
     mix = mix or DegradationMix()
     started = time.perf_counter()
     pairs_file = parse_pairs(pairs_path)

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from laneface.errors import ConfigError, LanefaceError
+from laneface.errors import ConfigError, ServiceStartError
 from laneface.evaluation.service_load import LaneLoad, LatencySummary, LoadResult, run_lanes, summarize_latencies
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "ServiceBenchReport",
     "ServiceCredentials",
     "ServiceProcess",
-    "ServiceStartError",
     "StoreCheck",
     "check_store",
     "free_port",
@@ -41,10 +40,6 @@ __all__ = [
 
 P99_TARGET_MS = 200.0
 _SERVE = "from laneface.cli.app import main; main()"
-
-
-class ServiceStartError(LanefaceError):
-    """The service process did not start or did not answer its health check in time."""
 
 
 def free_port() -> int:

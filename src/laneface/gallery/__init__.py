@@ -12,8 +12,7 @@ is created.
 
 from __future__ import annotations
 
-from laneface.gallery.enrol import Enroller, EnrolmentReport, EnrolOptions, RowOutcome
-from laneface.gallery.errors import (
+from laneface.errors import (
     CalibrationRangeError,
     DocumentNotFoundError,
     GalleryError,
@@ -22,6 +21,7 @@ from laneface.gallery.errors import (
     ModelVersionMismatchError,
     UncalibratedModelError,
 )
+from laneface.gallery.enrol import Enroller, EnrolmentReport, EnrolOptions, RowOutcome
 from laneface.gallery.exact import ExactIndex
 from laneface.gallery.faiss_index import FaissConfig, FaissIndex
 from laneface.gallery.index import SearchHits, VectorIndex

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
-from laneface.gallery.errors import GalleryError
+from laneface.errors import GalleryError
 from laneface.gallery.lfw import LfwEmbeddings
 from laneface.gallery.onen import open_set_scores
 from laneface.gallery.store import Gallery

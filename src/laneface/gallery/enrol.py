@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from laneface.detection.base import FaceDetector
 from laneface.embedding.base import FaceEmbedder, embed_detections
-from laneface.errors import InvalidImageError
+from laneface.errors import FailureToEnrolError, InvalidImageError
 from laneface.gallery.manifest import ManifestRow, count_rows, read_manifest
 from laneface.gallery.metadata import DuplicateFlag
 from laneface.gallery.store import Gallery
@@ -104,12 +104,6 @@ def largest_face(detections: FaceDetections) -> int:
     return int(np.argmax((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])))
 
 
-class _Fte(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class Enroller:
     """Enrols manifest rows into ``gallery`` with one detector, one embedder and an optional quality gate."""
 
@@ -134,29 +128,29 @@ class Enroller:
         try:
             size = os.stat(path).st_size
             if not path.is_file():
-                raise _Fte(f"image {row.image!r} is not a regular file")
+                raise FailureToEnrolError(f"image {row.image!r} is not a regular file")
             if size > limit:
-                raise _Fte(f"image {row.image!r} is {size} bytes, over the limit of {limit}")
+                raise FailureToEnrolError(f"image {row.image!r} is {size} bytes, over the limit of {limit}")
             data = path.read_bytes()
         except FileNotFoundError:
-            raise _Fte(f"image {row.image!r} not found") from None
+            raise FailureToEnrolError(f"image {row.image!r} not found") from None
         except OSError as exc:
-            raise _Fte(f"image {row.image!r} cannot be read: {exc.strerror or exc}") from None
+            raise FailureToEnrolError(f"image {row.image!r} cannot be read: {exc.strerror or exc}") from None
         return data
 
     def _template(self, source: str, data: bytes) -> tuple[Template, float | None, str]:
         try:
             image = decode_image(data, limits=self.options.image_limits, source=source)
         except InvalidImageError as exc:
-            raise _Fte(f"unreadable image: {exc}") from None
+            raise FailureToEnrolError(f"unreadable image: {exc}") from None
         dets = self.detector.detect(image)
         if len(dets) == 0:
-            raise _Fte("no face")
+            raise FailureToEnrolError("no face")
         note = ""
         chosen = 0
         if len(dets) > 1:
             if self.options.multiple_faces == "fail":
-                raise _Fte(f"{len(dets)} faces, exactly one expected")
+                raise FailureToEnrolError(f"{len(dets)} faces, exactly one expected")
             chosen = largest_face(dets)
             note = f"{len(dets)} faces; the largest was used"
         face = dets[chosen]
@@ -165,7 +159,7 @@ class Enroller:
             report = self.quality.assess(image, face)[0]
             unified = report.unified
             if not report.passed:
-                raise _Fte(f"quality ({report.profile}): " + "; ".join(report.failed))
+                raise FailureToEnrolError(f"quality ({report.profile}): " + "; ".join(report.failed))
         batch = embed_detections(self.embedder, image, face)
         return batch[0], unified, note
 
@@ -179,11 +173,9 @@ class Enroller:
             return RowOutcome(row.line, row.doc_id, "invalid", row.problem)
         try:
             data = self._read(row)
-        except _Fte as fte:
-            self.gallery.record_failure(
-                row.doc_id, image=row.image, image_sha256="", reason=fte.reason, profile=profile
-            )
-            return RowOutcome(row.line, row.doc_id, "failed", fte.reason)
+        except FailureToEnrolError as fte:
+            self.gallery.record_failure(row.doc_id, image=row.image, image_sha256="", reason=str(fte), profile=profile)
+            return RowOutcome(row.line, row.doc_id, "failed", str(fte))
         return self.enrol_bytes(
             row.doc_id,
             data,
@@ -217,11 +209,11 @@ class Enroller:
             return RowOutcome(line, doc_id, "skipped", f"failed before on the same image: {failed.reason}")
         try:
             template, unified, note = self._template(image, data)
-        except _Fte as fte:
+        except FailureToEnrolError as fte:
             if existing is not None and not self.options.drop_on_failure:
-                return RowOutcome(line, doc_id, "failed", f"{fte.reason} (the enrolled photo is kept)")
-            self.gallery.record_failure(doc_id, image=image, image_sha256=sha, reason=fte.reason, profile=profile)
-            return RowOutcome(line, doc_id, "failed", fte.reason)
+                return RowOutcome(line, doc_id, "failed", f"{fte!s} (the enrolled photo is kept)")
+            self.gallery.record_failure(doc_id, image=image, image_sha256=sha, reason=str(fte), profile=profile)
+            return RowOutcome(line, doc_id, "failed", str(fte))
         flags = self._duplicates(doc_id, template)
         self.gallery.enrol(
             doc_id,

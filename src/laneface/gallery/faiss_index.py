@@ -38,9 +38,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from laneface.errors import IndexStateError
 from laneface.gallery._files import current_generation, write_generation
 from laneface.gallery._idmap import IdLookup
-from laneface.gallery.errors import IndexStateError
 from laneface.gallery.index import FloatMatrix, IdArray, SearchHits, as_ids, as_queries, as_vectors, last_wins
 
 __all__ = ["FaissConfig", "FaissIndex", "FaissKind"]

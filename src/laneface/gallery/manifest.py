@@ -2,7 +2,7 @@
 allowed and kept as attributes). ``image`` is a path relative to the CSV's folder (absolute paths are
 accepted). The file is read as UTF-8 (a byte-order mark is ignored).
 
-A header without a required column is a :class:`~laneface.gallery.errors.ManifestError` (nothing is
+A header without a required column is a :class:`~laneface.errors.ManifestError` (nothing is
 enrolled). A row that cannot be used (empty ``doc_id`` or ``image``, more fields than the header) is
 returned with ``problem`` set: the enrolment records it as a failure, it is never dropped silently.
 """
@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from laneface.gallery.errors import ManifestError
+from laneface.errors import ManifestError
 
 __all__ = ["REQUIRED_COLUMNS", "ManifestRow", "count_rows", "read_manifest"]
 

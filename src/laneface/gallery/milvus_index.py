@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from laneface.gallery.errors import IndexStateError
+from laneface.errors import IndexStateError
 from laneface.gallery.index import IdArray, SearchHits, as_ids, as_queries, as_vectors, last_wins
 
 __all__ = ["MilvusIndex"]

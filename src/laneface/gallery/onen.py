@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from laneface.errors import CalibrationRangeError
 from laneface.evaluation.metrics import threshold_at_fmr
-from laneface.gallery.errors import CalibrationRangeError
 from laneface.gallery.faiss_index import FaissConfig, FaissIndex
 from laneface.gallery.lfw import LfwEmbeddings, lfw_image_list
 from laneface.gallery.thresholds import ThresholdSet, fmr_for_fpir

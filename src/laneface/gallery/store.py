@@ -28,7 +28,7 @@ from typing import Literal
 
 import numpy as np
 
-from laneface.gallery.errors import DocumentNotFoundError, GalleryError, ModelVersionMismatchError
+from laneface.errors import DocumentNotFoundError, GalleryError, ModelVersionMismatchError
 from laneface.gallery.faiss_index import FaissConfig
 from laneface.gallery.index import VectorIndex
 from laneface.gallery.metadata import (

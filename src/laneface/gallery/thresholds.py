@@ -37,8 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from laneface.errors import ConfigError
-from laneface.gallery.errors import CalibrationRangeError, UncalibratedModelError
+from laneface.errors import CalibrationRangeError, ConfigError, UncalibratedModelError
 
 __all__ = [
     "FMR_GRID",

@@ -24,11 +24,10 @@ import numpy.typing as npt
 
 from laneface.matching import Matcher
 from laneface.tracking.assignment import max_weight_assignment
-from laneface.types import Template
+from laneface.types import Decision, Template
 
 __all__ = ["Decision", "IdentifyMode", "OccupantMatch", "assign_documents", "identify"]
 
-Decision = Literal["match", "no_match", "not_captured"]
 IdentifyMode = Literal["one_to_few", "one_to_n"]
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict
 
-from laneface.capture.passage import Direction
-from laneface.pipeline.identify import Decision, IdentifyMode, OccupantMatch
+from laneface.pipeline.identify import IdentifyMode, OccupantMatch
 from laneface.selection import Shot
+from laneface.types import Decision, Direction
 
 __all__ = [
     "BestShotLine",

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from laneface.errors import BiometricDataUnavailableError, EncryptionError
 from laneface.records.audit import Actions, Actor, record_event
 from laneface.records.crypto import BlobCipher
-from laneface.records.errors import BiometricDataUnavailableError, EncryptionError
 from laneface.records.tables import BiometricBlob, Occupant
 
 __all__ = ["blob_context", "read_biometric", "store_biometric"]

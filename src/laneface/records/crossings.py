@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from laneface.errors import RecordNotFoundError, ReviewConflictError
 from laneface.records.audit import Actions, Actor, record_event
 from laneface.records.domain import CrossingFilter, CrossingView, OccupantView, ReviewView
-from laneface.records.errors import RecordNotFoundError, ReviewConflictError
 from laneface.records.tables import BiometricBlob, Crossing, Document, LedgerEntry, Occupant, Review
 
 __all__ = ["add_review", "get_crossing", "list_crossings"]

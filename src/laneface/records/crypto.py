@@ -20,7 +20,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from laneface.records.errors import DecryptionError, InsecureConfigError, UnknownKeyError
+from laneface.errors import DecryptionError, InsecureConfigError, UnknownKeyError
 
 __all__ = ["KEY_BYTES", "BlobCipher", "generate_key", "key_id_of", "load_or_create_dev_key", "parse_key"]
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from laneface.types import Decision, Direction
+
 __all__ = [
     "CrossingFilter",
     "CrossingView",
@@ -19,8 +21,6 @@ __all__ = [
     "ReviewView",
 ]
 
-Direction = Literal["inbound", "outbound"]
-Decision = Literal["match", "no_match", "not_captured"]
 ReviewDecision = Literal["confirmed", "rejected", "referred"]
 
 

@@ -16,7 +16,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from laneface.records.errors import DatabaseError
+from laneface.errors import DatabaseError
 
 __all__ = ["current_revision", "downgrade", "head_revision", "require_current", "upgrade"]
 

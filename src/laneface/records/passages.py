@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from laneface.errors import (
     CorruptImageError,
     EmptyImageError,
+    IdempotencyConflictError,
     ImageTooLargeError,
     InputError,
     UnsupportedImageError,
@@ -22,7 +23,6 @@ from laneface.records.audit import Actions, Actor, record_event
 from laneface.records.biometrics import store_biometric
 from laneface.records.crypto import BlobCipher
 from laneface.records.domain import PassageReceipt, PassageSubmission
-from laneface.records.errors import IdempotencyConflictError
 from laneface.records.tables import Crossing, Document, LedgerEntry, Occupant, Traveller
 
 __all__ = ["check_jpeg", "check_template", "ingest_passage", "receipt_of"]

@@ -13,6 +13,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from laneface.errors import (
+    BiometricDataUnavailableError,
+    DatabaseError,
+    EncryptionError,
+    InsecureConfigError,
+    RecordNotFoundError,
+)
 from laneface.records import migrate
 from laneface.records.audit import SYSTEM, Actions, Actor, AuditFilter, list_events, record_event
 from laneface.records.biometrics import read_biometric
@@ -27,13 +34,6 @@ from laneface.records.domain import (
     PassageReceipt,
     PassageSubmission,
     ReviewView,
-)
-from laneface.records.errors import (
-    BiometricDataUnavailableError,
-    DatabaseError,
-    EncryptionError,
-    InsecureConfigError,
-    RecordNotFoundError,
 )
 from laneface.records.ledger import DocumentHistory, TravellerStays, document_history, traveller_stays
 from laneface.records.passages import check_jpeg, check_template, ingest_passage

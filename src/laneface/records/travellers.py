@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from laneface.errors import RecordNotFoundError, ReviewConflictError
 from laneface.records.audit import Actions, Actor, record_event
 from laneface.records.domain import DocumentView
-from laneface.records.errors import RecordNotFoundError, ReviewConflictError
 from laneface.records.ledger import document_view
 from laneface.records.tables import BiometricBlob, Document, LedgerEntry, Occupant, Traveller
 

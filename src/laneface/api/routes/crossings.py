@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
@@ -14,6 +14,7 @@ from laneface.api.schemas.common import MAX_DB_INT, DocId, Ident, Instant
 from laneface.api.schemas.crossings import CrossingList, CrossingPublic, ReviewCreate, ReviewPublic
 from laneface.records.domain import CrossingFilter
 from laneface.records.service import RecordsService
+from laneface.types import Direction
 
 __all__ = ["router"]
 
@@ -35,7 +36,7 @@ def list_crossings(
     since: Annotated[Instant | None, Query()] = None,
     until: Annotated[Instant | None, Query()] = None,
     lane: Annotated[Ident | None, Query()] = None,
-    direction: Annotated[Literal["inbound", "outbound"] | None, Query()] = None,
+    direction: Annotated[Direction | None, Query()] = None,
     doc_id: Annotated[DocId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from laneface.api.schemas.common import FiniteFloat, Ident, Instant, LongIdent, decode_b64
 from laneface.records.domain import OccupantSubmission, PassageReceipt, PassageSubmission
+from laneface.types import Decision, Direction
 
 __all__ = ["MatchCreate", "OccupantCreate", "PassageCreate", "PassageReceiptPublic"]
 
@@ -22,7 +23,7 @@ class MatchCreate(BaseModel):
 
     doc_id: Ident | None = None
     score: FiniteFloat | None = None
-    decision: Literal["match", "no_match", "not_captured"]
+    decision: Decision
 
     @model_validator(mode="after")
     def _match_names_a_document(self) -> MatchCreate:
@@ -64,7 +65,7 @@ class PassageCreate(BaseModel):
 
     passage_id: LongIdent
     lane: Ident
-    direction: Literal["inbound", "outbound"]
+    direction: Direction
     started_at: Annotated[Instant, Field(strict=False)]
     occupant_count: int = Field(ge=0, le=64)
     complete_capture: bool
