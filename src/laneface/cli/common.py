@@ -30,7 +30,7 @@ __all__ = [
 def _lane_help(name: str) -> str:
     """The help of a lane option: the field's description and default, from :class:`LaneSettings`."""
     field = LaneSettings.model_fields[name]
-    return f"{field.description} [default: {field.default}; lane.toml: [pipeline] {name}]"
+    return f"{field.description} (default {field.default}; LANEFACE_LANE__{name.upper()}; lane.toml: pipeline.{name})"
 
 
 # the lane pipeline's options (`laneface run`, `laneface bench lane`): None = the settings' value
