@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from laneface.errors import ConfigError
-from laneface.evaluation.metrics import threshold_at_fmr
 from laneface.gallery.errors import (
     CalibrationRangeError,
     DocumentNotFoundError,
     ModelVersionMismatchError,
     UncalibratedModelError,
 )
+from laneface.gallery.scores import threshold_at_fmr
 from laneface.gallery.store import Gallery, GalleryConfig
 from laneface.gallery.thresholds import (
     FMR_GRID,
