@@ -47,7 +47,7 @@ def _clean_env() -> dict[str, str]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Simulated passages, a gallery of their documents (YuNet + MobileFaceNet), the passage to replay."""
     from laneface.cli.app import app
-    from laneface.evaluation.sim.writer import simulate
+    from laneface.sim.writer import simulate
 
     tmp = tmp_path_factory.mktemp("edge_lane")
     sim = tmp / "sim"
