@@ -157,7 +157,7 @@ def test_layers_only_import_downwards() -> None:
     ],
 )
 def test_the_checker_finds_an_upward_import(source: str) -> None:
-    module = "laneface.embedding.synthetic" if "detection" in source else "laneface.gallery.synthetic"
+    module = "laneface.embedding.example" if "detection" in source else "laneface.gallery.example"
     assert len(violations_in(module, source)) == 1
 
 
@@ -173,7 +173,7 @@ def test_the_checker_finds_an_upward_import(source: str) -> None:
     ],
 )
 def test_the_checker_accepts_downward_and_own_imports(source: str) -> None:
-    assert violations_in("laneface.gallery.synthetic", source) == []
+    assert violations_in("laneface.gallery.example", source) == []
 
 
 def test_relative_imports_resolve_from_the_module_or_package() -> None:
