@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from laneface.evaluation.bench_lane import CapturableRule
-from laneface.evaluation.sim.faces import HeadSprite
-from laneface.evaluation.sim.geometry import LookAtCamera
-from laneface.evaluation.sim.people import LfwIndex, TravellerPool
-from laneface.evaluation.sim.render import AIM_HEIGHT_M, HALF_WIDTH, STOP_M, render_camera
-from laneface.evaluation.sim.scene import ROW_DZ, PassageScene
-from laneface.evaluation.sim.writer import head_sprites, scenes
+from laneface.sim.faces import HeadSprite
+from laneface.sim.geometry import LookAtCamera
+from laneface.sim.people import LfwIndex, TravellerPool
+from laneface.sim.render import AIM_HEIGHT_M, HALF_WIDTH, STOP_M, render_camera
+from laneface.sim.scene import ROW_DZ, PassageScene
+from laneface.sim.writer import head_sprites, scenes
 
 Placement = Callable[[float], LookAtCamera]  # side (-1 left, +1 right; ignored by front placements) -> camera
 

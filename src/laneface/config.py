@@ -11,10 +11,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from laneface.records.settings import PrivacySettings, RecordsSettings, ServiceSettings
 
 __all__ = [
     "DetectionSettings",
@@ -22,8 +20,14 @@ __all__ = [
     "ImageSettings",
     "LaneSettings",
     "ModelSettings",
+    "PrivacySettings",
+    "RecordKind",
+    "RecordsSettings",
+    "RetentionRule",
+    "ServiceSettings",
     "Settings",
     "default_data_dir",
+    "default_retention_rules",
     "load_settings",
 ]
 
@@ -77,6 +81,94 @@ class EmbeddingSettings(BaseModel):
 class ImageSettings(BaseModel):
     max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=64_000_000, ge=1)
+
+
+RecordKind = Literal["face_image", "template"]
+
+
+class RetentionRule(BaseModel):
+    """How long one kind of biometric record is kept for travellers of one citizenship.
+
+    ``citizenship`` is an ISO 3166-1 alpha-3 code, ``"citizen"`` (the operating state's own citizens,
+    ``privacy.home_country``) or ``"*"`` (anyone, including occupants whose identity is unknown). The most
+    specific rule wins: exact code, then ``"citizen"``, then ``"*"``. ``max_age_hours = None`` keeps the
+    record until an administrator removes it.
+    """
+
+    kind: RecordKind
+    citizenship: str = Field(default="*", pattern=r"^(\*|citizen|[A-Z]{3})$")
+    max_age_hours: float | None = Field(default=None, ge=0.0, le=24.0 * 365 * 10)
+
+
+def default_retention_rules() -> list[RetentionRule]:
+    """Citizens' face images and templates: 12 hours. Everyone else: 30 days."""
+    return [
+        RetentionRule(kind="face_image", citizenship="citizen", max_age_hours=12.0),
+        RetentionRule(kind="template", citizenship="citizen", max_age_hours=12.0),
+        RetentionRule(kind="face_image", citizenship="*", max_age_hours=720.0),
+        RetentionRule(kind="template", citizenship="*", max_age_hours=720.0),
+    ]
+
+
+class RecordsSettings(BaseModel):
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the records database; default sqlite:///<data dir>/records.db. "
+        "PostgreSQL: postgresql+psycopg://user:password@host/db.",
+    )
+    auto_migrate: bool = Field(default=True, description="`serve` upgrades the schema to the newest revision.")
+    admission_days: dict[str, int] = Field(
+        default_factory=lambda: {"passport": 90, "id_card": 90, "visa": 90, "residence_permit": 3650},
+        description="Admission period in days per document type (stay and overstay computation).",
+    )
+    default_admission_days: int = Field(default=90, ge=0, description="For document types not listed.")
+    auto_confirm_matches: bool = Field(
+        default=True, description="A lane 'match' on an enrolled document is a confirmed arrival/departure."
+    )
+
+
+class PrivacySettings(BaseModel):
+    home_country: str = Field(
+        default="UTO",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 3166-1 alpha-3 code of the operating state: its citizens match the 'citizen' rules.",
+    )
+    retention: list[RetentionRule] = Field(default_factory=default_retention_rules)
+    encryption_key: SecretStr | None = Field(
+        default=None, description="Base64 of 32 random bytes: AES-256-GCM key for face images and templates."
+    )
+    previous_encryption_keys: list[SecretStr] = Field(
+        default_factory=list, description="Older keys still accepted for reading (during a key rotation)."
+    )
+    purge_interval_s: float = Field(default=300.0, gt=0.0, description="How often `serve` runs the purge job.")
+
+
+class ServiceSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    lane_keys: list[SecretStr] = Field(default_factory=list, description="API keys of lanes (or sha256:<hex>).")
+    officer_keys: list[SecretStr] = Field(default_factory=list)
+    auditor_keys: list[SecretStr] = Field(default_factory=list)
+    admin_keys: list[SecretStr] = Field(default_factory=list)
+    oauth2_hs256_secret: SecretStr | None = Field(
+        default=None, description="Shared secret of the authorization server (HS256 bearer tokens)."
+    )
+    oauth2_public_key_pem: str | None = Field(
+        default=None, description="PEM public key of the authorization server (RS256 bearer tokens)."
+    )
+    oauth2_issuer: str | None = None
+    oauth2_audience: str = "laneface"
+    oauth2_roles_claim: str = "roles"
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Larger request bodies get 413.")
+    max_image_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=16_000_000, ge=1)
+
+    @field_validator("oauth2_public_key_pem")
+    @classmethod
+    def _pem(cls, v: str | None) -> str | None:
+        if v is not None and "BEGIN PUBLIC KEY" not in v:
+            raise ValueError("service.oauth2_public_key_pem must be a PEM 'PUBLIC KEY'")
+        return v
 
 
 class LaneSettings(BaseModel):
@@ -135,6 +227,13 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     lane: LaneSettings = Field(default_factory=LaneSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    @property
+    def database_url(self) -> str:
+        """``records.database_url``, or by default the SQLite file ``<data dir>/records.db``."""
+        if self.records.database_url:
+            return self.records.database_url
+        return f"sqlite:///{self.data_dir / 'records.db'}"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -2,7 +2,7 @@
 
 Every decision compares the best score with a threshold calibrated for the gallery's model version
 (:mod:`laneface.gallery.thresholds`): **a score equal to the threshold matches** (``score >= threshold``),
-the rule of :mod:`laneface.evaluation.metrics`. Thresholds:
+the rule of :mod:`laneface.gallery.scores`. Thresholds:
 
 * verify: the threshold at ``policy.target_fmr``;
 * 1:few with n enrolled candidates: a non-mated probe gets n chances, so the threshold is the one at

@@ -1,4 +1,4 @@
-"""Shared by the dashboard tests: service sections with per-role keys, synthetic face thumbnails (real JPEGs),
+"""Shared by the dashboard tests: service settings with per-role keys, synthetic face thumbnails (real JPEGs),
 passage bodies as lanes post them, document enrolment (the server: live_server.serve)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 from PIL import Image, ImageDraw
 
+from laneface.config import PrivacySettings, RecordsSettings, ServiceSettings, Settings
 from laneface.records.crypto import generate_key
-from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 
 KEYS = {role: secrets.token_urlsafe(32) for role in ("lane", "officer", "auditor", "admin")}
 HEADERS = {role: {"X-API-Key": key} for role, key in KEYS.items()}
@@ -27,12 +27,12 @@ class Poster(Protocol):
     def post(self, url: str, **kwargs: Any) -> Any: ...
 
 
-def sections(tmp: Path, database_url: str) -> Sections:
-    return Sections(
-        tmp,
-        RecordsSettings(database_url=database_url),
-        PrivacySettings(encryption_key=generate_key(), home_country="UTO"),
-        ServiceSettings(
+def service_settings(tmp: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp,
+        records=RecordsSettings(database_url=database_url),
+        privacy=PrivacySettings(encryption_key=generate_key(), home_country="UTO"),
+        service=ServiceSettings(
             lane_keys=[KEYS["lane"]],
             officer_keys=[KEYS["officer"]],
             auditor_keys=[KEYS["auditor"]],

@@ -22,9 +22,8 @@ from galleryfakes import InMemoryGallery
 from PIL import Image
 
 from laneface.api.app import create_app
-from laneface.config import Settings
+from laneface.config import PrivacySettings, RecordsSettings, ServiceSettings, Settings
 from laneface.records.crypto import generate_key
-from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 
 ROLES = ("lane", "officer", "auditor", "admin")
 KEYS = {role: secrets.token_urlsafe(32) for role in ROLES}
@@ -167,12 +166,12 @@ ENDPOINTS = [
 PUBLIC = {("GET", "/healthz")}  # besides /openapi.json and the documentation pages
 
 
-def _sections(tmp: Path, database_url: str) -> Sections:
-    return Sections(
-        tmp,
-        RecordsSettings(database_url=database_url),
-        PrivacySettings(encryption_key=generate_key()),
-        ServiceSettings(
+def _settings(tmp: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp,
+        records=RecordsSettings(database_url=database_url),
+        privacy=PrivacySettings(encryption_key=generate_key()),
+        service=ServiceSettings(
             lane_keys=[KEYS["lane"]],
             officer_keys=[KEYS["officer"]],
             auditor_keys=[KEYS["auditor"]],
@@ -186,8 +185,7 @@ def _sections(tmp: Path, database_url: str) -> Sections:
 def service(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Ctx]]:
     tmp = tmp_path_factory.mktemp("api")
     app = create_app(
-        Settings(data_dir=tmp),
-        sections=_sections(tmp, module_database_url),
+        _settings(tmp, module_database_url),
         gallery=InMemoryGallery(),
         run_scheduler=False,
     )

@@ -24,9 +24,8 @@ from live_server import serve
 from schemathesis.checks import negative_data_rejection, not_a_server_error
 
 from laneface.api.app import create_app
-from laneface.config import Settings
+from laneface.config import PrivacySettings, RecordsSettings, ServiceSettings, Settings
 from laneface.records.crypto import generate_key
-from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 
 KEYS = {role: secrets.token_urlsafe(32) for role in ("lane", "officer", "auditor", "admin")}
 ROLE_OF_PREFIX = [
@@ -54,18 +53,18 @@ def _role_for(path: str) -> str:
 @pytest.fixture(scope="module")
 def api_schema(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     tmp = tmp_path_factory.mktemp("schemathesis")
-    sections = Sections(
-        tmp,
-        RecordsSettings(database_url=module_database_url),
-        PrivacySettings(encryption_key=generate_key()),
-        ServiceSettings(
+    settings = Settings(
+        data_dir=tmp,
+        records=RecordsSettings(database_url=module_database_url),
+        privacy=PrivacySettings(encryption_key=generate_key()),
+        service=ServiceSettings(
             lane_keys=[KEYS["lane"]],
             officer_keys=[KEYS["officer"]],
             auditor_keys=[KEYS["auditor"]],
             admin_keys=["sha256:" + hashlib.sha256(KEYS["admin"].encode()).hexdigest()],
         ),
     )
-    app = create_app(Settings(data_dir=tmp), sections=sections, gallery=InMemoryGallery(), run_scheduler=False)
+    app = create_app(settings, gallery=InMemoryGallery(), run_scheduler=False)
     with serve(app) as url:
         yield schemathesis.openapi.from_url(f"{url}/openapi.json")
 

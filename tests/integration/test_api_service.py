@@ -25,11 +25,10 @@ from typer.testing import CliRunner
 from laneface.api.app import create_app
 from laneface.api.gallery import GalleryInfo
 from laneface.cli.serve import serve_command
-from laneface.config import Settings, load_settings
+from laneface.config import PrivacySettings, RecordsSettings, ServiceSettings, Settings, load_settings
 from laneface.errors import InsecureConfigError
 from laneface.records.clock import ManualClock
 from laneface.records.crypto import generate_key
-from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 KEYS = {r: secrets.token_urlsafe(32) for r in ("lane", "officer", "auditor", "admin")}
@@ -65,12 +64,12 @@ def _passage(pid: str = "p1", doc: str = "D1", image: bytes | None = None, **ove
     return body | over
 
 
-def _sections(tmp: Path, database_url: str, **privacy: Any) -> Sections:
-    return Sections(
-        tmp,
-        RecordsSettings(database_url=database_url),
-        PrivacySettings.model_validate({"encryption_key": generate_key(), "home_country": "UTO", **privacy}),
-        ServiceSettings(
+def _settings(tmp: Path, database_url: str, **privacy: Any) -> Settings:
+    return Settings(
+        data_dir=tmp,
+        records=RecordsSettings(database_url=database_url),
+        privacy=PrivacySettings.model_validate({"encryption_key": generate_key(), "home_country": "UTO", **privacy}),
+        service=ServiceSettings(
             lane_keys=[KEYS["lane"]],
             officer_keys=[KEYS["officer"]],
             auditor_keys=[KEYS["auditor"]],
@@ -88,8 +87,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def client(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[TestClient]:
     app = create_app(
-        Settings(data_dir=tmp_path),
-        sections=_sections(tmp_path, database_url),
+        _settings(tmp_path, database_url),
         gallery=InMemoryGallery(),
         clock=clock,
         run_scheduler=False,
@@ -186,8 +184,7 @@ class _BrokenGallery(InMemoryGallery):
 
 def test_internal_errors_do_not_leak(database_url: str, tmp_path: Path) -> None:
     app = create_app(
-        Settings(data_dir=tmp_path),
-        sections=_sections(tmp_path, database_url),
+        _settings(tmp_path, database_url),
         gallery=_BrokenGallery(),
         run_scheduler=False,
     )
@@ -199,7 +196,7 @@ def test_internal_errors_do_not_leak(database_url: str, tmp_path: Path) -> None:
 
 
 def test_without_a_gallery_admin_endpoints_answer_503(database_url: str, tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path), sections=_sections(tmp_path, database_url), run_scheduler=False)
+    app = create_app(_settings(tmp_path, database_url), run_scheduler=False)
     with TestClient(app) as c:
         assert c.get("/v1/gallery", headers=ADMIN).status_code == 503
         r = c.post(
@@ -234,8 +231,8 @@ def test_opted_out_traveller_images_are_dropped_on_post(client: TestClient) -> N
 
 
 def test_scheduled_purge_with_a_fake_clock(database_url: str, tmp_path: Path, clock: ManualClock) -> None:
-    sections = _sections(tmp_path, database_url, purge_interval_s=0.05)
-    app = create_app(Settings(data_dir=tmp_path), sections=sections, gallery=InMemoryGallery(), clock=clock)
+    settings = _settings(tmp_path, database_url, purge_interval_s=0.05)
+    app = create_app(settings, gallery=InMemoryGallery(), clock=clock)
     with TestClient(app) as c:
         _enrol(c, "C1", "UTO")
         crossing_id = c.post("/v1/passages", json=_passage(doc="C1", image=_jpeg()), headers=LANE).json()["crossing_id"]

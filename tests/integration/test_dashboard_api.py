@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_seed import HEADERS, enrol, face_jpeg, occupant, passage, post_passage, review, sections
+from dashboard_seed import HEADERS, enrol, face_jpeg, occupant, passage, post_passage, review, service_settings
 from fastapi.testclient import TestClient
 from galleryfakes import InMemoryGallery
 
 from laneface.api.app import create_app
-from laneface.config import Settings
 from laneface.dashboard import CONTENT_SECURITY_POLICY
 from laneface.records.clock import ManualClock
 
@@ -32,8 +31,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def client(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[TestClient]:
     app = create_app(
-        Settings(data_dir=tmp_path),
-        sections=sections(tmp_path, database_url),
+        service_settings(tmp_path, database_url),
         gallery=InMemoryGallery(),
         clock=clock,
         run_scheduler=False,

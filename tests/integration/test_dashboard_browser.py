@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from dashboard_seed import HEADERS, KEYS, enrol, face_jpeg, occupant, passage, post_passage, review, sections
+from dashboard_seed import HEADERS, KEYS, enrol, face_jpeg, occupant, passage, post_passage, review, service_settings
 from galleryfakes import InMemoryGallery
 from live_server import serve
 
 from laneface.api.app import create_app
-from laneface.config import Settings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
@@ -179,8 +178,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     now = datetime.now(UTC).replace(microsecond=0)
     clock = SeedClock()
     app = create_app(
-        Settings(data_dir=tmp),
-        sections=sections(tmp, f"sqlite:///{tmp / 'records.db'}"),
+        service_settings(tmp, f"sqlite:///{tmp / 'records.db'}"),
         gallery=InMemoryGallery(),
         clock=clock,
         run_scheduler=False,

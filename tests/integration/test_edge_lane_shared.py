@@ -24,10 +24,9 @@ from live_server import serve
 from typer.testing import CliRunner
 
 from laneface.api.app import create_app
-from laneface.config import Settings
+from laneface.config import PrivacySettings, RecordsSettings, ServiceSettings, Settings
 from laneface.edge.outbox import read_summary
 from laneface.records.crypto import generate_key
-from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 MODELS = SHARED / "models"
@@ -48,7 +47,7 @@ def _clean_env() -> dict[str, str]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Simulated passages, a gallery of their documents (YuNet + MobileFaceNet), the passage to replay."""
     from laneface.cli.app import app
-    from laneface.evaluation.sim.writer import simulate
+    from laneface.sim.writer import simulate
 
     tmp = tmp_path_factory.mktemp("edge_lane")
     sim = tmp / "sim"
@@ -81,18 +80,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[str]:
-    sections = Sections(
-        tmp_path,
-        RecordsSettings(database_url=f"sqlite:///{tmp_path / 'records.db'}"),
-        PrivacySettings(encryption_key=generate_key()),
-        ServiceSettings(
+    settings = Settings(
+        data_dir=tmp_path,
+        records=RecordsSettings(database_url=f"sqlite:///{tmp_path / 'records.db'}"),
+        privacy=PrivacySettings(encryption_key=generate_key()),
+        service=ServiceSettings(
             lane_keys=[KEYS["lane"]],
             officer_keys=[KEYS["officer"]],
             auditor_keys=[KEYS["auditor"]],
             admin_keys=[KEYS["admin"]],
         ),
     )
-    app = create_app(Settings(data_dir=tmp_path), sections=sections, gallery=InMemoryGallery(), run_scheduler=False)
+    app = create_app(settings, gallery=InMemoryGallery(), run_scheduler=False)
     with serve(app) as url:
         yield url
 

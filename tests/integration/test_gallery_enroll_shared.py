@@ -109,7 +109,7 @@ def test_the_service_enrols_uploads_into_the_real_gallery(database_url: str, tmp
     """POST /v1/gallery/documents through ServiceGallery: YuNet + MobileFaceNet, the records side and the
     gallery agree; a photo without a face is a 422 that keeps the enrolled template."""
     from fastapi.testclient import TestClient
-    from tests.integration.test_api_service import ADMIN, OFFICER, _sections
+    from tests.integration.test_api_service import ADMIN, OFFICER, _settings
 
     from laneface.api.app import create_app
     from laneface.api.gallery_service import ServiceGallery, enroller_from_settings
@@ -121,7 +121,9 @@ def test_the_service_enrols_uploads_into_the_real_gallery(database_url: str, tmp
     )
     store = ModelStore.from_settings(settings)
     service = ServiceGallery(lambda: enroller_from_settings(settings, store, profile="lenient"))
-    app = create_app(settings, sections=_sections(tmp_path, database_url), gallery=service, run_scheduler=False)
+    service_settings = _settings(tmp_path, database_url)
+    sections = {k: getattr(service_settings, k) for k in ("records", "privacy", "service")}
+    app = create_app(settings.model_copy(update=sections), gallery=service, run_scheduler=False)
 
     def post(doc: str, path: Path) -> int:
         r = client.post(

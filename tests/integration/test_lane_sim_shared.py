@@ -13,8 +13,8 @@ from laneface.config import load_settings
 from laneface.detection.base import FaceDetector
 from laneface.detection.factory import build_detector
 from laneface.evaluation.bench_windshield import bench_windshields, load_windshield_dataset
-from laneface.evaluation.sim.writer import simulate
 from laneface.models import ModelStore
+from laneface.sim.writer import simulate
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 MODELS = SHARED / "models"

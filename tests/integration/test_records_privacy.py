@@ -18,14 +18,13 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from laneface.cli.records import keys_app, ledger_app, purge_command
-from laneface.config import load_settings
+from laneface.config import PrivacySettings, RecordsSettings, RetentionRule, ServiceSettings, Settings, load_settings
 from laneface.errors import UnknownKeyError
 from laneface.records.audit import SYSTEM, Actor, AuditFilter
 from laneface.records.clock import ManualClock
 from laneface.records.crypto import BlobCipher, generate_key, parse_key
 from laneface.records.domain import CrossingFilter, OccupantSubmission, PassageSubmission
 from laneface.records.service import RecordsService
-from laneface.records.settings import PrivacySettings, RecordsSettings, RetentionRule, Sections, ServiceSettings
 from laneface.records.tables import BiometricBlob
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -59,12 +58,12 @@ def _passage(pid: str, *occupants: OccupantSubmission) -> PassageSubmission:
     return PassageSubmission(pid, "L1", "inbound", T0, len(occupants), True, occupants)
 
 
-def _sections(database_url: str, tmp_path: Path, key: str, **privacy: object) -> Sections:
-    return Sections(
-        tmp_path,
-        RecordsSettings(database_url=database_url),
-        PrivacySettings.model_validate({"encryption_key": key, "home_country": "UTO", **privacy}),
-        ServiceSettings(),
+def _settings(database_url: str, tmp_path: Path, key: str, **privacy: object) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        records=RecordsSettings(database_url=database_url),
+        privacy=PrivacySettings.model_validate({"encryption_key": key, "home_country": "UTO", **privacy}),
+        service=ServiceSettings(),
     )
 
 
@@ -80,7 +79,7 @@ def key() -> str:
 
 @pytest.fixture
 def records(database_url: str, tmp_path: Path, clock: ManualClock, key: str) -> Iterator[RecordsService]:
-    service = RecordsService.open(_sections(database_url, tmp_path, key), BlobCipher(parse_key(key)), clock)
+    service = RecordsService.open(_settings(database_url, tmp_path, key), BlobCipher(parse_key(key)), clock)
     service.prepare_schema()
     for doc, citizenship in (("C1", "UTO"), ("F1", "FRA")):
         service.enroll_document(
@@ -234,7 +233,7 @@ def test_key_rotation_re_encrypts_everything(
         assert s.scalars(select(BiometricBlob.key_id).distinct()).all() == [report["new_key_id"]]
     occupant_pk = records.crossings(CrossingFilter())[0].occupants[0].id
     # the new key alone reads everything; the old key alone reads nothing
-    rotated = RecordsService.open(_sections(database_url, tmp_path, new_key), BlobCipher(parse_key(new_key)), clock)
+    rotated = RecordsService.open(_settings(database_url, tmp_path, new_key), BlobCipher(parse_key(new_key)), clock)
     try:
         data, _ = rotated.read_face_image(occupant_pk, OFFICER)
         assert data == _jpeg()

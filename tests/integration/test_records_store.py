@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from laneface.config import PrivacySettings, RecordsSettings, ServiceSettings, Settings
 from laneface.errors import (
     BiometricDataUnavailableError,
     IdempotencyConflictError,
@@ -25,7 +26,6 @@ from laneface.records.clock import ManualClock
 from laneface.records.crypto import BlobCipher, generate_key, parse_key
 from laneface.records.domain import CrossingFilter, OccupantSubmission, PassageSubmission
 from laneface.records.service import RecordsService
-from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 from laneface.records.tables import BiometricBlob, LedgerEntry
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -87,13 +87,13 @@ def key() -> str:
 
 
 def open_service(database_url: str, tmp_path: Path, clock: ManualClock, key: str, **records: object) -> RecordsService:
-    sections = Sections(
-        tmp_path,
-        RecordsSettings.model_validate({"database_url": database_url, **records}),
-        PrivacySettings(encryption_key=key, home_country="UTO"),
-        ServiceSettings(),
+    settings = Settings(
+        data_dir=tmp_path,
+        records=RecordsSettings.model_validate({"database_url": database_url, **records}),
+        privacy=PrivacySettings(encryption_key=key, home_country="UTO"),
+        service=ServiceSettings(),
     )
-    service = RecordsService.open(sections, BlobCipher(parse_key(key)), clock)
+    service = RecordsService.open(settings, BlobCipher(parse_key(key)), clock)
     service.prepare_schema()
     return service
 

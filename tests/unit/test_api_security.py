@@ -19,16 +19,21 @@ from pydantic import SecretStr
 
 from laneface.api.security import DEV_KEYS_FILE, KeyRing, security_from_settings
 from laneface.api.tokens import TokenVerifier
+from laneface.config import PrivacySettings, RecordsSettings, ServiceSettings, Settings
 from laneface.errors import InsecureConfigError, InvalidTokenError
 from laneface.records.clock import ManualClock
-from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 SECRET = secrets.token_urlsafe(48)
 
 
-def _sections(tmp_path: Path, **service: object) -> Sections:
-    return Sections(tmp_path, RecordsSettings(), PrivacySettings(), ServiceSettings.model_validate(service))
+def _settings(tmp_path: Path, **service: object) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        records=RecordsSettings(),
+        privacy=PrivacySettings(),
+        service=ServiceSettings.model_validate(service),
+    )
 
 
 def test_keyring_authenticates_plain_and_hashed_keys() -> None:
@@ -57,13 +62,13 @@ def test_one_key_for_two_roles_is_refused() -> None:
 
 def test_service_refuses_to_start_without_credentials(tmp_path: Path) -> None:
     with pytest.raises(InsecureConfigError, match="no credentials"):
-        security_from_settings(_sections(tmp_path))
+        security_from_settings(_settings(tmp_path))
 
 
 def test_insecure_dev_generates_keys_once_in_a_0600_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     own = secrets.token_urlsafe(32)
     with caplog.at_level("WARNING"):
-        first = security_from_settings(_sections(tmp_path, officer_keys=[own]), insecure_dev=True)
+        first = security_from_settings(_settings(tmp_path, officer_keys=[own]), insecure_dev=True)
     path = tmp_path / DEV_KEYS_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     stored = json.loads(path.read_text())
@@ -71,7 +76,7 @@ def test_insecure_dev_generates_keys_once_in_a_0600_file(tmp_path: Path, caplog:
     assert "INSECURE DEVELOPMENT MODE" in caplog.text
     assert first.keys.authenticate(stored["lane"]) is not None
     assert first.keys.authenticate(own) is not None
-    second = security_from_settings(_sections(tmp_path, officer_keys=[own]), insecure_dev=True)
+    second = security_from_settings(_settings(tmp_path, officer_keys=[own]), insecure_dev=True)
     assert json.loads(path.read_text()) == stored
     assert second.keys.authenticate(stored["admin"]) is not None
 

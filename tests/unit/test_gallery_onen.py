@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from laneface.errors import GalleryError
-from laneface.gallery.calibration import calibrate_from_gallery, calibrate_from_lfw, cross_identity_tail
-from laneface.gallery.lfw import LfwEmbeddings
+from laneface.evaluation.lfw_embeddings import LfwEmbeddings
+from laneface.evaluation.onen import calibrate_from_lfw, lfw_open_set, open_set_scores, select_lfw_files
+from laneface.gallery.calibration import calibrate_from_gallery, cross_identity_tail
 from laneface.gallery.metadata import DuplicateFlag
-from laneface.gallery.onen import lfw_open_set, open_set_scores, select_lfw_files
 from laneface.gallery.store import Gallery, GalleryConfig
 from laneface.gallery.thresholds import ThresholdSet
 from laneface.types import Template
@@ -155,7 +155,7 @@ class _Emb:
 def test_embed_lfw_checkpoints_resumes_and_reuses_its_cache(tmp_path: Path) -> None:
     from PIL import Image
 
-    from laneface.gallery.lfw import embed_lfw, lfw_image_list
+    from laneface.evaluation.lfw_embeddings import embed_lfw, lfw_image_list
 
     root = tmp_path / "lfw"
     for i, name in enumerate(["Ann", "Bob", "Cid"]):

@@ -19,7 +19,7 @@ from laneface.errors import (
     ModelVersionMismatchError,
     UncalibratedModelError,
 )
-from laneface.evaluation.metrics import threshold_at_fmr
+from laneface.gallery.scores import threshold_at_fmr
 from laneface.gallery.store import Gallery, GalleryConfig
 from laneface.gallery.thresholds import (
     FMR_GRID,

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from laneface.config import Settings, load_settings
+from laneface.config import PrivacySettings, RetentionRule, Settings, default_retention_rules, load_settings
 from laneface.errors import ConfigError
 from laneface.records.retention import resolve_rule
-from laneface.records.settings import PrivacySettings, RetentionRule, default_retention_rules, sections_of
 
 
 @pytest.fixture(autouse=True)
@@ -55,18 +54,18 @@ def test_sections_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
         "LANEFACE_PRIVACY__RETENTION", '[{"kind": "face_image", "citizenship": "citizen", "max_age_hours": 2}]'
     )
     monkeypatch.setenv("LANEFACE_SERVICE__OFFICER_KEYS", '["k1"]')
-    sections = sections_of(Settings(data_dir=tmp_path))
-    assert sections.database_url == "sqlite:////tmp/x.db"
-    assert sections.privacy.home_country == "FRA"
-    assert sections.privacy.retention[0].max_age_hours == 2
-    assert [k.get_secret_value() for k in sections.service.officer_keys] == ["k1"]
+    settings = Settings(data_dir=tmp_path)
+    assert settings.database_url == "sqlite:////tmp/x.db"
+    assert settings.privacy.home_country == "FRA"
+    assert settings.privacy.retention[0].max_age_hours == 2
+    assert [k.get_secret_value() for k in settings.service.officer_keys] == ["k1"]
 
 
 def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
-    assert sections_of(Settings(data_dir=tmp_path)).database_url == f"sqlite:///{tmp_path / 'records.db'}"
+    assert Settings(data_dir=tmp_path).database_url == f"sqlite:///{tmp_path / 'records.db'}"
 
 
 def test_invalid_environment_is_a_config_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LANEFACE_PRIVACY__HOME_COUNTRY", "france")
     with pytest.raises(ConfigError, match="home_country"):
-        sections_of(load_settings(data_dir=tmp_path))
+        load_settings(data_dir=tmp_path)

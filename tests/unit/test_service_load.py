@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from laneface.api.schemas.passages import PassageCreate
+from laneface.config import PrivacySettings, RecordsSettings, ServiceSettings, Settings
 from laneface.errors import ConfigError
 from laneface.evaluation.bench_service import ServiceCredentials, StoreCheck, check_store, summarize
 from laneface.evaluation.service_load import (
@@ -29,7 +30,6 @@ from laneface.evaluation.service_load import (
 from laneface.records.audit import Actor
 from laneface.records.crypto import BlobCipher, generate_key, parse_key
 from laneface.records.service import RecordsService
-from laneface.records.settings import PrivacySettings, RecordsSettings, Sections, ServiceSettings
 
 
 def test_bodies_are_valid_passages_with_small_jpegs() -> None:
@@ -142,16 +142,19 @@ def test_a_refused_body_is_given_up() -> None:
     assert result.given_up == result.errors["http_422"] > 0
 
 
-def _sections(tmp_path: Path) -> Sections:
-    return Sections(
-        tmp_path, RecordsSettings(), PrivacySettings(encryption_key=generate_key()), ServiceSettings(lane_keys=[])
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        records=RecordsSettings(),
+        privacy=PrivacySettings(encryption_key=generate_key()),
+        service=ServiceSettings(lane_keys=[]),
     )
 
 
 def test_check_store_finds_lost_and_mismatched_records(tmp_path: Path) -> None:
-    sections = _sections(tmp_path)
-    key = parse_key(sections.privacy.encryption_key.get_secret_value())  # type: ignore[union-attr]
-    records = RecordsService.open(sections, BlobCipher(key))
+    settings = _settings(tmp_path)
+    key = parse_key(settings.privacy.encryption_key.get_secret_value())  # type: ignore[union-attr]
+    records = RecordsService.open(settings, BlobCipher(key))
     records.prepare_schema()
     maker = PassageMaker(0, max_occupants=3, run_id="t1")
     rnd = random.Random(1)
@@ -165,7 +168,7 @@ def test_check_store_finds_lost_and_mismatched_records(tmp_path: Path) -> None:
     records.close()
     load = LaneLoad(lanes=1, duration_s=1.0)
     result = LoadResult(load, "t1", 1.0, 1.0, tuple(acks), {}, {}, 0, 0, 0, 0)
-    check = check_store(sections.database_url, result)
+    check = check_store(settings.database_url, result)
     assert (check.acknowledged, check.found, check.lost, check.mismatched, check.duplicates) == (4, 3, 1, 1, 0)
     assert not check.ok
     report = summarize(result, check, database="sqlite", service_cpu_s=2.0, load_before=0.1, load_after=0.2)

@@ -13,12 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from laneface.errors import InvalidDatasetError
-from laneface.evaluation.sim.faces import HeadSprite, make_head_sprite
-from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W, LookAtCamera
-from laneface.evaluation.sim.people import LfwIndex, TravellerPool
-from laneface.evaluation.sim.render import camera_for, render_camera
-from laneface.evaluation.sim.scene import sample_scene
-from laneface.evaluation.sim.writer import CAMERAS, head_sprites, scenes, simulate
+from laneface.sim.faces import HeadSprite, make_head_sprite
+from laneface.sim.geometry import FRAME_H, FRAME_W, LookAtCamera
+from laneface.sim.people import LfwIndex, TravellerPool
+from laneface.sim.render import camera_for, render_camera
+from laneface.sim.scene import sample_scene
+from laneface.sim.writer import CAMERAS, head_sprites, scenes, simulate
 
 
 def fake_face(rng: np.random.Generator) -> np.ndarray:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from laneface.evaluation.sim.faces import EYES, make_head_sprite, pose_homography, turn_head
-from laneface.evaluation.sim.geometry import LookAtCamera
-from laneface.evaluation.sim.render import STOP_M, camera_for
-from laneface.evaluation.sim.scene import ROW_DZ, SEAT_X, VEHICLES, sample_scene
+from laneface.sim.faces import EYES, make_head_sprite, pose_homography, turn_head
+from laneface.sim.geometry import LookAtCamera
+from laneface.sim.render import STOP_M, camera_for
+from laneface.sim.scene import ROW_DZ, SEAT_X, VEHICLES, sample_scene
 
 PEOPLE = [(f"P{i}", f"P{i}/P{i}_0001.jpg", f"D{i}") for i in range(7)]
 

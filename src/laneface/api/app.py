@@ -26,7 +26,6 @@ from laneface.records.audit import SYSTEM
 from laneface.records.clock import Clock, system_clock
 from laneface.records.scheduler import PurgeScheduler
 from laneface.records.service import RecordsService, build_cipher
-from laneface.records.settings import Sections, sections_of
 
 __all__ = ["create_app"]
 
@@ -36,22 +35,20 @@ log = logging.getLogger(__name__)
 def create_app(
     settings: Settings,
     *,
-    sections: Sections | None = None,
     gallery: GalleryAdmin | None = None,
     clock: Clock = system_clock,
     insecure_dev: bool = False,
     run_scheduler: bool = True,
 ) -> FastAPI:
-    """The service app. ``sections`` overrides the records/privacy/service settings (tests); ``gallery``
-    is the gallery to administer (default: unavailable, 503); ``insecure_dev`` allows generated dev keys."""
-    resolved = sections or sections_of(settings)
-    security = security_from_settings(resolved, insecure_dev=insecure_dev, clock=clock)
-    records = RecordsService.open(resolved, build_cipher(resolved, dev_key=insecure_dev), clock)
+    """The service app. ``gallery`` is the gallery to administer (default: unavailable, 503);
+    ``insecure_dev`` allows generated dev keys."""
+    security = security_from_settings(settings, insecure_dev=insecure_dev, clock=clock)
+    records = RecordsService.open(settings, build_cipher(settings, dev_key=insecure_dev), clock)
 
     def purge_run(now: datetime, horizon: timedelta) -> object:
         return records.purge(now=now, horizon=horizon, actor=SYSTEM, audit_when_empty=False)
 
-    scheduler = PurgeScheduler(purge_run, interval_s=resolved.privacy.purge_interval_s, clock=clock)
+    scheduler = PurgeScheduler(purge_run, interval_s=settings.privacy.purge_interval_s, clock=clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,5 +78,5 @@ def create_app(
     for module in (health, passages, crossings, review_queue, ledger, trends, audit, admin):
         app.include_router(module.router)
     app.include_router(dashboard_router())
-    app.add_middleware(BodySizeLimit, max_bytes=resolved.service.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.service.max_body_bytes)
     return app

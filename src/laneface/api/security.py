@@ -24,9 +24,9 @@ from pathlib import Path
 
 from laneface.api.roles import ROLES, Principal, Role
 from laneface.api.tokens import TokenVerifier
+from laneface.config import ServiceSettings, Settings
 from laneface.errors import InsecureConfigError
 from laneface.records.clock import Clock, system_clock
-from laneface.records.settings import Sections, ServiceSettings
 
 __all__ = ["DEV_KEYS_FILE", "KeyRing", "SecurityConfig", "security_from_settings"]
 
@@ -128,13 +128,13 @@ def _dev_keys(data_dir: Path, keys: dict[Role, list[str]]) -> dict[Role, list[st
 
 
 def security_from_settings(
-    sections: Sections, *, insecure_dev: bool = False, clock: Clock = system_clock
+    settings: Settings, *, insecure_dev: bool = False, clock: Clock = system_clock
 ) -> SecurityConfig:
     """The credentials the service accepts; refuses an unsafe configuration unless ``insecure_dev``."""
-    keys = _configured_keys(sections.service)
-    tokens = TokenVerifier.from_settings(sections.service, clock)
+    keys = _configured_keys(settings.service)
+    tokens = TokenVerifier.from_settings(settings.service, clock)
     if insecure_dev:
-        keys = _dev_keys(sections.data_dir, keys)
+        keys = _dev_keys(settings.data_dir, keys)
     ring = KeyRing(keys)
     if not len(ring) and tokens is None:
         raise InsecureConfigError(

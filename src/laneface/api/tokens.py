@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from laneface.api.roles import ROLES, Principal, Role
+from laneface.config import ServiceSettings
 from laneface.errors import InsecureConfigError, InvalidTokenError
 from laneface.records.clock import Clock, system_clock
-from laneface.records.settings import ServiceSettings
 
 __all__ = ["TokenVerifier"]
 

@@ -57,7 +57,7 @@ def bench_gallery_command(
     """Index configurations on synthetic clustered templates with mated probes: build time, memory, p50/p99
     single-query latency (1 thread), batch throughput, recall@1 against exact search; and the exact scan
     against this machine's memory bandwidth."""
-    from laneface.gallery.bench import bench_gallery, results_as_json
+    from laneface.evaluation.bench_gallery import bench_gallery, results_as_json
 
     settings_of(ctx)  # settings are loaded (not used: the benchmark needs no model or data)
     kinds = [k.strip() for k in indexes.split(",") if k.strip()]
@@ -127,8 +127,8 @@ def bench_onen_command(
     from laneface.cli.gallery import progress_bar
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
-    from laneface.gallery.lfw import embed_lfw
-    from laneface.gallery.onen import lfw_open_set, select_lfw_files
+    from laneface.evaluation.lfw_embeddings import embed_lfw
+    from laneface.evaluation.onen import lfw_open_set, select_lfw_files
     from laneface.gallery.thresholds import load_thresholds
 
     settings = settings_of(ctx)

@@ -45,7 +45,7 @@ def lfw(
 
     if templates is not None:
         from laneface.errors import InvalidDatasetError
-        from laneface.gallery.lfw import LfwEmbeddings
+        from laneface.evaluation.lfw_embeddings import LfwEmbeddings
 
         try:
             cached = LfwEmbeddings.load(templates)

@@ -284,10 +284,10 @@ def _calibrate_lfw(
 
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
+    from laneface.evaluation.lfw_embeddings import embed_lfw
+    from laneface.evaluation.onen import calibrate_from_lfw, select_lfw_files
     from laneface.evaluation.pairs import lfw_image_path, parse_pairs
-    from laneface.gallery.calibration import calibrate_from_lfw, calibrate_from_pairs
-    from laneface.gallery.lfw import embed_lfw
-    from laneface.gallery.onen import select_lfw_files
+    from laneface.gallery.calibration import calibrate_from_pairs
 
     settings = settings_of(ctx)
     store = store_of(ctx)

@@ -27,10 +27,9 @@ ledger_app = typer.Typer(help="Entry/exit ledger: document history, stays and st
 
 def _service(ctx: typer.Context, *, cipher: bool = False, prepare: bool = True) -> RecordsService:
     from laneface.records.service import RecordsService, build_cipher
-    from laneface.records.settings import sections_of
 
-    sections = sections_of(settings_of(ctx))
-    service = RecordsService.open(sections, build_cipher(sections) if cipher else None)
+    settings = settings_of(ctx)
+    service = RecordsService.open(settings, build_cipher(settings) if cipher else None)
     if prepare:
         service.prepare_schema()
     return service
@@ -135,17 +134,15 @@ def keys_rotate(
 ) -> None:
     """Re-encrypt every stored face image and template with a new key; then the old key may be removed."""
     from laneface.records.crypto import BlobCipher, parse_key
-    from laneface.records.settings import sections_of
 
     try:
         new_key = parse_key(new_key_file.read_text(encoding="ascii"), name=str(new_key_file))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {new_key_file}: {exc.__class__.__name__}") from None
-    sections = sections_of(settings_of(ctx))
+    privacy = settings_of(ctx).privacy
     service = _service(ctx, cipher=True)
     try:
         old = service.cipher
-        privacy = sections.privacy
         old_keys = [parse_key(k.get_secret_value()) for k in (privacy.previous_encryption_keys)]
         if privacy.encryption_key is not None:
             old_keys.append(parse_key(privacy.encryption_key.get_secret_value()))

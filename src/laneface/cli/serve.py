@@ -51,11 +51,9 @@ def serve_command(
 
     from laneface.api.app import create_app
     from laneface.api.gallery_service import ServiceGallery, enroller_from_settings
-    from laneface.records.settings import sections_of
 
     settings = settings_of(ctx)
-    sections = sections_of(settings)
-    bind_host = host or sections.service.host
+    bind_host = host or settings.service.host
     if insecure_dev and not _is_loopback(bind_host):
         raise ConfigError("--insecure-dev only listens on a loopback address (127.0.0.1, ::1, localhost)")
     from laneface.quality.profiles import load_quality_config
@@ -63,12 +61,12 @@ def serve_command(
     load_quality_config().profile(enrol_profile)  # an unknown profile fails here, not at the first upload
     store = store_of(ctx)
     gallery = ServiceGallery(lambda: enroller_from_settings(settings, store, profile=enrol_profile))
-    app = create_app(settings, sections=sections, gallery=gallery, insecure_dev=insecure_dev)
-    log.info("laneface service on http://%s:%d (OpenAPI at /openapi.json)", bind_host, port or sections.service.port)
+    app = create_app(settings, gallery=gallery, insecure_dev=insecure_dev)
+    log.info("laneface service on http://%s:%d (OpenAPI at /openapi.json)", bind_host, port or settings.service.port)
     uvicorn.run(
         app,
         host=bind_host,
-        port=port or sections.service.port,
+        port=port or settings.service.port,
         log_level=settings.log_level.lower(),
         server_header=False,
     )

@@ -39,7 +39,7 @@ def sim_command(
     """Render passages (passage.json + cam_<name>.mp4 + ground_truth.json) and a gallery manifest.csv."""
     import cv2
 
-    from laneface.evaluation.sim.writer import simulate
+    from laneface.sim.writer import simulate
 
     cv2.setNumThreads(1)
     summary = simulate(

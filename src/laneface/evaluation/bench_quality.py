@@ -7,7 +7,7 @@ Data (LFW View-2 ``pairs.txt``; only the mated pairs are used):
   so a probe does not depend on which other pairs run);
 * the **threshold** is fixed at FMR = ``target_fmr`` (default 1e-3) on the impostor comparisons of every
   two clean references (of the pairs used) of different people
-  (:func:`~laneface.evaluation.metrics.threshold_at_fmr`);
+  (:func:`~laneface.gallery.scores.threshold_at_fmr`);
 * the face nearest the image centre is used (:func:`~laneface.evaluation.lfw.central_face`). A probe where
   no face is found is a **failure to acquire**: its genuine score is ``-inf`` (a false non-match at any
   threshold) and its quality is the lowest (unified 0; discarded first by every measure). A pair whose
@@ -45,8 +45,8 @@ from laneface.errors import ConfigError, InvalidDatasetError, InvalidImageError
 from laneface.evaluation.degrade import DegradationMix, random_degradation
 from laneface.evaluation.edc import EdcCurve, edc_area, edc_curve, oracle_curve, random_discard_curve, save_edc_plot
 from laneface.evaluation.lfw import central_face
-from laneface.evaluation.metrics import threshold_at_fmr
 from laneface.evaluation.pairs import Pair, lfw_image_path, parse_pairs
+from laneface.gallery.scores import threshold_at_fmr
 from laneface.imageio import read_image
 from laneface.quality.base import FaceSample, MeasureResult, QualityMeasure
 from laneface.quality.mapping import SigmoidMapping

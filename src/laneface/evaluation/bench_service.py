@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 P99_TARGET_MS = 200.0
-_SERVE = "from laneface.cli.app import main; main()"
 
 
 def free_port() -> int:
@@ -123,7 +122,7 @@ class ServiceProcess:
         if self.running:
             raise ServiceStartError("the service is already running")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-c", _SERVE, "--data-dir", str(self.data_dir)]
+        command = [sys.executable, "-m", "laneface", "--data-dir", str(self.data_dir)]
         command += ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from laneface.gallery.scores import as_scores, sorted_finite, threshold_at_fmr
+
 __all__ = [
     "KFoldResult",
     "RocCurve",
@@ -66,36 +68,11 @@ class KFoldResult:
     std: float
 
 
-def _scores(values: ArrayLike, name: str) -> FloatArray:
-    """Return ``values`` as a 1-D float64 array after checking it is usable as scores."""
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of scores, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: at least one score is needed")
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN; use -inf to mark a failure to acquire")
-    if np.isposinf(arr).any():
-        raise ValueError(f"{name} contains +inf; scores must be finite, or -inf for a failure to acquire")
-    return arr
-
-
 def _threshold(value: float, name: str = "threshold") -> float:
     t = float(value)
     if math.isnan(t):
         raise ValueError(f"{name} must not be NaN")
     return t
-
-
-def _rate(value: float, name: str) -> float:
-    r = float(value)
-    if not 0.0 <= r <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-    return r
-
-
-def _sorted_finite(scores: FloatArray) -> FloatArray:
-    return np.sort(scores[np.isfinite(scores)])
 
 
 def _count_matches(sorted_finite: FloatArray, thresholds: FloatArray) -> NDArray[np.int64]:
@@ -113,8 +90,8 @@ def fmr_fnmr(genuine: ArrayLike, impostor: ArrayLike, threshold: float) -> tuple
     Raises:
         ValueError: an empty score array, a NaN or +inf score, or a NaN threshold.
     """
-    gen = _scores(genuine, "genuine")
-    imp = _scores(impostor, "impostor")
+    gen = as_scores(genuine, "genuine")
+    imp = as_scores(impostor, "impostor")
     t = _threshold(threshold)
     fmr = np.count_nonzero((imp >= t) & np.isfinite(imp)) / imp.size
     fnmr = 1.0 - np.count_nonzero((gen >= t) & np.isfinite(gen)) / gen.size
@@ -130,46 +107,16 @@ def roc_curve(genuine: ArrayLike, impostor: ArrayLike) -> RocCurve:
     Raises:
         ValueError: an empty score array, or a NaN or +inf score.
     """
-    gen_all = _scores(genuine, "genuine")
-    imp_all = _scores(impostor, "impostor")
-    gen = _sorted_finite(gen_all)
-    imp = _sorted_finite(imp_all)
+    gen_all = as_scores(genuine, "genuine")
+    imp_all = as_scores(impostor, "impostor")
+    gen = sorted_finite(gen_all)
+    imp = sorted_finite(imp_all)
     thresholds = np.append(np.unique(np.concatenate([gen, imp])), np.inf)
     fmr = _count_matches(imp, thresholds) / imp_all.size
     fnmr = 1.0 - _count_matches(gen, thresholds) / gen_all.size
     for arr in (thresholds, fmr, fnmr):
         arr.setflags(write=False)
     return RocCurve(thresholds=thresholds, fmr=fmr, fnmr=fnmr)
-
-
-def threshold_at_fmr(impostor: ArrayLike, target_fmr: float) -> float:
-    """Return the smallest threshold whose FMR is at most ``target_fmr``.
-
-    The result is ``-inf`` when accepting every acquired impostor score already meets the target
-    (e.g. ``target_fmr = 1``). Otherwise some impostor scores must be rejected, and the result is
-    ``np.nextafter(s, inf)``: the float just above the highest impostor score ``s`` that has to be
-    rejected. Every threshold ``t <= s`` has an FMR above the target, while at the returned value
-    the FMR is at most the target.
-
-    Ties: impostor scores equal to ``s`` are rejected together, so the FMR reached can be lower than
-    ``target_fmr`` (e.g. 10 impostors all scoring 0.5 and ``target_fmr = 0.5`` give FMR 0).
-
-    Raises:
-        ValueError: an empty array, a NaN or +inf score, or ``target_fmr`` outside ``[0, 1]``.
-    """
-    imp_all = _scores(impostor, "impostor")
-    target = _rate(target_fmr, "target_fmr")
-    n = imp_all.size
-    imp = _sorted_finite(imp_all)
-    allowed = math.floor(target * n)  # largest k with k / n <= target, guarded against rounding
-    while allowed + 1 <= n and (allowed + 1) / n <= target:
-        allowed += 1
-    while allowed > 0 and allowed / n > target:
-        allowed -= 1
-    to_reject = imp.size - allowed
-    if to_reject <= 0:
-        return -math.inf
-    return float(np.nextafter(imp[to_reject - 1], np.inf))
 
 
 def fnmr_at_fmr(genuine: ArrayLike, impostor: ArrayLike, target_fmr: float) -> tuple[float, float]:
@@ -210,8 +157,8 @@ def _candidate_thresholds(scores: FloatArray) -> FloatArray:
 
 def _correct_counts(scores: FloatArray, labels: NDArray[np.bool_], thresholds: FloatArray) -> NDArray[np.int64]:
     """Correct decisions for each threshold: mated pairs that match plus non-mated ones that do not."""
-    mated = _sorted_finite(scores[labels])
-    non_mated = _sorted_finite(scores[~labels])
+    mated = sorted_finite(scores[labels])
+    non_mated = sorted_finite(scores[~labels])
     n_non_mated = int(np.count_nonzero(~labels))
     return _count_matches(mated, thresholds) + (n_non_mated - _count_matches(non_mated, thresholds))
 
@@ -247,7 +194,7 @@ def kfold_accuracy(
         ValueError: empty input, NaN or +inf scores, non-boolean labels or forced_errors,
             non-integer fold ids, mismatched lengths, or fewer than two folds.
     """
-    s = _scores(scores, "scores")
+    s = as_scores(scores, "scores")
     lab = _bool_array(labels, "labels", s.size)
     fold_arr = np.asarray(folds)
     if not np.issubdtype(fold_arr.dtype, np.integer):

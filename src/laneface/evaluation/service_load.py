@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from laneface.edge.delivery import Backoff
 from laneface.errors import ConfigError
+from laneface.retry import Backoff
 
 if TYPE_CHECKING:
     import httpx

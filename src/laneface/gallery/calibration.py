@@ -4,7 +4,7 @@ Sources, for one model version:
 
 * **LFW, whole directory**: every cross-identity pair of acquired images (about 87 million comparisons
   for 13,233 images) gives the FMR curve down to about 1e-7; the open-set protocol of
-  :mod:`laneface.gallery.onen` gives a measured FPIR curve at a gallery of 5,748 identities;
+  :mod:`laneface.evaluation.onen` gives a measured FPIR curve at a gallery of 5,748 identities;
 * **LFW pairs file**: only its non-mated pairs (3,000 in View 2: FMR down to about 3e-4);
 * **the gallery itself**: ``searches`` enrolled documents (seeded sample) are compared with every other
   enrolled document (exactly, block by block): all those cross-document scores are impostor scores, and
@@ -21,15 +21,13 @@ import numpy as np
 import numpy.typing as npt
 
 from laneface.errors import GalleryError
-from laneface.gallery.lfw import LfwEmbeddings
-from laneface.gallery.onen import open_set_scores
 from laneface.gallery.store import Gallery
 from laneface.gallery.thresholds import FpirCurve, ImpostorTail, ThresholdSet, fpir_points
 
-__all__ = ["calibrate_from_gallery", "calibrate_from_lfw", "calibrate_from_pairs", "cross_identity_tail"]
+__all__ = ["calibrate_from_gallery", "calibrate_from_pairs", "calibrated_at_now", "cross_identity_tail"]
 
 
-def _now() -> str:
+def calibrated_at_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -51,29 +49,10 @@ def cross_identity_tail(
     return tail
 
 
-def calibrate_from_lfw(emb: LfwEmbeddings, source: str) -> ThresholdSet:
-    tail = cross_identity_tail(emb.vectors, emb.identities, emb.acquired)
-    scores = open_set_scores(emb)
-    fpir = FpirCurve(
-        gallery_size=scores.gallery_size - 1,
-        searches=int(scores.nonmated_best.size),
-        points=fpir_points(scores.nonmated_best),
-        source=f"{source}: open-set non-mated searches, first image per identity as gallery",
-    )
-    return ThresholdSet(
-        model_version=emb.model_version,
-        comparisons=tail.n,
-        fmr=tail.fmr_points(),
-        fpir=fpir,
-        source=f"{source}: cross-identity pairs of {int(emb.acquired.sum())} images (detector {emb.detector})",
-        calibrated_at=_now(),
-    )
-
-
 def calibrate_from_pairs(impostor_scores: npt.ArrayLike, model_version: str, source: str) -> ThresholdSet:
     tail = ImpostorTail()
     tail.add(np.asarray(impostor_scores, np.float32))
-    return ThresholdSet(model_version, tail.n, tail.fmr_points(), None, source, _now())
+    return ThresholdSet(model_version, tail.n, tail.fmr_points(), None, source, calibrated_at_now())
 
 
 def calibrate_from_gallery(gallery: Gallery, *, searches: int = 2000, seed: int = 0, block: int = 256) -> ThresholdSet:
@@ -115,5 +94,5 @@ def calibrate_from_gallery(gallery: Gallery, *, searches: int = 2000, seed: int 
         fmr=tail.fmr_points(),
         fpir=FpirCurve(n - 1, int(queries.size), fpir_points(best), source + " (best score per search)"),
         source=source,
-        calibrated_at=_now(),
+        calibrated_at=calibrated_at_now(),
     )

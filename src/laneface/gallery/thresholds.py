@@ -4,7 +4,7 @@ A :class:`ThresholdSet` holds, for one model version:
 
 * ``fmr``: the threshold at each false match rate of a grid (1, 2, 5 x 10^-k), computed from impostor
   (non-mated) comparison scores: the smallest threshold whose FMR on those scores is at most the grid
-  value (see :func:`laneface.evaluation.metrics.threshold_at_fmr`; a match is ``score >= threshold``).
+  value (see :func:`laneface.gallery.scores.threshold_at_fmr`; a match is ``score >= threshold``).
   Only grid values with ``fmr * comparisons >= 1`` are kept: a deeper FMR cannot be estimated;
 * ``fpir`` (optional): thresholds at false positive identification rates measured in an open-set
   experiment, non-mated searches against a gallery of ``gallery_size`` entries (the score that counts is
@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from laneface.errors import CalibrationRangeError, ConfigError, UncalibratedModelError
+from laneface.gallery.scores import threshold_at_fmr
 
 __all__ = [
     "FMR_GRID",
@@ -255,7 +256,7 @@ class ImpostorTail:
 
     The highest ``keep`` scores are kept exactly; the rest only in a histogram of ``bins`` bins over
     [-1, 1]. A threshold whose allowed false matches ``floor(fmr * n)`` fall within the exact part is
-    exact (:func:`~laneface.evaluation.metrics.threshold_at_fmr`'s rule); otherwise it is the lower edge
+    exact (:func:`~laneface.gallery.scores.threshold_at_fmr`'s rule); otherwise it is the lower edge
     of the histogram bin where the count above first fits, which is never below the exact answer and at
     most one bin width (2/bins) above it.
     """
@@ -310,8 +311,6 @@ class ImpostorTail:
 def fpir_points(best_nonmated: npt.ArrayLike, grid: Sequence[float] = FMR_GRID) -> tuple[tuple[float, float], ...]:
     """Thresholds at FPIR grid values from the best score of each non-mated search (``-inf`` = no
     candidate; such a search is never a false positive)."""
-    from laneface.evaluation.metrics import threshold_at_fmr
-
     s = np.asarray(best_nonmated, np.float64)
     return tuple((f, float(threshold_at_fmr(s, f))) for f in grid if f * s.size >= 1.0)
 

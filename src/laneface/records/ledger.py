@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from laneface.config import RecordsSettings
 from laneface.errors import RecordNotFoundError
 from laneface.records.domain import DocumentView
-from laneface.records.settings import RecordsSettings
 from laneface.records.stays import Movement, Stay, compute_stays
 from laneface.records.tables import Crossing, Document, LedgerEntry, Occupant, Traveller
 

@@ -1,7 +1,7 @@
 """Retention rules and the purge job that deletes expired face images and templates.
 
 A blob expires at ``created_at + max_age_hours`` of the most specific rule for its kind and the
-occupant's citizenship (see :class:`laneface.records.settings.RetentionRule`); it is deleted by the first
+occupant's citizenship (see :class:`laneface.config.RetentionRule`); it is deleted by the first
 purge run at or after that instant (``now + horizon >= expiry``: the service's scheduler passes its own
 interval as the horizon, so nothing outlives its deadline between two runs). Blobs of opted-out
 travellers are deleted whatever their age. Audit events and crossing metadata are never purged here.
@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from laneface.config import RetentionRule
 from laneface.records.audit import Actions, Actor, record_event
-from laneface.records.settings import RetentionRule
 from laneface.records.tables import BiometricBlob, Document, LedgerEntry, Occupant, StoredRetentionRule, Traveller
 
 __all__ = ["PurgeReport", "effective_rules", "purge", "replace_rules", "resolve_rule"]

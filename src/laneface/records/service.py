@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from laneface.config import RetentionRule, Settings
 from laneface.errors import (
     BiometricDataUnavailableError,
     DatabaseError,
@@ -40,7 +41,6 @@ from laneface.records.passages import check_jpeg, check_template, ingest_passage
 from laneface.records.retention import PurgeReport, effective_rules, purge, replace_rules
 from laneface.records.review_queue import QUEUED_DECISIONS, QueueDecision, ReviewQueuePage, review_queue
 from laneface.records.rotation import RotationReport, rotate_blobs
-from laneface.records.settings import RetentionRule, Sections
 from laneface.records.stats import GroupKey, StatsRow, compute_stats
 from laneface.records.tables import AuditEvent
 from laneface.records.travellers import mark_removed, set_opt_out, upsert_document
@@ -51,10 +51,10 @@ __all__ = ["RecordsService", "build_cipher"]
 log = logging.getLogger(__name__)
 
 
-def build_cipher(sections: Sections, *, dev_key: bool = False) -> BlobCipher:
+def build_cipher(settings: Settings, *, dev_key: bool = False) -> BlobCipher:
     """The cipher from ``privacy.encryption_key`` (+ previous keys). Without a key: refuse, or with
     ``dev_key`` use (and create, mode 0600) ``<data dir>/dev-encryption.key``."""
-    privacy = sections.privacy
+    privacy = settings.privacy
     previous = [
         parse_key(k.get_secret_value(), name="privacy.previous_encryption_keys")
         for k in privacy.previous_encryption_keys
@@ -66,15 +66,15 @@ def build_cipher(sections: Sections, *, dev_key: bool = False) -> BlobCipher:
             "privacy.encryption_key is not set (LANEFACE_PRIVACY__ENCRYPTION_KEY, base64 of 32 random bytes; "
             "`laneface keys generate` makes one); for development only, use --insecure-dev"
         )
-    return BlobCipher(load_or_create_dev_key(sections.data_dir), previous)
+    return BlobCipher(load_or_create_dev_key(settings.data_dir), previous)
 
 
 class RecordsService:
     def __init__(
-        self, sections: Sections, engine: Engine, cipher: BlobCipher | None, clock: Clock = system_clock
+        self, settings: Settings, engine: Engine, cipher: BlobCipher | None, clock: Clock = system_clock
     ) -> None:
         """``cipher`` may be None for jobs that never encrypt or decrypt (purge, ledger, statistics)."""
-        self.sections = sections
+        self.settings = settings
         self.engine = engine
         self._cipher = cipher
         self.clock = clock
@@ -84,8 +84,8 @@ class RecordsService:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    def open(cls, sections: Sections, cipher: BlobCipher | None, clock: Clock = system_clock) -> RecordsService:
-        return cls(sections, make_engine(sections.database_url), cipher, clock)
+    def open(cls, settings: Settings, cipher: BlobCipher | None, clock: Clock = system_clock) -> RecordsService:
+        return cls(settings, make_engine(settings.database_url), cipher, clock)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -100,16 +100,16 @@ class RecordsService:
     def prepare_schema(self) -> None:
         """Upgrade when ``records.auto_migrate``, else refuse an out-of-date schema."""
         try:
-            if self.sections.records.auto_migrate:
+            if self.settings.records.auto_migrate:
                 migrate.upgrade(self.engine)
             else:
                 migrate.require_current(self.engine)
         except OperationalError:
-            raise DatabaseError(f"cannot reach the records database {safe_url(self.sections.database_url)}") from None
+            raise DatabaseError(f"cannot reach the records database {safe_url(self.settings.database_url)}") from None
 
     # lanes --------------------------------------------------------------------------------------------
     def validate_submission(self, submission: PassageSubmission) -> None:
-        svc = self.sections.service
+        svc = self.settings.service
         for o in submission.occupants:
             source = f"occupant {o.occupant_id!r}"
             if o.image_jpeg is not None:
@@ -134,7 +134,7 @@ class RecordsService:
                 submission,
                 now=self.clock(),
                 actor=actor,
-                auto_confirm=self.sections.records.auto_confirm_matches,
+                auto_confirm=self.settings.records.auto_confirm_matches,
             )
 
     # officers -----------------------------------------------------------------------------------------
@@ -189,8 +189,8 @@ class RecordsService:
                 session,
                 traveller_ref,
                 now=at or self.clock(),
-                records=self.sections.records,
-                home_country=self.sections.privacy.home_country,
+                records=self.settings.records,
+                home_country=self.settings.privacy.home_country,
             )
 
     def stats(self, *, since: datetime, until: datetime, group_by: Sequence[GroupKey]) -> list[StatsRow]:
@@ -285,7 +285,7 @@ class RecordsService:
 
     def retention_rules(self) -> tuple[list[RetentionRule], str]:
         with self.sessions() as session:
-            return effective_rules(session, self.sections.privacy.retention)
+            return effective_rules(session, self.settings.privacy.retention)
 
     def set_retention_rules(
         self, rules: Sequence[RetentionRule] | None, actor: Actor
@@ -303,12 +303,12 @@ class RecordsService:
         audit_when_empty: bool = True,
     ) -> PurgeReport:
         with self.sessions.begin() as session:
-            rules, _ = effective_rules(session, self.sections.privacy.retention)
+            rules, _ = effective_rules(session, self.settings.privacy.retention)
             report = purge(
                 session,
                 now=now or self.clock(),
                 rules=rules,
-                home_country=self.sections.privacy.home_country,
+                home_country=self.settings.privacy.home_country,
                 actor=actor,
                 horizon=horizon,
                 audit_when_empty=audit_when_empty,

@@ -103,7 +103,7 @@ def _retention(records: RecordsService) -> RetentionPublic:
     rules, source = records.retention_rules()
     return RetentionPublic(
         source="administrator" if source == "administrator" else "configuration",
-        home_country=records.sections.privacy.home_country,
+        home_country=records.settings.privacy.home_country,
         rules=[RetentionRuleIn.model_validate(r.model_dump()) for r in rules],
     )
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from laneface.records.settings import RetentionRule
+from laneface.config import RetentionRule
 
 __all__ = [
     "AuditEventPublic",

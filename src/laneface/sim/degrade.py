@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W
+from laneface.sim.geometry import FRAME_H, FRAME_W
 
 __all__ = ["CameraEffects", "Degrader", "sample_effects"]
 

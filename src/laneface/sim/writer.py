@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from laneface.errors import ConfigError
-from laneface.evaluation.sim.people import MIN_TRAVELLERS, Document, LfwIndex, TravellerPool
-from laneface.evaluation.sim.scene import Occupant, PassageScene, sample_scene
+from laneface.sim.people import MIN_TRAVELLERS, Document, LfwIndex, TravellerPool
+from laneface.sim.scene import Occupant, PassageScene, sample_scene
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from laneface.evaluation.sim.faces import HeadSprite
+    from laneface.sim.faces import HeadSprite
 
 __all__ = ["CAMERAS", "SimSummary", "head_sprites", "render_passage", "scenes", "simulate"]
 
@@ -73,9 +73,9 @@ def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int
     """Write the videos, passage.json and ground_truth.json of ``scene`` into ``out_dir``; returns the truth."""
     import cv2
 
-    from laneface.evaluation.sim.degrade import Degrader, sample_effects
-    from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W
-    from laneface.evaluation.sim.render import CAMERA_VIEWS, render_camera
+    from laneface.sim.degrade import Degrader, sample_effects
+    from laneface.sim.geometry import FRAME_H, FRAME_W
+    from laneface.sim.render import CAMERA_VIEWS, render_camera
 
     out_dir.mkdir(parents=True, exist_ok=True)
     heads = head_sprites(scene, lfw_root, seed)
@@ -176,7 +176,7 @@ class _HeadVariants:
         self._made: dict[tuple[bool, bool], HeadSprite] = {}
 
     def __call__(self, hand: bool, glasses: bool) -> HeadSprite:
-        from laneface.evaluation.sim.faces import make_head_sprite
+        from laneface.sim.faces import make_head_sprite
 
         key = (hand and self.o.hand is not None, glasses and self.o.sunglasses)
         if key not in self._made:

@@ -14,7 +14,7 @@ Protocol (every choice is fixed; nothing is dropped silently):
   probe never is. ``FPIR(t)`` = false positives / non-mated searches. Using each image for a mated and a
   non-mated search is legitimate: the two are different experiments (identity enrolled or not);
 * the threshold at a target FPIR is the smallest with FPIR <= target on these searches
-  (:func:`~laneface.evaluation.metrics.threshold_at_fmr` applied to the best non-mated scores); FNIR is
+  (:func:`~laneface.gallery.scores.threshold_at_fmr` applied to the best non-mated scores); FNIR is
   reported there, with the rank-1 identification rate (FNIR at threshold -inf, closed set);
 * when thresholds for the model version are stored, the 1:N threshold the Matcher would use at FPIR 1e-3
   for this gallery size is checked too (FPIR and FNIR measured at it; in-sample when those thresholds were
@@ -34,12 +34,20 @@ import numpy as np
 import numpy.typing as npt
 
 from laneface.errors import CalibrationRangeError
-from laneface.evaluation.metrics import threshold_at_fmr
+from laneface.evaluation.lfw_embeddings import LfwEmbeddings, lfw_image_list
+from laneface.gallery.calibration import calibrated_at_now, cross_identity_tail
 from laneface.gallery.faiss_index import FaissConfig, FaissIndex
-from laneface.gallery.lfw import LfwEmbeddings, lfw_image_list
-from laneface.gallery.thresholds import ThresholdSet, fmr_for_fpir
+from laneface.gallery.scores import threshold_at_fmr
+from laneface.gallery.thresholds import FpirCurve, ThresholdSet, fmr_for_fpir, fpir_points
 
-__all__ = ["OpenSetResult", "OpenSetScores", "lfw_open_set", "open_set_scores", "select_lfw_files"]
+__all__ = [
+    "OpenSetResult",
+    "OpenSetScores",
+    "calibrate_from_lfw",
+    "lfw_open_set",
+    "open_set_scores",
+    "select_lfw_files",
+]
 
 FPIR_TARGETS = (1e-3, 2e-3, 5e-3, 1e-2)
 
@@ -164,6 +172,25 @@ class OpenSetResult:
             lines.extend(f"  {t['score']:.3f} {t['probe']} ~ {t['gallery']}" for t in self.top_nonmated[:10])
         lines.extend(self.notes)
         return "\n".join(lines)
+
+
+def calibrate_from_lfw(emb: LfwEmbeddings, source: str) -> ThresholdSet:
+    tail = cross_identity_tail(emb.vectors, emb.identities, emb.acquired)
+    scores = open_set_scores(emb)
+    fpir = FpirCurve(
+        gallery_size=scores.gallery_size - 1,
+        searches=int(scores.nonmated_best.size),
+        points=fpir_points(scores.nonmated_best),
+        source=f"{source}: open-set non-mated searches, first image per identity as gallery",
+    )
+    return ThresholdSet(
+        model_version=emb.model_version,
+        comparisons=tail.n,
+        fmr=tail.fmr_points(),
+        fpir=fpir,
+        source=f"{source}: cross-identity pairs of {int(emb.acquired.sum())} images (detector {emb.detector})",
+        calibrated_at=calibrated_at_now(),
+    )
 
 
 def lfw_open_set(emb: LfwEmbeddings, *, thresholds: ThresholdSet | None = None, sample: str = "all") -> OpenSetResult:

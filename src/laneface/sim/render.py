@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from laneface.evaluation.sim.faces import HeadSprite, pose_homography, shrink, turn_head, turned_face_box
-from laneface.evaluation.sim.geometry import FRAME_H, FRAME_W, LookAtCamera
-from laneface.evaluation.sim.scene import ROW_DZ, Occupant, PassageScene
+from laneface.sim.faces import HeadSprite, pose_homography, shrink, turn_head, turned_face_box
+from laneface.sim.geometry import FRAME_H, FRAME_W, LookAtCamera
+from laneface.sim.scene import ROW_DZ, Occupant, PassageScene
 
 __all__ = ["CAMERA_VIEWS", "FaceTruth", "Frame", "camera_for", "render_camera"]
 

@@ -1,5 +1,5 @@
 """Lane simulator: renders vehicle passages (front and side cameras) with per-frame ground truth and a
-gallery manifest, for `laneface bench lane`. Entry point: :func:`laneface.evaluation.sim.writer.simulate`.
+gallery manifest, for `laneface bench lane`. Entry point: :func:`laneface.sim.writer.simulate`.
 
 Modules: ``geometry`` (cameras), ``scene`` (vehicles, seats, occupants), ``people`` (LFW identities and
 documents), ``faces`` (head sprites, accessories, head pose), ``render`` (frames and face ground truth),

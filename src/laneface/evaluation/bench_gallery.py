@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from laneface.evaluation.synthetic_gallery import SyntheticGallery, clustered_templates
 from laneface.gallery.exact import ExactIndex
 from laneface.gallery.faiss_index import FaissConfig, FaissIndex
 from laneface.gallery.index import VectorIndex
-from laneface.gallery.synthetic import SyntheticGallery, clustered_templates
 
 __all__ = [
     "BandwidthResult",
