@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING
 
 from laneface.capture.passage import CameraSpec, Passage, read_passage
 from laneface.detection.base import FaceDetector
+from laneface.detection.regions import detect_in_regions
 from laneface.embedding.base import FaceEmbedder
 from laneface.errors import ConfigError
+from laneface.geometry import regions_around
 from laneface.matching import Matcher, MatchPolicy
 from laneface.pipeline.identify import NOT_CAPTURED, identify
 from laneface.pipeline.result import OccupantResult, PassageResult
-from laneface.pipeline.roi import detect_in_regions, regions_around
 from laneface.selection import (
     CandidateBuffer,
     QualityGate,
@@ -238,7 +239,7 @@ class LanePipeline:
                     margin=cfg.roi_margin,
                     min_side=cfg.roi_min_side,
                 )
-                detections = detect_in_regions(self.detector, frame.image_rgb, regions)
+                detections = detect_in_regions(self.detector, frame.image_rgb, regions, cut_faces="drop")
             ids = tracker.update(detections, frame.index, frame.timestamp_s)
             for k in range(len(detections)):
                 buffer.offer(cam.name, int(ids[k]), frame.index, frame.timestamp_s, frame.image_rgb, detections, k)
