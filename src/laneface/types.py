@@ -78,6 +78,14 @@ class FaceDetections:
         d = self.landmarks_xy[:, 1, :] - self.landmarks_xy[:, 0, :]
         return np.asarray(np.sqrt((d**2).sum(axis=1)), dtype=np.float32)
 
+    def shifted(self, dx: float, dy: float) -> FaceDetections:
+        """A copy with boxes and landmarks moved by ``(dx, dy)`` pixels, e.g. from a crop's coordinates to
+        the image's (offset added in float32, the arrays' own type)."""
+        offset = np.array([dx, dy], dtype=np.float32)
+        return FaceDetections(
+            self.boxes_xyxy + np.tile(offset, 2), self.landmarks_xy + offset, self.scores, self.detector
+        )
+
     @staticmethod
     def concatenate(parts: list[FaceDetections], detector: str = "") -> FaceDetections:
         if not parts:

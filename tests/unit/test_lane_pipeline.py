@@ -202,7 +202,7 @@ def test_run_writes_one_line_per_passage_and_goes_on_after_a_bad_one(
 
 
 def test_regions_are_grown_clipped_and_merged() -> None:
-    from laneface.pipeline.roi import regions_around
+    from laneface.geometry import regions_around
 
     assert regions_around([], (320, 240)) == []
     (r,) = regions_around([[100, 100, 140, 140]], (320, 240), margin=1.0, min_side=32)
@@ -217,17 +217,18 @@ def test_detection_in_regions_maps_back_and_drops_faces_cut_by_a_region_edge() -
     import numpy as np
     from lanefakes import render
 
-    from laneface.pipeline.roi import detect_in_regions
+    from laneface.detection.regions import detect_in_regions
 
     frame = render([FakeFace(RED, 100, 100, 40, dx=0), FakeFace(GREEN, 200, 100, 40, dx=0)], 1)[0]
     det = ColourDetector()
-    found = detect_in_regions(det, frame, [(60, 60, 180, 180)])
+    found = detect_in_regions(det, frame, [(60, 60, 180, 180)], cut_faces="drop")
     assert len(found) == 1 and np.allclose(found.boxes_xyxy[0], [100, 100, 140, 140])
-    cut = detect_in_regions(det, frame, [(60, 60, 220, 180)])  # green is cut by the region's right edge
+    # green is cut by the region's right edge
+    cut = detect_in_regions(det, frame, [(60, 60, 220, 180)], cut_faces="drop")
     assert len(cut) == 1 and found.boxes_xyxy[0][0] == cut.boxes_xyxy[0][0]
-    both = detect_in_regions(det, frame, [(60, 60, 180, 180), (185, 60, 260, 180)])
+    both = detect_in_regions(det, frame, [(60, 60, 180, 180), (185, 60, 260, 180)], cut_faces="drop")
     assert sorted(both.boxes_xyxy[:, 0].tolist()) == [100.0, 200.0]
-    assert len(detect_in_regions(det, frame, [])) == 0
+    assert len(detect_in_regions(det, frame, [], cut_faces="drop")) == 0
 
 
 def test_full_frame_every_one_searches_every_processed_frame_whole(tmp_path: Path) -> None:

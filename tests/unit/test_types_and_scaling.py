@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from laneface.detection.base import nms_xyxy, validate_rgb
+from laneface.detection.base import validate_rgb
 from laneface.detection.scaling import ScaledTiledDetector, tile_origins
+from laneface.geometry import nms_xyxy
 from laneface.types import FaceDetections
 
 
@@ -141,14 +142,14 @@ def test_scaled_detector_rejects_bad_parameters() -> None:
 
 
 def test_detect_in_regions_maps_faces_back_and_merges_overlaps() -> None:
-    from laneface.detection.scaling import detect_in_regions
+    from laneface.detection.regions import detect_in_regions
 
     img = _image_with_squares([(100, 100, 30), (600, 300, 30), (850, 20, 30)])
     regions = [[50, 50, 300, 300], [80, 80, 200, 200], [550, 250, 700, 400], [-10, -10, 0, 0]]
-    found = detect_in_regions(SquareDetector(), img, regions)
+    found = detect_in_regions(SquareDetector(), img, regions, cut_faces="keep")
     got = sorted(tuple(np.round(b).astype(int)) for b in found.boxes_xyxy)
     assert got == [(100, 100, 130, 130), (600, 300, 630, 330)]  # the square outside every region is not looked for
-    assert len(detect_in_regions(SquareDetector(), img, np.zeros((0, 4)))) == 0
+    assert len(detect_in_regions(SquareDetector(), img, np.zeros((0, 4)), cut_faces="keep")) == 0
 
 
 def test_cascade_runs_the_fallback_only_when_the_primary_finds_nothing() -> None:

@@ -10,8 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from laneface.detection.base import nms_xyxy, validate_rgb
+from laneface.detection.base import validate_rgb
 from laneface.errors import ConfigError, ModelNotFoundError
+from laneface.geometry import nms_xyxy
 from laneface.types import FaceDetections
 
 __all__ = [

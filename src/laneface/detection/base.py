@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from laneface.types import FaceDetections
 
-__all__ = ["FaceDetector", "nms_xyxy", "validate_rgb"]
+__all__ = ["FaceDetector", "validate_rgb"]
 
 
 @runtime_checkable
@@ -24,31 +24,6 @@ class FaceDetector(Protocol):
     name: str
 
     def detect(self, image_rgb: npt.NDArray[np.uint8]) -> FaceDetections: ...
-
-
-def nms_xyxy(
-    boxes_xyxy: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou_threshold: float
-) -> npt.NDArray[np.intp]:
-    """Greedy non-maximum suppression; returns kept indices in descending score order."""
-    if len(scores) == 0:
-        return np.zeros((0,), np.intp)
-    x0, y0, x1, y1 = (boxes_xyxy[:, i].astype(np.float64) for i in range(4))
-    areas = np.maximum(0.0, x1 - x0) * np.maximum(0.0, y1 - y0)
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        ix0 = np.maximum(x0[i], x0[rest])
-        iy0 = np.maximum(y0[i], y0[rest])
-        ix1 = np.minimum(x1[i], x1[rest])
-        iy1 = np.minimum(y1[i], y1[rest])
-        inter = np.maximum(0.0, ix1 - ix0) * np.maximum(0.0, iy1 - iy0)
-        union = areas[i] + areas[rest] - inter
-        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-        order = rest[iou <= iou_threshold]
-    return np.asarray(keep, dtype=np.intp)
 
 
 def validate_rgb(image_rgb: Any) -> npt.NDArray[np.uint8]:

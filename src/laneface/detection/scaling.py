@@ -14,10 +14,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from laneface.detection.base import FaceDetector, nms_xyxy
+from laneface.detection.base import FaceDetector
+from laneface.detection.regions import search_regions
+from laneface.geometry import nms_xyxy
 from laneface.types import FaceDetections
 
-__all__ = ["ScaledTiledDetector", "detect_in_regions", "tile_origins"]
+__all__ = ["ScaledTiledDetector", "tile_origins"]
 
 
 def tile_origins(length: int, tile: int, overlap: float) -> list[int]:
@@ -72,28 +74,15 @@ class ScaledTiledDetector:
             interp = cv2.INTER_LINEAR if self.upscale > 1 else cv2.INTER_AREA
             img = np.asarray(cv2.resize(image_rgb, size, interpolation=interp), dtype=np.uint8)
         H, W = img.shape[:2]
-        parts: list[FaceDetections] = []
         xs, ys = tile_origins(W, self.tile_size, self.overlap), tile_origins(H, self.tile_size, self.overlap)
         tiled = len(xs) * len(ys) > 1
-        for y0 in ys:
-            for x0 in xs:
-                x1 = W if not tiled else min(W, x0 + self.tile_size)
-                y1 = H if not tiled else min(H, y0 + self.tile_size)
-                dets = self.base.detect(np.ascontiguousarray(img[y0:y1, x0:x1]))
-                if len(dets) == 0:
-                    continue
-                if tiled:
-                    keep = self._inside_inner_edges(dets.boxes_xyxy, x0, y0, x1, y1, W, H)
-                    dets = dets[keep]
-                offset = np.array([x0, y0], np.float32)
-                parts.append(
-                    FaceDetections(
-                        dets.boxes_xyxy + np.tile(offset, 2),
-                        dets.landmarks_xy + offset,
-                        dets.scores,
-                        self.name,
-                    )
-                )
+        tiles = [
+            (x0, y0, min(W, x0 + self.tile_size), min(H, y0 + self.tile_size)) if tiled else (0, 0, W, H)
+            for y0 in ys
+            for x0 in xs
+        ]
+        # a tile whose faces were all cut still counts as a part below, so the merge runs NMS
+        parts = search_regions(self.base, img, tiles, cut_faces="drop", edge_margin_px=self.edge_margin_px)
         s = 1.0 / self.upscale
         parts = [FaceDetections(p.boxes_xyxy * s, p.landmarks_xy * s, p.scores, self.name) for p in parts]
         if self.full_frame_pass and (tiled or self.upscale > 1.0):
@@ -105,51 +94,3 @@ class ScaledTiledDetector:
         if len(parts) > 1:
             merged = merged[nms_xyxy(merged.boxes_xyxy, merged.scores, self.nms_iou)]
         return FaceDetections(merged.boxes_xyxy, merged.landmarks_xy, merged.scores, self.name)
-
-    def _inside_inner_edges(
-        self, boxes: npt.NDArray[np.float32], x0: int, y0: int, x1: int, y1: int, W: int, H: int
-    ) -> npt.NDArray[np.bool_]:
-        m = self.edge_margin_px
-        ok = np.ones(len(boxes), bool)
-        if x0 > 0:
-            ok &= boxes[:, 0] > m
-        if y0 > 0:
-            ok &= boxes[:, 1] > m
-        if x1 < W:
-            ok &= boxes[:, 2] < (x1 - x0) - m
-        if y1 < H:
-            ok &= boxes[:, 3] < (y1 - y0) - m
-        return ok
-
-
-def detect_in_regions(
-    detector: FaceDetector,
-    image_rgb: npt.NDArray[np.uint8],
-    regions_xyxy: npt.ArrayLike,
-    *,
-    nms_iou: float = 0.4,
-) -> FaceDetections:
-    """Run ``detector`` on each region (e.g. a windshield or side window) and map faces back to the image.
-
-    Regions are clipped to the image; empty ones are skipped. Faces found in overlapping regions are
-    merged by non-maximum suppression. Wrap ``detector`` in :class:`ScaledTiledDetector` to upscale the
-    regions, which is where small rear-row faces are.
-    """
-    regions = np.asarray(regions_xyxy, dtype=np.float64).reshape(-1, 4)
-    h, w = image_rgb.shape[:2]
-    parts: list[FaceDetections] = []
-    for x0f, y0f, x1f, y1f in regions:
-        x0, y0 = max(0, int(np.floor(x0f))), max(0, int(np.floor(y0f)))
-        x1, y1 = min(w, int(np.ceil(x1f))), min(h, int(np.ceil(y1f)))
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue
-        dets = detector.detect(np.ascontiguousarray(image_rgb[y0:y1, x0:x1]))
-        if len(dets):
-            off = np.array([x0, y0], np.float32)
-            parts.append(
-                FaceDetections(dets.boxes_xyxy + np.tile(off, 2), dets.landmarks_xy + off, dets.scores, detector.name)
-            )
-    merged = FaceDetections.concatenate(parts, detector.name)
-    if len(parts) > 1:
-        merged = merged[nms_xyxy(merged.boxes_xyxy, merged.scores, nms_iou)]
-    return merged

@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from laneface.errors import InvalidDatasetError
+from laneface.geometry import iou
 
 __all__ = [
     "CapturableRule",
@@ -205,14 +206,6 @@ def _match(o: Mapping[str, Any]) -> tuple[str | None, str]:
     return m.get("doc_id"), str(m.get("decision", "not_captured"))
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _best_shot_pairs(found: Sequence[Mapping[str, Any]], truth: Mapping[str, Any]) -> list[tuple[float, int, int]]:
     """(IoU, pipeline occupant id, true occupant id) for every best shot that overlaps a true face."""
     cameras = truth.get("cameras")
@@ -229,7 +222,7 @@ def _best_shot_pairs(found: Sequence[Mapping[str, Any]], truth: Mapping[str, Any
             continue
         box = [float(v) for v in shot["box_xyxy"]]
         for face in frames[k]:
-            v = _iou(box, [float(x) for x in face["box_xyxy"]])
+            v = iou(box, [float(x) for x in face["box_xyxy"]])
             if v >= BEST_SHOT_MIN_IOU:
                 pairs.append((v, int(o["occupant_id"]), int(face["occupant_id"])))
     return pairs

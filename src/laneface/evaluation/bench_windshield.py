@@ -6,8 +6,9 @@ labelled box is a windshield of a moving vehicle, so every one of them has a dri
 
 For each frame the detector runs on each windshield region, enlarged by ``margin`` (a share of the box
 width and height on every side, so a head at the edge of the glass is not cut), via
-:func:`laneface.detection.scaling.detect_in_regions`. A face belongs to the windshield whose (unenlarged)
-box contains the face box centre. A windshield *has a face* when at least one face belongs to it.
+:func:`laneface.detection.regions.detect_in_regions`, keeping faces cut by a region's edge. A face
+belongs to the windshield whose (unenlarged) box contains the face box centre. A windshield *has a face*
+when at least one face belongs to it.
 Timing is the wall time of the detection calls of one frame (crop, detection, merge), on the calling
 thread; image decoding is not counted.
 """
@@ -177,7 +178,7 @@ def bench_windshields(
     progress: Callable[[str], None] | None = None,
 ) -> WindshieldBenchResult:
     """Run ``detector`` on every windshield of ``frames``; see the module docstring for the definitions."""
-    from laneface.detection.scaling import detect_in_regions
+    from laneface.detection.regions import detect_in_regions
     from laneface.imageio import read_image
 
     if margin < 0 or margin > 1:
@@ -194,7 +195,7 @@ def bench_windshields(
         if len(boxes) == 0:
             continue
         t0 = time.perf_counter()
-        dets = detect_in_regions(detector, image, _enlarge(boxes, margin, w, h))
+        dets = detect_in_regions(detector, image, _enlarge(boxes, margin, w, h), cut_faces="keep")
         times_ms.append((time.perf_counter() - t0) * 1000.0)
         counts = faces_per_box(dets.boxes_xyxy, boxes)
         counts_all.extend(counts)

@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING
 from laneface.capture.passage import CameraSpec, Passage, read_passage
 from laneface.config import LaneSettings
 from laneface.detection.base import FaceDetector
+from laneface.detection.regions import detect_in_regions
 from laneface.embedding.base import FaceEmbedder
 from laneface.errors import ConfigError
+from laneface.geometry import regions_around
 from laneface.matching import Matcher, MatchPolicy
 from laneface.pipeline.identify import NOT_CAPTURED, identify
 from laneface.pipeline.result import OccupantResult, PassageResult
-from laneface.pipeline.roi import detect_in_regions, regions_around
 from laneface.selection import (
     CandidateBuffer,
     QualityGate,
@@ -229,7 +230,7 @@ class LanePipeline:
                     margin=lane.roi_margin,
                     min_side=lane.roi_min_side,
                 )
-                detections = detect_in_regions(self.detector, frame.image_rgb, regions)
+                detections = detect_in_regions(self.detector, frame.image_rgb, regions, cut_faces="drop")
             ids = tracker.update(detections, frame.index, frame.timestamp_s)
             for k in range(len(detections)):
                 buffer.offer(cam.name, int(ids[k]), frame.index, frame.timestamp_s, frame.image_rgb, detections, k)

@@ -1,9 +1,10 @@
 """Tracking: faces over the frames of one camera, tracks of every camera into occupants, seat rows."""
 
+from laneface.geometry import iou_matrix
 from laneface.tracking.assignment import max_weight_assignment
 from laneface.tracking.association import AssociationConfig, TrackSummary, associate
 from laneface.tracking.rows import RowModel, Side, estimate_rows, estimate_sides
-from laneface.tracking.tracker import FaceTrack, FaceTracker, TrackerConfig, TrackPoint, iou_matrix
+from laneface.tracking.tracker import FaceTrack, FaceTracker, TrackerConfig, TrackPoint
 
 __all__ = [
     "AssociationConfig",

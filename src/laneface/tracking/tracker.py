@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from laneface.geometry import iou_matrix
 from laneface.tracking.assignment import max_weight_assignment
 from laneface.types import FaceDetections
 
-__all__ = ["FaceTrack", "FaceTracker", "TrackPoint", "TrackerConfig", "iou_matrix"]
+__all__ = ["FaceTrack", "FaceTracker", "TrackPoint", "TrackerConfig"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -127,21 +128,6 @@ class _Live:
         gap = max(1, last.frame_index - prev.frame_index)
         velocity = (last.box_xyxy - prev.box_xyxy) / gap
         return np.asarray(last.box_xyxy + velocity * (frame_index - last.frame_index), dtype=np.float32)
-
-
-def iou_matrix(a_xyxy: npt.ArrayLike, b_xyxy: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """IoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4), pixel xyxy."""
-    a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b_xyxy, dtype=np.float64).reshape(-1, 4)
-    ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 class FaceTracker:
