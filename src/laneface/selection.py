@@ -116,14 +116,7 @@ def _patch(
     bottom = int(min(h, math.ceil(max(y1, float(lm[:, 1].max())) + pad)))
     right, bottom = max(right, left + 1), max(bottom, top + 1)
     patch = np.ascontiguousarray(image_rgb[top:bottom, left:right])
-    shift = np.array([left, top], dtype=np.float32)
-    face = FaceDetections(
-        (detections.boxes_xyxy[index] - np.tile(shift, 2)).reshape(1, 4),
-        (lm - shift).reshape(1, 5, 2),
-        detections.scores[index : index + 1],
-        detections.detector,
-    )
-    return patch, face, (left, top)
+    return patch, detections[index : index + 1].shifted(-left, -top), (left, top)
 
 
 @dataclass
