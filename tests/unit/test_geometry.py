@@ -114,8 +114,8 @@ def test_nms_keeps_the_best_of_overlapping_boxes_in_score_order() -> None:
 def _dets(n: int, seed: int = 0) -> FaceDetections:
     rng = np.random.default_rng(seed)
     b = _random_boxes(rng, n)
-    lms = rng.uniform(0, 200, (n, 5, 2))
-    return FaceDetections(b, lms, rng.uniform(0, 1, n), "fake")
+    lms = rng.uniform(0, 200, (n, 5, 2)).astype(np.float32)
+    return FaceDetections(b, lms, rng.uniform(0, 1, n).astype(np.float32), "fake")
 
 
 def test_shifted_moves_boxes_and_landmarks_only() -> None:
@@ -209,7 +209,8 @@ def test_a_face_in_two_overlapping_regions_is_reported_once() -> None:
 
 
 def test_regions_are_clipped_to_whole_pixels_inside_the_image() -> None:
-    assert pixel_regions([[-5.5, 10.2, 20.7, 30.0], [290, 190, 400, 400], [5, 5, 6, 50]], (300, 200)) == [
+    regions = np.array([[-5.5, 10.2, 20.7, 30.0], [290, 190, 400, 400], [5, 5, 6, 50]])
+    assert pixel_regions(regions, (300, 200)) == [
         (0, 10, 21, 30),
         (290, 190, 300, 200),
     ]
