@@ -291,10 +291,11 @@ def test_every_entry_point_reads_the_one_lane_section(
             "[pipeline]\ndetect_fps = 2.5\nfew_fmr = 0.001\n"
         )
         (tmp_path / "lane.toml").write_text(toml)
-        seen.append(load_lane_config(tmp_path / "lane.toml").pipeline)
+        assert load_lane_config(tmp_path / "lane.toml").pipeline.few_fmr == 1e-3
+        monkeypatch.setenv("LANEFACE_LANE_API_KEY", "k" * 32)
+        CliRunner().invoke(app, ["--data-dir", str(tmp_path), "lane", "--config", str(tmp_path / "lane.toml")])
         assert seen[0].detect_fps == 2.5 and seen[0].few_fmr == 1e-3
     assert len(seen) == 1
-    if command != "lane.toml":
-        assert seen[0].shots_per_occupant == 5, "the environment's lane section is the base"
+    assert seen[0].shots_per_occupant == 5, "the environment's lane section is the base"
     defaults = LaneSettings()
     assert seen[0].full_frame_fps == defaults.full_frame_fps and seen[0].link_fmr == defaults.link_fmr

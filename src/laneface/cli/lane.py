@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from laneface.cli.common import emit_json, settings_of, store_of
+from laneface.cli.common import emit_json, settings_with_lane, store_of
 
 __all__ = ["lane_command"]
 
@@ -38,7 +38,8 @@ def lane_command(
     from laneface.edge.lane import build_runner, pipeline_processor, run_lane
     from laneface.pipeline.lane import LanePipeline
 
-    settings = settings_of(ctx).model_copy(update={"lane": cfg.pipeline})
+    # lane.toml's [pipeline] keys over the environment's lane section, like a command's options
+    settings = settings_with_lane(ctx, **cfg.pipeline.model_dump(exclude_unset=True))
     store = store_of(ctx)
     pipeline = LanePipeline.from_settings(settings, store)
     with pipeline:
