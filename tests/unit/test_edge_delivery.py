@@ -12,9 +12,10 @@ import httpx
 import pytest
 from edgefakes import Clock
 
-from laneface.edge.delivery import Backoff, Deliverer, classify
+from laneface.edge.delivery import Deliverer, classify
 from laneface.edge.outbox import Outbox
 from laneface.errors import ConfigError
+from laneface.retry import Backoff
 
 URL = "http://central.test:8080"
 KEY = "lane-key-0123456789abcdef"

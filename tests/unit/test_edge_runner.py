@@ -19,7 +19,7 @@ from PIL import Image
 from laneface.api.schemas.passages import PassageCreate
 from laneface.capture.passage import read_passage
 from laneface.edge.cameras import BufferedFrame, CameraInfo, FrameRing
-from laneface.edge.delivery import Backoff, Deliverer
+from laneface.edge.delivery import Deliverer
 from laneface.edge.lane import JsonLinesSink
 from laneface.edge.mapping import empty_passage_body, encode_body
 from laneface.edge.outbox import Outbox, passage_key
@@ -28,6 +28,7 @@ from laneface.edge.segment import Segment
 from laneface.edge.spool import FAILED_DIR, Spool, SpooledPassage
 from laneface.edge.triggers import HttpTriggerServer, TriggerEvent, parse_trigger
 from laneface.errors import InputError, InvalidVideoError
+from laneface.retry import Backoff
 
 URL = "http://central.test"
 KEY = "lane-key-0123456789abcdef"

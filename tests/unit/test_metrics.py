@@ -21,9 +21,9 @@ from laneface.evaluation.metrics import (
     kfold_accuracy,
     roc_curve,
     tar_at_far,
-    threshold_at_fmr,
 )
 from laneface.evaluation.plots import save_det_plot, save_roc_plot
+from laneface.gallery.scores import threshold_at_fmr
 
 NEG_INF = -math.inf
 GENUINE = [0.9, 0.8, 0.5, NEG_INF]

@@ -33,7 +33,7 @@ from laneface.retry import Backoff
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Attempt", "Backoff", "Deliverer", "Outcome", "classify"]
+__all__ = ["Attempt", "Deliverer", "Outcome", "classify"]
 
 logger = logging.getLogger(__name__)
 

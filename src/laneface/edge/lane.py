@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING
 
 from laneface.edge.cameras import CameraHub, FrameHub
 from laneface.edge.config import LaneFileConfig
-from laneface.edge.delivery import Attempt, Backoff, Deliverer
+from laneface.edge.delivery import Attempt, Deliverer
 from laneface.edge.mapping import empty_passage_body, encode_body, passage_body
 from laneface.edge.outbox import Outbox
 from laneface.edge.runner import EventSink, LaneRunner, Processor, RunnerOptions
@@ -28,6 +28,7 @@ from laneface.edge.segment import AutoSegmenter
 from laneface.edge.spool import Spool, SpooledPassage
 from laneface.edge.triggers import AutoTrigger, HttpTriggerServer, StdinTriggers
 from laneface.errors import ConfigError
+from laneface.retry import Backoff
 
 if TYPE_CHECKING:
     import httpx

@@ -32,7 +32,6 @@ __all__ = [
     "kfold_accuracy",
     "roc_curve",
     "tar_at_far",
-    "threshold_at_fmr",
 ]
 
 FloatArray = NDArray[np.float64]
