@@ -115,22 +115,13 @@ def regions_around(
     Each box is grown by ``margin`` face sizes on every side (at least ``min_side`` pixels square),
     and overlapping regions are merged into their bounding box.
     """
-    w, h = image_wh
-    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
-    regions: list[Region] = []
-    for x0, y0, x1, y1 in boxes:
+    grown = []
+    for x0, y0, x1, y1 in np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4):
         side = max(x1 - x0, y1 - y0, 1.0)
-        pad = margin * side
-        half = max(min_side / 2.0, side / 2.0 + pad)
+        half = max(min_side / 2.0, side / 2.0 + margin * side)
         cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-        r = (
-            max(0, int(np.floor(cx - half))),
-            max(0, int(np.floor(cy - half))),
-            min(w, int(np.ceil(cx + half))),
-            min(h, int(np.ceil(cy + half))),
-        )
-        if r[2] - r[0] >= 2 and r[3] - r[1] >= 2:
-            regions.append(r)
+        grown.append((cx - half, cy - half, cx + half, cy + half))
+    regions = pixel_regions(grown, image_wh)
     merged = True
     while merged:
         merged = False
