@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from laneface.api.deps import reject_unknown_query
 from laneface.api.errors import install_error_handlers
 from laneface.api.gallery import GalleryAdmin, UnavailableGallery
 from laneface.api.limits import BodySizeLimit
@@ -76,7 +77,7 @@ def create_app(
     app.state.scheduler = scheduler
     install_error_handlers(app)
     for module in (health, passages, crossings, review_queue, ledger, trends, audit, admin):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(reject_unknown_query)])
     app.include_router(dashboard_router())
     app.add_middleware(BodySizeLimit, max_bytes=settings.service.max_body_bytes)
     return app

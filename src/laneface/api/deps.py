@@ -6,6 +6,9 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import HTTPException, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from laneface.api.gallery import GalleryAdmin
@@ -15,7 +18,7 @@ from laneface.errors import InvalidTokenError
 from laneface.records.audit import Actions, Actor, record_event
 from laneface.records.service import RecordsService
 
-__all__ = ["gallery_of", "records_of", "require"]
+__all__ = ["gallery_of", "records_of", "reject_unknown_query", "require"]
 
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey", description="Per-role API key")
 bearer_scheme = HTTPBearer(
@@ -27,6 +30,38 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="laneface"'}
 def records_of(request: Request) -> RecordsService:
     service: RecordsService = request.app.state.records
     return service
+
+
+def _declared_query(dependant: Dependant) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared_query(sub)
+    return names
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    names = getattr(route, "laneface_query_names", None)
+    if not isinstance(names, frozenset):
+        names = frozenset(_declared_query(route.dependant))
+        route.laneface_query_names = names  # type: ignore[attr-defined]  # computed once per route
+    return names
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A query parameter the operation does not declare is a 422, not silently ignored (a misspelt filter
+    would otherwise answer the unfiltered data)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route)
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", name[:64]), "msg": "unknown query parameter"}
+                for name in unknown
+            ]
+        )
 
 
 def gallery_of(request: Request) -> GalleryAdmin:
