@@ -150,6 +150,12 @@ class ServiceSettings(BaseModel):
     officer_keys: list[SecretStr] = Field(default_factory=list)
     auditor_keys: list[SecretStr] = Field(default_factory=list)
     admin_keys: list[SecretStr] = Field(default_factory=list)
+    metrics_keys: list[SecretStr] = Field(
+        default_factory=list, description="API keys of Prometheus scrapers: they read /metrics and nothing else."
+    )
+    docs: bool = Field(
+        default=False, description="Serve /docs (an offline page of the OpenAPI schema); /openapi.json is always on."
+    )
     oauth2_hs256_secret: SecretStr | None = Field(
         default=None, description="Shared secret of the authorization server (HS256 bearer tokens)."
     )

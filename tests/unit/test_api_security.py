@@ -72,7 +72,7 @@ def test_insecure_dev_generates_keys_once_in_a_0600_file(tmp_path: Path, caplog:
     path = tmp_path / DEV_KEYS_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     stored = json.loads(path.read_text())
-    assert set(stored) == {"lane", "auditor", "admin"}  # the configured officer key is kept as it is
+    assert set(stored) == {"lane", "auditor", "admin", "metrics"}  # the configured officer key is kept as it is
     assert "INSECURE DEVELOPMENT MODE" in caplog.text
     assert first.keys.authenticate(stored["lane"]) is not None
     assert first.keys.authenticate(own) is not None

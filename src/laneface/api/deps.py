@@ -12,13 +12,15 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from laneface.api.gallery import GalleryAdmin
+from laneface.api.metrics import ServiceMetrics
+from laneface.api.refusals import RefusalAuditor
 from laneface.api.roles import Caller, Principal, Role
 from laneface.api.security import SecurityConfig
 from laneface.errors import InvalidTokenError
-from laneface.records.audit import Actions, Actor, record_event
+from laneface.records.audit import Actions
 from laneface.records.service import RecordsService
 
-__all__ = ["gallery_of", "records_of", "reject_unknown_query", "require"]
+__all__ = ["gallery_of", "metrics_of", "records_of", "reject_unknown_query", "require"]
 
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey", description="Per-role API key")
 bearer_scheme = HTTPBearer(
@@ -64,6 +66,11 @@ def reject_unknown_query(request: Request) -> None:
         )
 
 
+def metrics_of(request: Request) -> ServiceMetrics:
+    metrics: ServiceMetrics = request.app.state.metrics
+    return metrics
+
+
 def gallery_of(request: Request) -> GalleryAdmin:
     gallery: GalleryAdmin = request.app.state.gallery
     return gallery
@@ -77,7 +84,15 @@ def _authenticate(
         if principal is not None:
             return principal
         raise HTTPException(401, "invalid API key", headers=_CHALLENGE)
-    if bearer is not None and security.tokens is not None:
+    if bearer is not None:
+        # an API key is also accepted as a bearer credential (what a Prometheus scraper can send)
+        principal = security.keys.authenticate(bearer.credentials)
+        if principal is not None:
+            return principal
+        if security.tokens is None:
+            raise HTTPException(
+                401, "invalid bearer credential (not an API key; no token issuer configured)", headers=_CHALLENGE
+            )
         try:
             return security.tokens.verify(bearer.credentials)
         except InvalidTokenError:
@@ -86,37 +101,45 @@ def _authenticate(
 
 
 def require(*roles: Role, audit_denied: str | None = None) -> Callable[..., Caller]:
-    """A dependency admitting callers holding one of ``roles``; with ``audit_denied``, a refused
-    authenticated caller is written to the audit log under that action."""
+    """A dependency admitting callers holding one of ``roles``. Every refusal (401, 403) is audited
+    (:mod:`laneface.api.refusals`); with ``audit_denied``, a refused authenticated caller is written under that
+    action every time."""
 
     def dependency(
         request: Request,
         api_key: Annotated[str | None, Security(api_key_scheme)] = None,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
     ) -> Caller:
-        principal = _authenticate(request.app.state.security, api_key, bearer)
+        try:
+            principal = _authenticate(request.app.state.security, api_key, bearer)
+        except HTTPException as exc:
+            _refused(request, exc, None)
+            raise
         for role in roles:
             if role in principal.roles:
                 return Caller(principal, role)
-        if audit_denied is not None:
-            _audit_denied(records_of(request), principal, audit_denied, request.url.path)
-        raise HTTPException(403, f"this endpoint is for: {', '.join(roles)}")
+        refusal = HTTPException(403, f"this endpoint is for: {', '.join(roles)}")
+        _refused(request, refusal, principal, audit_denied)
+        raise refusal
 
     return dependency
 
 
-def _audit_denied(records: RecordsService, principal: Principal, action: str, path: str) -> None:
-    role = ",".join(sorted(principal.roles)) or "none"
-    with records.sessions.begin() as session:
-        record_event(
-            session,
-            at=records.clock(),
-            actor=Actor(principal.name, role),
-            action=action,
-            outcome="denied",
-            object_type="endpoint",
-            object_id=path[:128],
-        )
+def _refused(request: Request, exc: HTTPException, principal: Principal | None, action: str | None = None) -> None:
+    metrics: ServiceMetrics | None = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.refusal(exc.status_code)
+    auditor: RefusalAuditor | None = getattr(request.app.state, "refusals", None)
+    if auditor is None:
+        return
+    auditor.record(
+        request,
+        status=exc.status_code,
+        reason=str(exc.detail),
+        principal=principal,
+        action=action or Actions.ACCESS_DENIED,
+        every_time=action is not None and principal is not None,
+    )
 
 
 DENIED_BIOMETRIC = Actions.BIOMETRIC_READ

@@ -81,7 +81,15 @@ def _internal(exc: Exception, status: int = 500) -> JSONResponse:
     return _body(status, "internal_error" if status == 500 else "unavailable", _GENERIC[status], reference)
 
 
-async def _laneface_error(_request: Request, exc: Exception) -> JSONResponse:
+def _count_database_error(request: Request, kind: str) -> None:
+    metrics = getattr(request.app.state, "metrics", None)  # laneface.api.metrics.ServiceMetrics, when installed
+    if metrics is not None:
+        metrics.database_error(kind)
+
+
+async def _laneface_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, DatabaseError):
+        _count_database_error(request, "unavailable")
     for cls, status, code, show in _TABLE:
         if isinstance(exc, cls):
             if show:
@@ -120,10 +128,12 @@ def _database_unavailable(exc: Exception) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
-async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """503 when the database is unavailable (lanes retry), else 500; never the driver's message."""
     if not _database_unavailable(exc):
+        _count_database_error(request, "other")
         return _internal(exc)
+    _count_database_error(request, "unavailable")
     reference = uuid.uuid4().hex[:12]
     log.error("database unavailable (reference %s): %s", reference, type(exc).__name__, exc_info=exc)
     return _body(503, "database_unavailable", _GENERIC[503], reference)

@@ -8,7 +8,8 @@ Biometric data = face images and face templates. Comparison scores and decisions
   adjudication (each read is audited), records review decisions, reads ledgers, stays and statistics;
 * ``auditor``: reads the audit log, statistics and retention rules; never images or templates;
 * ``admin``: manages the gallery, travellers' opt-out and retention rules, runs the purge; never reads
-  images or templates (enrolment photos are written to the gallery, not read back).
+  images or templates (enrolment photos are written to the gallery, not read back);
+* ``metrics``: reads ``/metrics`` (a Prometheus scraper's key), nothing else.
 
 No endpoint returns templates to anyone.
 """
@@ -22,7 +23,7 @@ from laneface.records.audit import Actor
 
 __all__ = ["ROLES", "Caller", "Principal", "Role"]
 
-Role = Literal["lane", "officer", "auditor", "admin"]
+Role = Literal["lane", "officer", "auditor", "admin", "metrics"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 

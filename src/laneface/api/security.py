@@ -99,6 +99,7 @@ def _configured_keys(service: ServiceSettings) -> dict[Role, list[str]]:
         "officer": [k.get_secret_value() for k in service.officer_keys],
         "auditor": [k.get_secret_value() for k in service.auditor_keys],
         "admin": [k.get_secret_value() for k in service.admin_keys],
+        "metrics": [k.get_secret_value() for k in service.metrics_keys],
     }
 
 

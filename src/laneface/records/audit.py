@@ -27,6 +27,7 @@ SYSTEM = Actor("system", "system")
 
 class Actions:
     BIOMETRIC_READ = "biometric.read"
+    ACCESS_DENIED = "access.denied"
     PASSAGE_CREATE = "passage.create"
     REVIEW_CREATE = "review.create"
     GALLERY_ENROLL = "gallery.enroll"

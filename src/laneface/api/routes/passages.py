@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from laneface.api.deps import records_of, require
+from laneface.api.deps import metrics_of, records_of, require
 from laneface.api.errors import ERROR_RESPONSES, ErrorBody
+from laneface.api.metrics import BACKLOG_HEADER, ServiceMetrics
 from laneface.api.roles import Caller
 from laneface.api.schemas.passages import PassageCreate, PassageReceiptPublic
 from laneface.errors import InputError
@@ -25,6 +26,16 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
 }
 Lane = Annotated[Caller, Depends(require("lane"))]
 Records = Annotated[RecordsService, Depends(records_of)]
+Metrics = Annotated[ServiceMetrics, Depends(metrics_of)]
+Backlog = Annotated[
+    int | None,
+    Header(
+        alias=BACKLOG_HEADER,
+        ge=0,
+        le=1_000_000_000,
+        description="Records pending in the lane's outbox when it sent this one (metric laneface_lane_outbox_backlog).",
+    ),
+]
 
 
 def _store(
@@ -32,17 +43,31 @@ def _store(
     caller: Caller,
     records: RecordsService,
     response: Response,
+    metrics: ServiceMetrics,
+    backlog: int | None,
     images: dict[str, bytes] | None = None,
     templates: dict[str, bytes] | None = None,
 ) -> PassageReceiptPublic:
-    receipt, created = records.submit_passage(passage.to_submission(images, templates), caller.actor)
+    submission = passage.to_submission(images, templates)
+    receipt, created = records.submit_passage(submission, caller.actor)
     response.status_code = 201 if created else 200
+    if created:
+        metrics.passage_stored(submission)
+    if backlog is not None:
+        metrics.backlog_reported(passage.lane, backlog)
     return PassageReceiptPublic.of(receipt)
 
 
 @router.post("", status_code=201, responses=_RESPONSES, summary="Store a passage (JSON, images base64)")
-def post_passage(passage: PassageCreate, caller: Lane, records: Records, response: Response) -> PassageReceiptPublic:
-    return _store(passage, caller, records, response)
+def post_passage(
+    passage: PassageCreate,
+    caller: Lane,
+    records: Records,
+    response: Response,
+    metrics: Metrics,
+    backlog: Backlog = None,
+) -> PassageReceiptPublic:
+    return _store(passage, caller, records, response, metrics, backlog)
 
 
 async def _files(uploads: list[UploadFile], what: str) -> dict[str, bytes]:
@@ -62,9 +87,11 @@ async def post_passage_multipart(
     caller: Lane,
     records: Records,
     response: Response,
+    metrics: Metrics,
     passage: Annotated[str, Form(description="The passage as JSON (PassageCreate), without base64 images.")],
     images: Annotated[list[UploadFile], File(description="Best-shot JPEGs; each file name is its occupant_id.")] = [],  # noqa: B006
     templates: Annotated[list[UploadFile], File(description="Templates (float32 LE); file name = occupant_id.")] = [],  # noqa: B006
+    backlog: Backlog = None,
 ) -> PassageReceiptPublic:
     try:
         parsed = PassageCreate.model_validate_json(passage)
@@ -75,4 +102,6 @@ async def post_passage_multipart(
     unknown = (set(image_bytes) | set(template_bytes)) - by_id
     if unknown:
         raise InputError(f"{len(unknown)} file(s) are not named after an occupant_id of the passage")
-    return await run_in_threadpool(_store, parsed, caller, records, response, image_bytes, template_bytes)
+    return await run_in_threadpool(
+        _store, parsed, caller, records, response, metrics, backlog, image_bytes, template_bytes
+    )
