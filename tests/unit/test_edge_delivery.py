@@ -265,3 +265,16 @@ def test_configuration_errors(outbox: Outbox) -> None:
         Deliverer(outbox, URL, "")
     with pytest.raises(ConfigError):
         Deliverer(outbox, URL, KEY, timeout_s=0)
+
+
+def test_each_post_reports_the_outbox_backlog(outbox: Outbox, clock: Clock) -> None:
+    backlog: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        backlog.append(request.headers["X-Laneface-Outbox-Backlog"])
+        return httpx.Response(201)
+
+    for key in ("k1", "k2", "k3"):
+        outbox.put(key, b"{}")
+    _deliverer(outbox, clock, handler).run_once()
+    assert backlog == ["3", "2", "1"]  # the record being sent is still pending

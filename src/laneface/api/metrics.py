@@ -26,11 +26,12 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from laneface.edge.delivery import OUTBOX_BACKLOG_HEADER
 from laneface.records.domain import PassageSubmission
 
 __all__ = ["BACKLOG_HEADER", "CONTENT_TYPE", "PassagePostTimer", "ServiceMetrics"]
 
-BACKLOG_HEADER = "X-Laneface-Outbox-Backlog"
+BACKLOG_HEADER = OUTBOX_BACKLOG_HEADER
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # beyond this many distinct lane names (an authenticated lane may post any name) the label is "other"
 MAX_LANES = 256

@@ -11,6 +11,8 @@ What an answer does to a record (:func:`classify`):
 
 A transient failure also pauses the whole deliverer for the backoff of its consecutive failures, so an
 outage of the service costs one request per pause, not one per record; the first success resets it.
+Each post also tells the service how many records are pending in the outbox (header
+``X-Laneface-Outbox-Backlog``), for its per-lane backlog metric; older services ignore it.
 Records are sent earliest due first, so one record the service keeps failing on does not hold back the rest.
 """
 
@@ -33,7 +35,7 @@ from laneface.retry import Backoff
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Attempt", "Deliverer", "Outcome", "classify"]
+__all__ = ["OUTBOX_BACKLOG_HEADER", "Attempt", "Deliverer", "Outcome", "classify"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ Outcome = Literal["delivered", "rejected", "retry"]
 DELIVERED_STATUSES = frozenset({200, 201})
 REJECTED_STATUSES = frozenset({400, 409, 410, 413, 415, 422})
 PASSAGES_PATH = "/v1/passages"
+# the lane's pending records (this one included) with every post: the service's outbox-backlog metric
+OUTBOX_BACKLOG_HEADER = "X-Laneface-Outbox-Backlog"
 
 
 def classify(status: int) -> Outcome:
@@ -162,6 +166,7 @@ class Deliverer:
             "X-API-Key": self._api_key,
             "Idempotency-Key": record.key,
             "Content-Type": "application/json",
+            OUTBOX_BACKLOG_HEADER: str(self.outbox.counts()["pending"]),
         }
         try:
             response = self._client.post(self.endpoint, content=record.body, headers=headers)
