@@ -233,6 +233,7 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     lane: LaneSettings = Field(default_factory=LaneSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_format: Literal["text", "json"] = Field(default="text", description="Log lines as text or JSON objects.")
 
     @property
     def database_url(self) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-import sys
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from laneface.cli.detect import detect_command
 from laneface.cli.evaluate import eval_app
 from laneface.cli.gallery import calibrate_command, gallery_app
 from laneface.cli.lane import lane_command
+from laneface.cli.logs import configure_logging
 from laneface.cli.models import models_app
 from laneface.cli.quality import quality_command
 from laneface.cli.records import db_app, keys_app, ledger_app, purge_command
@@ -24,7 +24,13 @@ from laneface.cli.sim import sim_command
 from laneface.config import load_settings
 from laneface.errors import LanefaceError
 
-__all__ = ["app", "main"]
+__all__ = ["LogFormat", "app", "main"]
+
+
+class LogFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
 
 app = typer.Typer(
     name="laneface",
@@ -67,6 +73,12 @@ def root(
         Path | None, typer.Option("--model-specs", help="TOML file with extra model specs (an agency's ArcFace model).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress and details.")] = False,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            "--log-format", help="Log lines on stderr: text, or one JSON object a line (env LANEFACE_LOG_FORMAT)."
+        ),
+    ] = None,
 ) -> None:
     """Global options apply to every command."""
     ctx.obj = load_settings(
@@ -74,8 +86,9 @@ def root(
         models__models_dir=models_dir,
         models__specs_file=model_specs,
         log_level="INFO" if verbose else None,
+        log_format=None if log_format is None else log_format.value,
     )
-    logging.basicConfig(level=ctx.obj.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure_logging(ctx.obj.log_level, ctx.obj.log_format)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ import typer
 from laneface.cli.common import settings_of, store_of
 from laneface.errors import ConfigError
 
-__all__ = ["serve_command"]
+__all__ = ["serve_command", "service_urls"]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,36 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104  # all addresses: this machine answers on loopback too
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def service_urls(host: str, port: int, *, docs: bool, insecure_dev: bool, data_dir: Path) -> list[str]:
+    """What `serve` prints at start: where the service, the dashboard, /metrics and /docs answer, and where the
+    credentials to sign in come from."""
+    from laneface.api.security import DEV_KEYS_FILE
+
+    base = f"http://{_url_host(host)}:{port}"
+    lines = [
+        f"laneface service: {base}  (listening on {host}:{port})",
+        f"  dashboard:  {base}/dashboard/   (sign in with an officer API key)",
+        f"  API schema: {base}/openapi.json",
+        f"  metrics:    {base}/metrics   (role metrics or admin; API key as X-API-Key or Bearer)",
+    ]
+    if docs:
+        lines.append(f"  docs:       {base}/docs")
+    if insecure_dev:
+        lines.append(f"  API keys:   {data_dir / DEV_KEYS_FILE}   (generated per role: development only)")
+    else:
+        lines.append(
+            "  API keys:   as configured (LANEFACE_SERVICE__<ROLE>_KEYS, roles lane, officer, auditor, admin, "
+            "metrics), or OAuth2 bearer tokens of the configured issuer"
+        )
+    return lines
 
 
 def serve_command(
@@ -62,11 +93,16 @@ def serve_command(
     store = store_of(ctx)
     gallery = ServiceGallery(lambda: enroller_from_settings(settings, store, profile=enrol_profile))
     app = create_app(settings, gallery=gallery, insecure_dev=insecure_dev)
-    log.info("laneface service on http://%s:%d (OpenAPI at /openapi.json)", bind_host, port or settings.service.port)
+    bind_port = port or settings.service.port
+    for line in service_urls(
+        bind_host, bind_port, docs=settings.service.docs, insecure_dev=insecure_dev, data_dir=settings.data_dir
+    ):
+        typer.echo(line)
     uvicorn.run(
         app,
         host=bind_host,
-        port=port or settings.service.port,
+        port=bind_port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers go through the root logger that --log-format configured
         server_header=False,
     )
