@@ -10,6 +10,7 @@ import typer
 
 from laneface.cli.bench import bench_app
 from laneface.cli.bench_gallery import bench_gallery_command, bench_onen_command
+from laneface.cli.demo import demo_command
 from laneface.cli.detect import detect_command
 from laneface.cli.evaluate import eval_app
 from laneface.cli.gallery import calibrate_command, gallery_app
@@ -39,6 +40,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("demo")(demo_command)
 app.add_typer(models_app, name="models")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")

@@ -1,0 +1,326 @@
+"""`laneface demo`: the whole product on the embedded default, in about a minute.
+
+Simulated passages (both directions) are rendered from a face set, their travellers' document photos are
+enrolled into the gallery and the records, the lane pipeline processes every passage, and each crossing is
+stored in the records database of the data directory, as a lane would post it. ``--serve`` then starts the
+service on loopback with development keys, so the dashboard shows what the demo stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from laneface.cli.common import settings_of, store_of
+from laneface.errors import IdempotencyConflictError, InvalidDatasetError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from laneface.config import Settings
+    from laneface.models import ModelStore
+    from laneface.pipeline.passages import PassageOutcome
+    from laneface.records.service import RecordsService
+
+__all__ = ["DemoRow", "demo_app", "demo_command", "find_face_set", "summary_table"]
+
+log = logging.getLogger(__name__)
+
+DEMO_DIR = "demo"
+DEMO_LANE_ACTOR = "demo-lane"
+SPACING = timedelta(minutes=3)  # the demo's passages are re-timed to the last minutes, so "today" shows them
+FACE_SET_HINT = "../shared/data/lfw/lfw-deepfunneled"
+
+
+def find_face_set(given: Path | None) -> Path:
+    """The face set the simulator renders occupants and document photos from: ``given``, else the LFW copy
+    beside the current directory or beside this checkout (``../shared``)."""
+    if given is not None:
+        if not given.is_dir():
+            raise InvalidDatasetError(f"face set {given} is not a directory (LFW deep-funneled root)")
+        return given
+    here = Path(__file__).resolve()
+    candidates = [Path.cwd() / FACE_SET_HINT, *(p / FACE_SET_HINT for p in here.parents[2:4])]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate.resolve()
+    raise InvalidDatasetError(
+        "the demo renders its travellers from LFW deep-funneled (13,233 face images); none was found at "
+        f"{FACE_SET_HINT}: give its root with --lfw-dir"
+    )
+
+
+@dataclass(frozen=True)
+class DemoRow:
+    """One passage of the demo as a person reads it."""
+
+    passage_id: str
+    direction: str
+    lane: str
+    truth: int  # people in the vehicle (the simulator's ground truth)
+    occupants: int  # faces the lane found
+    captured: int  # of those, with a best shot that met the quality profile
+    identified: int  # matched to a document (1:few in the lane's documents, else 1:N)
+    stored: str  # "stored", "already stored", or the error
+    error: str | None = None
+
+    @property
+    def result(self) -> str:
+        if self.error is not None:
+            return f"error: {self.error}"
+        if self.identified >= self.truth:
+            return "all identified"
+        parts = [f"{self.identified} of {self.truth} identified"]
+        if self.truth > self.occupants:
+            parts.append(f"{self.truth - self.occupants} not found")
+        if self.occupants > self.identified:
+            parts.append(f"{self.occupants - self.identified} for an officer")
+        return ", ".join(parts)
+
+
+def summary_table(rows: Sequence[DemoRow]) -> list[str]:
+    """The per-passage table and its totals, as text lines."""
+    head = ("passage", "direction", "lane", "people", "found", "captured", "identified", "result")
+    body = [
+        (
+            r.passage_id,
+            r.direction,
+            r.lane,
+            str(r.truth),
+            str(r.occupants),
+            str(r.captured),
+            str(r.identified),
+            r.result,
+        )
+        for r in rows
+    ]
+    total = (
+        "total",
+        f"{sum(r.direction == 'inbound' for r in rows)} in / {sum(r.direction == 'outbound' for r in rows)} out",
+        "",
+        str(sum(r.truth for r in rows)),
+        str(sum(r.occupants for r in rows)),
+        str(sum(r.captured for r in rows)),
+        str(sum(r.identified for r in rows)),
+        f"{sum(r.error is not None for r in rows)} errors",
+    )
+    widths = [max(len(line[i]) for line in (head, *body, total)) for i in range(len(head))]
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return [fmt(head), rule, *(fmt(b) for b in body), rule, fmt(total)]
+
+
+def _retime(passage_dirs: Sequence[Path], now: datetime) -> None:
+    """Move the rendered passages to the last minutes (oldest first), keeping their order."""
+    for i, directory in enumerate(passage_dirs):
+        path = directory / "passage.json"
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        started = now - SPACING * (len(passage_dirs) - i)
+        meta["started_at"] = started.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+        path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def _started(directory: Path) -> str:
+    return str(json.loads((directory / "passage.json").read_text(encoding="utf-8"))["started_at"])
+
+
+def _truth(directory: Path) -> int:
+    truth = json.loads((directory / "ground_truth.json").read_text(encoding="utf-8"))
+    return len(truth["occupants"])
+
+
+def _store(records: RecordsService, outcome: PassageOutcome) -> str:
+    """Store one processed passage as its lane would post it (same body, same validation)."""
+    from laneface.api.schemas.passages import PassageCreate
+    from laneface.edge.mapping import passage_body
+    from laneface.records.audit import Actor
+
+    result = outcome.unwrap()
+    body = PassageCreate.model_validate(passage_body(result, result.started_at))
+    try:
+        _, created = records.submit_passage(body.to_submission(), Actor(DEMO_LANE_ACTOR, "lane"))
+    except IdempotencyConflictError:
+        return "already stored"  # an earlier demo run stored this passage_id on this lane
+    return "stored" if created else "already stored"
+
+
+def _enrol(settings: Settings, store: ModelStore, records: RecordsService, manifest: Path) -> tuple[int, int, int]:
+    """Enrol the manifest's document photos into the gallery and the records; (enrolled, flagged, rows)."""
+    from laneface.api.gallery_service import enroller_from_settings
+    from laneface.gallery.enrol import RowOutcome
+    from laneface.gallery.manifest import read_manifest
+    from laneface.records.audit import SYSTEM
+
+    enroller = enroller_from_settings(settings, store, profile="lenient")
+
+    def on_row(outcome: RowOutcome) -> None:
+        document = enroller.gallery.document(outcome.doc_id)
+        if document is None:
+            return
+        records.enroll_document(
+            doc_id=document.doc_id,
+            doc_type=document.doc_type or "passport",
+            citizenship=document.citizenship or "UNK",
+            traveller_ref=None,
+            opt_out=None,
+            actor=SYSTEM,
+        )
+
+    try:
+        report = enroller.enrol_rows(read_manifest(manifest), manifest=str(manifest), on_row=on_row)
+    finally:
+        enroller.gallery.close()
+    return report.enrolled + report.replaced + report.skipped, 0, report.rows
+
+
+def demo_command(
+    ctx: typer.Context,
+    passages: Annotated[int, typer.Option("--passages", min=2, max=50, help="Passages to simulate.")] = 6,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulator (same seed, same passages).")] = 2026,
+    lfw_dir: Annotated[
+        Path | None,
+        typer.Option("--lfw-dir", help=f"Face set to render travellers from (default: {FACE_SET_HINT} if present)."),
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Then start the service on loopback with development keys.")
+    ] = False,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port of --serve.")] = None,
+) -> None:
+    """The whole product in a minute: simulate passages in both directions, enrol their travellers' documents,
+    run the lane pipeline, store each crossing in the records of the data directory, and print a summary.
+    With --serve, the service and its dashboard show what was stored."""
+    import cv2
+
+    from laneface.gallery.store import gallery_dir
+    from laneface.pipeline.lane import LanePipeline
+    from laneface.pipeline.passages import process_passages
+    from laneface.records.service import RecordsService, build_cipher
+    from laneface.sim.writer import simulate
+
+    settings = settings_of(ctx)
+    store = store_of(ctx)
+    faces = find_face_set(lfw_dir)
+    out = settings.data_dir / DEMO_DIR
+    sim_dir = out / "passages"
+    cv2.setNumThreads(1)
+    say = typer.echo
+
+    inbound = (passages + 1) // 2
+    say(f"1/4 simulating {inbound} inbound and {passages - inbound} outbound passages from {faces} ...", err=True)
+    documents = 0
+    manifests: list[Path] = []
+    for direction, count, share, part_seed in (
+        ("inbound", inbound, 1.0, seed),
+        ("outbound", passages - inbound, 0.0, seed + 1),
+    ):
+        part = sim_dir / direction
+        summary = simulate(part, count, part_seed, faces, inbound_share=share, progress=log.info)
+        documents += summary.documents
+        manifests.append(part / "manifest.csv")
+    dirs = sorted((p for p in sim_dir.glob("*/*") if (p / "passage.json").is_file()), key=_started)
+    _retime(dirs, datetime.now(UTC))
+
+    records = RecordsService.open(settings, build_cipher(settings, dev_key=True))
+    try:
+        records.prepare_schema()
+        say(f"2/4 enrolling {documents} document photos ...", err=True)
+        enrolled, flagged, total = 0, 0, 0
+        for manifest in manifests:
+            counts = _enrol(settings, store, records, manifest)
+            enrolled, flagged, total = enrolled + counts[0], flagged + counts[1], total + counts[2]
+        say("3/4 running the lane pipeline ...", err=True)
+        pipeline = LanePipeline.from_settings(settings, store)
+        rows: list[DemoRow] = []
+        results = out / "results.jsonl"
+        with pipeline, results.open("w", encoding="utf-8") as fh:
+            for outcome in process_passages(pipeline, dirs):
+                fh.write(json.dumps(outcome.as_json()) + "\n")
+                rows.append(_row(records, outcome))
+                log.info("%s: %s", outcome.directory.name, rows[-1].result)
+        say("4/4 stored in the records", err=True)
+        confirmed = sum(r.identified for r in rows if r.error is None)
+    finally:
+        records.close()
+    model_version = pipeline.embedder.model_version
+    say("")
+    for line in summary_table(rows):
+        say(line)
+    say("")
+    say(f"documents  {enrolled} of {total} enrolled ({flagged} with quality flags)")
+    stored = sum(r.stored == "stored" for r in rows)
+    kept = sum(r.stored == "already stored" for r in rows)
+    say(f"records    {stored} crossings stored" + (f", {kept} kept from an earlier demo run" if kept else ""))
+    say(f"ledger     {confirmed} travellers' crossings confirmed automatically; the rest wait for an officer")
+    say(f"models     detector {pipeline.detector.name}, recognizer {model_version} (embedded defaults)")
+    say("           stronger: `laneface models list` (e.g. `models pull yunet` finds smaller faces than dlib HOG);")
+    say("           an agency's own ONNX model: --model-specs FILE, then `laneface models check NAME`")
+    say(f"files      passages {sim_dir}")
+    say(f"           results  {results}")
+    say(f"           gallery  {gallery_dir(settings.data_dir, model_version)}")
+    say(f"           records  {settings.database_url}")
+    if serve:
+        _serve(ctx, settings, port)
+    else:
+        say("next       laneface demo --serve   (the dashboard over these records)")
+
+
+def _row(records: RecordsService, outcome: PassageOutcome) -> DemoRow:
+    meta = json.loads((outcome.directory / "passage.json").read_text(encoding="utf-8"))
+    truth = _truth(outcome.directory)
+    if outcome.error is not None:
+        return DemoRow(
+            outcome.directory.name, meta["direction"], meta["lane"], truth, 0, 0, 0, "not stored", str(outcome.error)
+        )
+    result = outcome.unwrap()
+    line = result.as_json()
+    return DemoRow(
+        passage_id=line["passage_id"],
+        direction=line["direction"],
+        lane=line["lane"],
+        truth=truth,
+        occupants=line["occupant_count"],
+        captured=sum(o["quality_passed"] for o in line["occupants"]),
+        identified=sum(o["match"]["decision"] == "match" for o in line["occupants"]),
+        stored=_store(records, outcome),
+    )
+
+
+def demo_app(settings: Settings, store: ModelStore) -> tuple[FastAPI, dict[str, str]]:
+    """The service over the demo's data directory with development keys (loopback only) and its keys."""
+    from laneface.api.app import create_app
+    from laneface.api.gallery_service import ServiceGallery, enroller_from_settings
+    from laneface.api.security import DEV_KEYS_FILE
+
+    gallery = ServiceGallery(lambda: enroller_from_settings(settings, store))
+    app = create_app(settings, gallery=gallery, insecure_dev=True)
+    path = settings.data_dir / DEV_KEYS_FILE
+    keys = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return app, {role: key for role, key in keys.items() if isinstance(key, str)}
+
+
+def _serve(ctx: typer.Context, settings: Settings, port: int | None) -> None:
+    import uvicorn
+
+    from laneface.api.security import DEV_KEYS_FILE
+
+    app, keys = demo_app(settings, store_of(ctx))
+    host, bind_port = "127.0.0.1", port or settings.service.port
+    typer.echo("")
+    typer.echo(f"dashboard  http://{host}:{bind_port}/dashboard/")
+    if "officer" in keys:
+        typer.echo(f"sign in    with the officer key {keys['officer']}")
+        typer.echo(f"           (every role's development key: {settings.data_dir / DEV_KEYS_FILE})")
+    else:
+        typer.echo("sign in    with the officer key configured in LANEFACE_SERVICE__OFFICER_KEYS")
+    typer.echo("           Ctrl-C stops the service")
+    uvicorn.run(app, host=host, port=bind_port, log_level="warning", server_header=False)
