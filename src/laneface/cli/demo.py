@@ -311,16 +311,16 @@ def demo_app(settings: Settings, store: ModelStore) -> tuple[FastAPI, dict[str, 
 def _serve(ctx: typer.Context, settings: Settings, port: int | None) -> None:
     import uvicorn
 
-    from laneface.api.security import DEV_KEYS_FILE
+    from laneface.cli.serve import service_urls
 
     app, keys = demo_app(settings, store_of(ctx))
     host, bind_port = "127.0.0.1", port or settings.service.port
     typer.echo("")
-    typer.echo(f"dashboard  http://{host}:{bind_port}/dashboard/")
+    for line in service_urls(
+        host, bind_port, docs=settings.service.docs, insecure_dev=True, data_dir=settings.data_dir
+    ):
+        typer.echo(line)
     if "officer" in keys:
-        typer.echo(f"sign in    with the officer key {keys['officer']}")
-        typer.echo(f"           (every role's development key: {settings.data_dir / DEV_KEYS_FILE})")
-    else:
-        typer.echo("sign in    with the officer key configured in LANEFACE_SERVICE__OFFICER_KEYS")
-    typer.echo("           Ctrl-C stops the service")
-    uvicorn.run(app, host=host, port=bind_port, log_level="warning", server_header=False)
+        typer.echo(f"  sign in:    officer key {keys['officer']}")
+    typer.echo("  Ctrl-C stops the service")
+    uvicorn.run(app, host=host, port=bind_port, log_config=None, server_header=False)
