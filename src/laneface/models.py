@@ -22,19 +22,39 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from laneface.errors import (
     ChecksumError,
     ConfigError,
     ModelDownloadError,
+    ModelError,
     ModelNotFoundError,
     UnknownComponentError,
 )
 
-__all__ = ["BUILTIN_SPECS", "LocatedModel", "ModelSpec", "ModelStore", "load_specs_file", "sha256_file"]
+__all__ = [
+    "BUILTIN_SPECS",
+    "SPEC_BACKENDS",
+    "LocatedModel",
+    "ModelSpec",
+    "ModelStore",
+    "OnnxInput",
+    "load_specs_file",
+    "onnx_input",
+    "onnx_log_severity",
+    "onnx_session",
+    "sha256_file",
+]
 
 Kind = Literal["detector", "embedder", "landmarks"]
+
+#: the adapters that read a spec of each kind (``backend``): a detector spec names its family's decoder
+SPEC_BACKENDS: dict[str, tuple[str, ...]] = {
+    "detector": ("yunet", "retinaface", "scrfd", "dlib-mmod"),
+    "embedder": ("onnx-arcface", "dlib-resnet"),
+    "landmarks": ("dlib-shape5",),
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,8 @@ class ModelSpec:
     compression: Literal["bz2"] | None = None
     embedding_dim: int | None = None
     alignment: str | None = None  # alignment template name, for embedders
+    score_threshold: float | None = None  # detectors: default score threshold (settings override it)
+    nms_iou: float | None = None  # detectors: IoU above which overlapping boxes are merged
     description: str = ""
 
     @property
@@ -229,6 +251,24 @@ def load_specs_file(path: Path) -> tuple[ModelSpec, ...]:
         embedding_dim = 512
         alignment = "arcface_112"
         preprocessing = { color = "RGB", mean = 127.5, std = 127.5 }
+
+    and an ONNX detector of a family laneface decodes (``backend``: yunet, retinaface or scrfd; see
+    :data:`SPEC_BACKENDS`), usable as ``--detector agency-yunet``::
+
+        [[model]]
+        name = "agency-yunet"
+        version = "n-640"
+        kind = "detector"
+        backend = "yunet"
+        file = "/opt/agency/models/yunet_n_640_640.onnx"   # absolute, or relative to a models directory
+        sha256 = "<64 hex digits>"
+        licence = "MIT"
+        use = "commercial"
+        input_size = [640, 640]      # retinaface/scrfd: the network input (multiples of 32)
+        score_threshold = 0.6
+        nms_iou = 0.3
+
+    Models exported with a fixed batch size (e.g. 1) are run that many inputs at a time.
     """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -250,8 +290,100 @@ def load_specs_file(path: Path) -> tuple[ModelSpec, ...]:
             raise ConfigError(f"{path}: [[model]] #{i + 1} is invalid: {exc}") from None
         if not spec.sha256 or not all(len(s) == 64 and all(c in "0123456789abcdef" for c in s) for s in spec.sha256):
             raise ConfigError(f"{path}: model {spec.name!r} needs sha256 as 64 hex digits")
+        _check_spec(spec, str(path))
         specs.append(spec)
     return tuple(specs)
+
+
+def _check_spec(spec: ModelSpec, where: str) -> None:
+    """The values a dataclass does not check: kind, backend of that kind, sizes and thresholds."""
+    what = f"{where}: model {spec.name!r}"
+    if spec.kind not in SPEC_BACKENDS:
+        raise ConfigError(f"{what}: kind {spec.kind!r} is not one of {', '.join(SPEC_BACKENDS)}")
+    backends = SPEC_BACKENDS[spec.kind]
+    if spec.backend not in backends:
+        raise ConfigError(
+            f"{what}: backend {spec.backend!r} cannot read a {spec.kind}; {spec.kind} backends: {', '.join(backends)}"
+        )
+    if spec.use not in ("commercial", "evaluation-only"):
+        raise ConfigError(f"{what}: use must be 'commercial' or 'evaluation-only', got {spec.use!r}")
+    if spec.input_size is not None and (
+        len(spec.input_size) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in spec.input_size)
+    ):
+        raise ConfigError(f"{what}: input_size must be [width, height], two positive integers, got {spec.input_size!r}")
+    if spec.backend in ("retinaface", "scrfd") and spec.input_size is not None and any(v % 32 for v in spec.input_size):
+        raise ConfigError(f"{what}: {spec.backend} input_size sides must be multiples of 32, got {spec.input_size}")
+    for key in ("score_threshold", "nms_iou"):
+        value = getattr(spec, key)
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value <= 1.0
+        ):
+            raise ConfigError(f"{what}: {key} must be a number in [0, 1], got {value!r}")
+    if spec.embedding_dim is not None and (not isinstance(spec.embedding_dim, int) or spec.embedding_dim < 1):
+        raise ConfigError(f"{what}: embedding_dim must be a positive integer, got {spec.embedding_dim!r}")
+
+
+# --------------------------------------------------------------------------- onnxruntime sessions
+
+
+def onnx_log_severity(log_level: str) -> int:
+    """onnxruntime's log severity for laneface's log level: its warnings only with ``-v`` (INFO) or DEBUG.
+
+    onnxruntime severities: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal.
+    """
+    return {"DEBUG": 1, "INFO": 2}.get(log_level.upper(), 3)
+
+
+def onnx_session(path: Path, *, num_threads: int = 1, log_severity: int = 3) -> Any:
+    """The one place laneface opens an ``onnxruntime.InferenceSession``: CPU, ``num_threads`` intra-op
+    threads, logging at ``log_severity`` (see :func:`onnx_log_severity`). A file onnxruntime cannot read
+    is a :class:`ModelError` naming it, never onnxruntime's traceback."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"model file not found: {path}")
+    if num_threads < 1:
+        raise ConfigError(f"num_threads must be >= 1, got {num_threads}")
+    if not 0 <= log_severity <= 4:
+        raise ConfigError(f"onnxruntime log severity must be 0..4, got {log_severity}")
+    import onnxruntime as ort
+
+    # the default logger prints graph-optimisation warnings at load, before session options apply
+    ort.set_default_logger_severity(log_severity)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = int(num_threads)
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = log_severity
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"onnxruntime cannot load {path} (is it an ONNX model?): {first}") from None
+
+
+@dataclass(frozen=True)
+class OnnxInput:
+    """A model's first input: ``shape`` as declared, an int per fixed axis and None per free (named) axis."""
+
+    name: str
+    shape: tuple[int | None, ...]
+
+    @property
+    def fixed_batch(self) -> int | None:
+        """The batch size the model was exported with, or None when any batch size is accepted."""
+        return self.shape[0] if self.shape else None
+
+    def fixed_hw(self) -> tuple[int | None, int | None]:
+        """(height, width) of an NCHW input, None where free."""
+        if len(self.shape) != 4:
+            return None, None
+        return self.shape[2], self.shape[3]
+
+
+def onnx_input(session: Any) -> OnnxInput:
+    first = session.get_inputs()[0]
+    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in first.shape)
+    return OnnxInput(str(first.name), shape)
 
 
 class ModelStore:
@@ -264,8 +396,10 @@ class ModelStore:
         *,
         verify: bool = True,
         pull_dir: Path | None = None,
+        onnx_log_severity: int = 3,
     ) -> None:
         self.search_dirs = [Path(d) for d in search_dirs]
+        self.onnx_log_severity = onnx_log_severity  # passed to every onnxruntime session built from this store
         self.pull_dir = pull_dir if pull_dir is not None else (self.search_dirs[0] if self.search_dirs else None)
         self._specs = {s.name: s for s in specs}
         self._verify = verify
@@ -287,7 +421,13 @@ class ModelStore:
             extra = load_specs_file(settings.models.specs_file)
             names = {s.name for s in extra}
             specs = tuple(s for s in BUILTIN_SPECS if s.name not in names) + extra
-        return cls(dirs, specs, verify=settings.models.verify_checksums, pull_dir=dirs[0])
+        return cls(
+            dirs,
+            specs,
+            verify=settings.models.verify_checksums,
+            pull_dir=dirs[0],
+            onnx_log_severity=onnx_log_severity(settings.log_level),
+        )
 
     @property
     def specs(self) -> tuple[ModelSpec, ...]:

@@ -232,7 +232,7 @@ def calibrate_command(
 ) -> None:
     """Thresholds per model version at target FMR (1:1, 1:few) and FPIR (1:N) from impostor scores, stored
     as data (JSON keyed by model version) that the matcher loads."""
-    from laneface.gallery.thresholds import THRESHOLDS_FILE, ThresholdTable
+    from laneface.gallery.thresholds import THRESHOLDS_FILE, save_threshold_set
 
     settings = settings_of(ctx)
     if (lfw_dir is None) == (not from_gallery):
@@ -250,13 +250,7 @@ def calibrate_command(
     else:
         assert lfw_dir is not None
         ts = _calibrate_lfw(ctx, lfw_dir, pairs, detector, embedder, cache, identities, seed)
-    target = out or settings.data_dir / THRESHOLDS_FILE
-    table = (
-        ThresholdTable.from_json(target.read_text(encoding="utf-8"), str(target))
-        if target.is_file()
-        else ThresholdTable({})
-    )
-    table.with_set(ts).save(target)
+    target = save_threshold_set(ts, out or settings.data_dir / THRESHOLDS_FILE)
     if as_json:
         emit_json({ts.model_version: ts.as_json()})
         return

@@ -8,11 +8,11 @@ from typing import Any
 import cv2
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from laneface.detection.base import validate_rgb
-from laneface.errors import ConfigError, ModelNotFoundError
+from laneface.errors import ConfigError, ModelError
 from laneface.geometry import nms_xyxy
+from laneface.models import onnx_input, onnx_session
 from laneface.types import FaceDetections
 
 __all__ = [
@@ -37,17 +37,16 @@ def check_input_size(input_size: tuple[int, int], multiple: int = 32) -> tuple[i
     return w, h
 
 
-def create_session(model_path: Path, num_threads: int) -> Any:
-    """An ``onnxruntime.InferenceSession`` on the CPU with ``num_threads`` intra-op threads."""
-    path = Path(model_path)
-    if not path.is_file():
-        raise ModelNotFoundError(f"model file not found: {path}")
-    if num_threads < 1:
-        raise ConfigError(f"num_threads must be >= 1, got {num_threads}")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = num_threads
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+def create_session(model_path: Path, num_threads: int, log_severity: int = 3) -> Any:
+    """An ``onnxruntime.InferenceSession`` (:func:`laneface.models.onnx_session`) for a detector that runs one
+    image at a time: a model exported with a fixed batch other than 1 is refused with a clear error."""
+    session = onnx_session(model_path, num_threads=num_threads, log_severity=log_severity)
+    batch = onnx_input(session).fixed_batch
+    if batch is not None and batch != 1:
+        raise ModelError(
+            f"{model_path}: detector exported with a fixed batch of {batch}; it must take a batch of 1 or any size"
+        )
+    return session
 
 
 def letterbox(image: npt.NDArray[np.uint8], size_wh: tuple[int, int]) -> tuple[npt.NDArray[np.uint8], float]:

@@ -59,12 +59,13 @@ class RetinaFaceDetector:
         input_size: tuple[int, int] = (640, 640),
         num_threads: int = 1,
         name: str = "retinaface",
+        log_severity: int = 3,
     ) -> None:
         self.name = name
         self.score_threshold = float(score_threshold)
         self.nms_iou = float(nms_iou)
         self.input_size = check_input_size(input_size)
-        self._session = create_session(model_path, num_threads)
+        self._session = create_session(model_path, num_threads, log_severity)
         inp = self._session.get_inputs()[0]
         self._input_name: str = inp.name
         shape = list(inp.shape)

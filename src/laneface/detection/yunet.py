@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from laneface.detection.base import validate_rgb
+from laneface.errors import ModelError
 from laneface.types import FaceDetections
 
 __all__ = ["YuNetDetector"]
@@ -34,6 +35,9 @@ class YuNetDetector:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         try:
             self._net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, nms_iou, top_k)
+        except cv2.error as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+            raise ModelError(f"OpenCV cannot load the YuNet model {model_path}: {reason}") from None
         finally:
             cv2.utils.logging.setLogLevel(level)
         self._size: tuple[int, int] = (320, 320)

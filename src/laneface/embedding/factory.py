@@ -40,6 +40,11 @@ def build_embedder(name: str, store: ModelStore, settings: EmbeddingSettings | N
         from laneface.embedding.onnx_arcface import OnnxArcFaceEmbedder
 
         return OnnxArcFaceEmbedder(
-            located.path, spec, batch_size=settings.batch_size, num_threads=settings.num_threads, augment=option
+            located.path,
+            spec,
+            batch_size=settings.batch_size,
+            num_threads=settings.num_threads,
+            augment=option,
+            log_severity=store.onnx_log_severity,
         )
     raise UnknownComponentError(f"model {base_name!r} has backend {spec.backend!r}, which no embedder reads")

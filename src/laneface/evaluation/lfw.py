@@ -43,6 +43,7 @@ __all__ = [
     "central_face",
     "evaluate_lfw",
     "evaluate_lfw_templates",
+    "evaluate_pairs_templates",
     "score_pairs",
     "write_result",
 ]
@@ -248,15 +249,38 @@ def evaluate_lfw_templates(
 ) -> tuple[LfwResult, RocCurve]:
     """The same protocol on templates computed before (``files`` relative to ``lfw_dir``, e.g. the cache
     of ``laneface bench onen``): every image the pairs name must be among ``files``."""
+    return evaluate_pairs_templates(
+        lfw_dir,
+        parse_pairs(pairs_path),
+        files,
+        vectors,
+        acquired,
+        detector=detector,
+        model_version=model_version,
+        source=str(pairs_path),
+    )
+
+
+def evaluate_pairs_templates(
+    lfw_dir: Path,
+    pairs_file: PairsFile,
+    files: Sequence[str],
+    vectors: npt.NDArray[np.float32],
+    acquired: npt.NDArray[np.bool_],
+    *,
+    detector: str,
+    model_version: str,
+    source: str = "the pairs file",
+) -> tuple[LfwResult, RocCurve]:
+    """:func:`evaluate_lfw_templates` on pairs already parsed (e.g. one fold, ``pairs.one_fold``)."""
     started = time.perf_counter()
-    pairs_file = parse_pairs(pairs_path)
     keys = sorted({(p.name_a, p.index_a) for p in pairs_file.pairs} | {(p.name_b, p.index_b) for p in pairs_file.pairs})
     paths = [lfw_image_path(lfw_dir, name, idx) for name, idx in keys]
     row = {f: i for i, f in enumerate(files)}
     wanted = [p.relative_to(lfw_dir).as_posix() for p in paths]
     absent = [w for w in wanted if w not in row]
     if absent:
-        raise InvalidDatasetError(f"{len(absent)} images named in {pairs_path} have no template, e.g. {absent[0]}")
+        raise InvalidDatasetError(f"{len(absent)} images named in {source} have no template, e.g. {absent[0]}")
     take = np.array([row[w] for w in wanted], np.int64)
     embedder = model_version.split("@", 1)[0] + suffix(option_of(model_version))  # e.g. dlib-resnet+tta
     return _score(pairs_file, keys, paths, vectors[take], acquired[take], detector, embedder, model_version, started)

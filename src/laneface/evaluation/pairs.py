@@ -12,7 +12,7 @@ from pathlib import Path
 
 from laneface.errors import InvalidDatasetError
 
-__all__ = ["Pair", "PairsFile", "lfw_image_path", "parse_pairs"]
+__all__ = ["Pair", "PairsFile", "lfw_image_path", "one_fold", "parse_pairs"]
 
 
 @dataclass(frozen=True)
@@ -145,3 +145,21 @@ def parse_pairs(path: Path | str) -> PairsFile:
         for pos, line in enumerate(body)
     )
     return PairsFile(folds=folds, per_fold=per_fold, pairs=pairs)
+
+
+def one_fold(pairs_file: PairsFile, fold: int = 0, limit: int | None = None) -> PairsFile:
+    """Fold ``fold`` (from 0) as a one-fold PairsFile; ``limit`` keeps its first ``limit // 2`` mated and
+    first ``limit // 2`` non-mated pairs (a quick check), balanced as the fold is."""
+    if not 0 <= fold < pairs_file.folds:
+        raise InvalidDatasetError(f"fold {fold} does not exist: the pairs file has folds 0..{pairs_file.folds - 1}")
+    per = pairs_file.per_fold if limit is None else min(pairs_file.per_fold, limit // 2)
+    if per < 1:
+        raise InvalidDatasetError(f"a check needs at least 2 pairs (one mated, one non-mated), got {limit}")
+    chosen = [p for p in pairs_file.pairs if p.fold == fold]
+    mated = [p for p in chosen if p.mated][:per]
+    nonmated = [p for p in chosen if not p.mated][:per]
+    return PairsFile(
+        folds=1,
+        per_fold=per,
+        pairs=tuple(Pair(p.name_a, p.index_a, p.name_b, p.index_b, p.mated, 0) for p in mated + nonmated),
+    )

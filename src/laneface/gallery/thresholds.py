@@ -49,6 +49,7 @@ __all__ = [
     "duplicate_threshold",
     "fmr_for_fpir",
     "load_thresholds",
+    "save_threshold_set",
     "shipped_thresholds_text",
 ]
 
@@ -229,6 +230,15 @@ class ThresholdTable:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(self.to_json() + "\n", encoding="utf-8")
         os.replace(tmp, path)
+
+
+def save_threshold_set(ts: ThresholdSet, path: Path) -> Path:
+    """Add or replace ``ts``'s model version in the thresholds file ``path`` (other versions are kept)."""
+    table = (
+        ThresholdTable.from_json(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else ThresholdTable({})
+    )
+    table.with_set(ts).save(path)
+    return path
 
 
 def shipped_thresholds_text() -> str:
