@@ -172,10 +172,16 @@ def test_run_exits_1_when_every_passage_failed(tmp_path: Path, data: Path) -> No
     assert len(lines) == 2 and all("error" in x for x in lines)
 
 
-def test_run_prints_a_summary_table_and_saves_best_shots(tmp_path: Path, data: Path, passages: list[Path]) -> None:
+def test_run_prints_a_summary_table_and_saves_best_shots(
+    tmp_path: Path, data: Path, passages: list[Path], caplog: pytest.LogCaptureFixture
+) -> None:
     shots = tmp_path / "shots"
     result = _run(data, passages, tmp_path / "r.jsonl", "--save-shots", str(shots), "--lane", "L7")
     assert result.exit_code == 0, (result.output, result.exception)
+    progress = [r.getMessage() for r in caplog.records if r.name == "laneface.progress"]
+    assert any(m.startswith("passages: 3/3 (100 %)") and "ETA" in m for m in progress), (
+        "progress is logged without --verbose when stderr is not a terminal"
+    )
     assert result.stdout == "", "stdout stays free for JSON lines"
     table = result.stderr
     for cell in ("passage", "captured", "identified", "G-1", "G-2", "2 match", "not valid JSON", "3 passages"):
@@ -254,3 +260,23 @@ def test_a_malformed_line_is_an_error_with_its_number_and_nothing_is_imported(
     assert isinstance(result.exception, InvalidResultsError), result.output
     assert message in str(result.exception)
     assert not (data / "records.db").exists() or _crossings(data) == []
+
+
+def test_store_results_puts_pipeline_results_in_the_records_once(tmp_path: Path, data: Path) -> None:
+    from laneface.api.ingest import store_results
+    from laneface.config import load_settings
+    from laneface.records.service import RecordsService, build_cipher
+
+    with LanePipeline.from_settings(None, None) as pipeline:  # type: ignore[arg-type]
+        results = [pipeline.process(_car(tmp_path / "p1", "G-1")), pipeline.process(_car(tmp_path / "p2", "G-2"))]
+    settings = load_settings(data_dir=data)
+    records = RecordsService.open(settings, build_cipher(settings, dev_key=True))
+    try:
+        records.prepare_schema()
+        first = store_results(records, results)
+        second = store_results(records, results)
+    finally:
+        records.close()
+    assert first.imported == ["L1/G-1", "L1/G-2"] and first.images == 4 and not first.conflicts
+    assert second.imported == [] and second.already == ["L1/G-1", "L1/G-2"]
+    assert _crossings(data) == [("G-1", "L1", 2), ("G-2", "L1", 2)]
