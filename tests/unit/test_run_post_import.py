@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from laneface.pipeline.lane import LanePipeline
 RED, GREEN, BLUE = (200, 30, 30), (30, 200, 30), (30, 30, 200)
 DOCS = {"D-RED": RED, "D-GREEN": GREEN, "D-BLUE": BLUE}
 URL = "http://records.test:8000"
-KEY = "lane-key-0123456789abcdef"
+KEY = secrets.token_urlsafe(32)
 
 
 class FakeService:
@@ -280,3 +281,42 @@ def test_store_results_puts_pipeline_results_in_the_records_once(tmp_path: Path,
     assert first.imported == ["L1/G-1", "L1/G-2"] and first.images == 4 and not first.conflicts
     assert second.imported == [] and second.already == ["L1/G-1", "L1/G-2"]
     assert _crossings(data) == [("G-1", "L1", 2), ("G-2", "L1", 2)]
+
+
+def test_run_post_into_the_real_service_stores_one_crossing_per_passage(
+    tmp_path: Path, data: Path, passages: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The records service's own app (in process): the body passes its schema, a re-run is no conflict."""
+    from fastapi.testclient import TestClient
+
+    from laneface.api.app import create_app
+    from laneface.config import PrivacySettings, RecordsSettings, ServiceSettings, Settings
+    from laneface.records.crypto import generate_key
+
+    served = tmp_path / "service"
+    settings = Settings(
+        data_dir=served,
+        records=RecordsSettings(database_url=f"sqlite:///{served / 'records.db'}"),
+        privacy=PrivacySettings(encryption_key=generate_key()),
+        service=ServiceSettings(lane_keys=[KEY], officer_keys=[secrets.token_urlsafe(32)]),
+    )
+    served.mkdir()
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        init = Deliverer.__init__
+
+        def through_app(self: Deliverer, *args: Any, **kw: Any) -> None:
+            kw["transport"] = client._transport
+            init(self, *args, **kw)
+
+        monkeypatch.setattr(Deliverer, "__init__", through_app)
+        first = _run(data, passages, tmp_path / "a.jsonl", "--post", str(client.base_url))
+        assert first.exit_code == 0, (first.output, first.exception)
+        assert "2 delivered, 0 rejected" in first.stderr
+        (data / "outbox" / "run.db").unlink()  # a fresh outbox: the same passages are sent again
+        for suffix in ("-wal", "-shm"):
+            (data / "outbox" / f"run.db{suffix}").unlink(missing_ok=True)
+        again = _run(data, passages, tmp_path / "b.jsonl", "--post", str(client.base_url))
+    assert _crossings(served) == [("G-1", "L1", 2), ("G-2", "L1", 2)]
+    assert again.exit_code == 1 and "rejected 2 record(s)" in again.stderr, (
+        "processing again gives other timings: the service refuses another body under the same key, loudly"
+    )
