@@ -242,7 +242,10 @@ def run_command(
                     if save_shots is not None:
                         shots += _save_shots(outcome.result, save_shots)
                     if poster is not None:
-                        poster.put(outcome.result)
+                        try:
+                            poster.put(outcome.result)
+                        except ValueError as exc:  # a lane or passage_id no outbox key can hold
+                            logger.error("passage %s not posted: %s", outcome.result.passage_id, exc)
                 bar(len(outcomes), len(passages))
         report = poster.drain(drain_s) if poster is not None else None
     finally:
