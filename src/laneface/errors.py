@@ -17,6 +17,8 @@ maps classes to status codes in one place.
     │   │   ├── UnsupportedImageError      a format or pixel layout we do not read
     │   │   └── ImageTooLargeError         byte size or pixel count over the limit (decompression bombs)
     │   ├── InvalidVideoError              missing, empty or undecodable video
+    │   │   └── TruncatedVideoError        far fewer frames decoded than the video declares (corrupt)
+    │   ├── InvalidResultsError            a `laneface run` JSON Lines file that cannot be imported
     │   ├── InvalidDatasetError            malformed evaluation input (pairs file, missing LFW image)
     │   ├── InvalidPassageError            a passage directory or its passage.json that breaks the format
     │   ├── FailureToEnrolError            a document photo that cannot be enrolled (recorded as an FTE)
@@ -78,6 +80,7 @@ __all__ = [
     "InvalidDatasetError",
     "InvalidImageError",
     "InvalidPassageError",
+    "InvalidResultsError",
     "InvalidTokenError",
     "InvalidVideoError",
     "LanefaceError",
@@ -92,6 +95,7 @@ __all__ = [
     "RecordsError",
     "ReviewConflictError",
     "ServiceStartError",
+    "TruncatedVideoError",
     "UncalibratedModelError",
     "UnknownComponentError",
     "UnknownKeyError",
@@ -139,6 +143,20 @@ class ImageTooLargeError(InvalidImageError):
 
 class InvalidVideoError(InputError):
     """A video that is missing, empty or cannot be decoded."""
+
+
+class TruncatedVideoError(InvalidVideoError):
+    """A video that decodes far fewer frames than its container declares (bytes overwritten, cut off)."""
+
+    def __init__(self, message: str, *, camera: str, decoded: int, declared: int) -> None:
+        super().__init__(message)
+        self.camera = camera
+        self.decoded = decoded
+        self.declared = declared
+
+
+class InvalidResultsError(InputError):
+    """A ``laneface run`` JSON Lines file with a line that is not a passage result (line number in the message)."""
 
 
 class InvalidDatasetError(InputError):

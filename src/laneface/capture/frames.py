@@ -4,6 +4,8 @@ a video file (anything OpenCV decodes) and a folder of frame images (sorted by n
 A source opens lazily: constructing one checks only that the path exists; :meth:`FrameSource.frames`
 decodes. A video that cannot be opened, or that yields no frame at all, raises
 :class:`~laneface.errors.InvalidVideoError`, and so does a folder without images or with an unreadable one.
+A video that ends far short of the frame count its container declares (:func:`truncated`: bytes overwritten
+or cut off) raises :class:`~laneface.errors.TruncatedVideoError` once its decodable frames were read.
 """
 
 from __future__ import annotations
@@ -17,14 +19,33 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from laneface.errors import InvalidImageError, InvalidVideoError
+from laneface.errors import InvalidImageError, InvalidVideoError, TruncatedVideoError
 from laneface.imageio import ImageLimits, read_image
 
-__all__ = ["IMAGE_SUFFIXES", "Frame", "FrameFolderSource", "FrameSource", "VideoFileSource", "open_frame_source"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MIN_DECLARED_FRAMES",
+    "MIN_DECODED_SHARE",
+    "Frame",
+    "FrameFolderSource",
+    "FrameSource",
+    "VideoFileSource",
+    "open_frame_source",
+    "truncated",
+]
 
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+# a video decoding under this share of the frames its container declares is corrupt, not short: the count of
+# an intact file is exact, and a stream's (0 or a guess) is only trusted from MIN_DECLARED_FRAMES on
+MIN_DECODED_SHARE = 0.5
+MIN_DECLARED_FRAMES = 8
+
+
+def truncated(decoded: int, declared: int) -> bool:
+    """True when ``decoded`` frames are far fewer than the ``declared`` ones (the one rule, see above)."""
+    return declared >= MIN_DECLARED_FRAMES and decoded < MIN_DECODED_SHARE * declared
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +122,7 @@ class VideoFileSource:
         try:
             if not cap.isOpened():
                 raise InvalidVideoError(f"{self.path}: camera {self.camera!r}: not a video OpenCV can decode")
+            declared = int(max(0.0, cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0))
             index = 0
             while True:
                 if index % stride:
@@ -119,6 +141,14 @@ class VideoFileSource:
                 self.frames_seen = index
             if index == 0:
                 raise InvalidVideoError(f"{self.path}: camera {self.camera!r}: the video has no decodable frame")
+            if truncated(index, declared):
+                raise TruncatedVideoError(
+                    f"{self.path}: camera {self.camera!r}: {index} of the {declared} frames the video declares "
+                    "could be decoded (corrupt or cut off)",
+                    camera=self.camera,
+                    decoded=index,
+                    declared=declared,
+                )
         finally:
             cap.release()
 

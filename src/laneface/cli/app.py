@@ -19,7 +19,8 @@ from laneface.cli.logs import configure_logging
 from laneface.cli.models import models_app
 from laneface.cli.quality import quality_command
 from laneface.cli.records import db_app, keys_app, ledger_app, purge_command
-from laneface.cli.run import run_command
+from laneface.cli.records_import import records_app
+from laneface.cli.run import outbox_app, run_command
 from laneface.cli.serve import serve_command
 from laneface.cli.sim import sim_command
 from laneface.config import load_settings
@@ -58,6 +59,8 @@ bench_app.command("gallery")(bench_gallery_command)
 bench_app.command("onen")(bench_onen_command)
 app.command("sim")(sim_command)
 app.command("lane")(lane_command)
+app.add_typer(records_app, name="records")
+app.add_typer(outbox_app, name="outbox")
 
 
 @app.callback()

@@ -387,6 +387,7 @@ def _run_lane_pipeline(settings: Settings, store: ModelStore, dirs: list[Path], 
 
     from laneface.pipeline.lane import LanePipeline
     from laneface.pipeline.passages import PassageOutcome, process_passages
+    from laneface.progress import progress_bar
 
     cv2.setNumThreads(1)
     settings = settings.model_copy(
@@ -396,11 +397,17 @@ def _run_lane_pipeline(settings: Settings, store: ModelStore, dirs: list[Path], 
         }
     )
 
-    def progress(done: int, outcome: PassageOutcome) -> None:
-        log.info("%d/%d %s", done, len(dirs), outcome.directory.name)
-
     lines: list[dict[str, object]] = []
-    with LanePipeline.from_settings(settings, store) as pipeline, path.open("w", encoding="utf-8") as fh:
+    with (
+        LanePipeline.from_settings(settings, store) as pipeline,
+        path.open("w", encoding="utf-8") as fh,
+        progress_bar("bench lane passages", total=len(dirs)) as bar,
+    ):
+
+        def progress(done: int, outcome: PassageOutcome) -> None:
+            log.info("%d/%d %s", done, len(dirs), outcome.directory.name)
+            bar(done, len(dirs))
+
         for outcome in process_passages(pipeline, dirs, progress=progress):
             line: dict[str, object] = {**outcome.as_json(), "bench_wall_s": round(outcome.wall_s, 4)}
             lines.append(line)

@@ -37,11 +37,10 @@ def lfw(
     """LFW verification: 10-fold accuracy, TAR at FAR 1e-3/1e-2, EER and failures to acquire; JSON + DET PNG."""
     from dataclasses import asdict
 
-    from rich.progress import Progress
-
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
     from laneface.evaluation.lfw import StackRecipe, evaluate_lfw, evaluate_lfw_templates, write_result
+    from laneface.progress import progress_bar
 
     if templates is not None:
         from laneface.errors import InvalidDatasetError
@@ -65,14 +64,13 @@ def lfw(
         store = store_of(ctx)
         det = build_detector(detector, store, settings.detection)
         emb = build_embedder(embedder, store, settings.embedding)
-        with Progress(transient=True, disable=not (typer.get_text_stream("stderr").isatty())) as bar:
-            task = bar.add_task(f"LFW {det.name} + {emb.name}", total=None)
+        with progress_bar(f"LFW {det.name} + {emb.name}") as bar:
             result, curve = evaluate_lfw(
                 lfw_dir,
                 pairs,
                 det,
                 emb,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=bar,
                 workers=workers,
                 recipe=StackRecipe(detector, embedder, settings),
             )

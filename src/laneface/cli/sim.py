@@ -39,19 +39,29 @@ def sim_command(
     """Render passages (passage.json + cam_<name>.mp4 + ground_truth.json) and a gallery manifest.csv."""
     import cv2
 
+    from laneface.progress import progress_bar
     from laneface.sim.writer import simulate
 
     cv2.setNumThreads(1)
-    summary = simulate(
-        out,
-        passages,
-        seed,
-        lfw_dir,
-        distractors=distractors,
-        inbound_share=inbound_share,
-        night_share=night_share,
-        progress=log.info,
-    )
+    with progress_bar("sim passages", total=passages) as bar:
+        rendered = 0
+
+        def progress(message: str) -> None:
+            nonlocal rendered
+            rendered += 1
+            log.info(message)
+            bar(rendered, passages)
+
+        summary = simulate(
+            out,
+            passages,
+            seed,
+            lfw_dir,
+            distractors=distractors,
+            inbound_share=inbound_share,
+            night_share=night_share,
+            progress=progress,
+        )
     if as_json:
         emit_json(summary.__dict__)
         return

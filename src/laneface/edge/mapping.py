@@ -12,13 +12,23 @@ import io
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from laneface.pipeline.result import OccupantLine, OccupantResult, PassageResult
+    from laneface.pipeline.result import OccupantLine, OccupantResult, PassageLine, PassageResult
     from laneface.selection import Shot
 
-__all__ = ["empty_passage_body", "encode_body", "occupant_body", "passage_body", "shot_jpeg"]
+__all__ = [
+    "empty_passage_body",
+    "encode_body",
+    "line_body",
+    "occupant_body",
+    "passage_body",
+    "shot_file",
+    "shot_jpeg",
+    "shot_jpegs",
+]
 
 
 def _instant(value: datetime) -> str:
@@ -36,15 +46,32 @@ def shot_jpeg(shot: Shot, quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
+def shot_jpegs(result: PassageResult, jpeg_quality: int = 90) -> dict[int, bytes]:
+    """The best-shot JPEG of every occupant that has one, by occupant_id (what ``laneface run --save-shots``
+    writes and what the body carries, so a saved crop re-imported gives the same body)."""
+    return {o.occupant_id: shot_jpeg(o.best_shot, jpeg_quality) for o in result.occupants if o.best_shot is not None}
+
+
+def shot_file(shots_dir: Path, lane: str, passage_id: str, occupant_id: int) -> Path:
+    """Where ``laneface run --save-shots DIR`` puts an occupant's best shot and ``laneface records import
+    --shots DIR`` finds it: ``DIR/<lane>/<passage_id>/<occupant_id>.jpg`` (the outbox key as folders).
+    ValueError for a lane or passage_id that is not one plain path component."""
+    for part in (lane, passage_id):
+        if not part or part.startswith(".") or "/" in part or "\\" in part or "\0" in part:
+            raise ValueError(f"{part!r} cannot name a folder of best shots")
+    return shots_dir / lane / passage_id / f"{int(occupant_id)}.jpg"
+
+
 def occupant_body(
     occupant: OccupantResult, model_version: str, *, images: bool = True, jpeg_quality: int = 90
 ) -> dict[str, object]:
     """One ``OccupantCreate`` from the occupant's ``laneface run`` line (:meth:`OccupantResult.as_json`): the
     service's contract has string ids; the best-shot JPEG (base64) when ``images`` and the occupant has one."""
-    return _occupant_body(occupant.as_json(), occupant.best_shot if images else None, model_version, jpeg_quality)
+    jpeg = shot_jpeg(occupant.best_shot, jpeg_quality) if images and occupant.best_shot is not None else None
+    return _occupant_body(occupant.as_json(), jpeg, model_version)
 
 
-def _occupant_body(line: OccupantLine, shot: Shot | None, model_version: str, jpeg_quality: int) -> dict[str, object]:
+def _occupant_body(line: OccupantLine, jpeg: bytes | None, model_version: str) -> dict[str, object]:
     match = line["match"]
     out: dict[str, object] = {
         "occupant_id": str(line["occupant_id"]),
@@ -54,31 +81,38 @@ def _occupant_body(line: OccupantLine, shot: Shot | None, model_version: str, jp
         "match": {"doc_id": match["doc_id"], "score": match["score"], "decision": match["decision"]},
         "model_version": model_version,
     }
-    if shot is not None:
-        out["best_shot_jpeg_b64"] = base64.b64encode(shot_jpeg(shot, jpeg_quality)).decode("ascii")
+    if jpeg is not None:
+        out["best_shot_jpeg_b64"] = base64.b64encode(jpeg).decode("ascii")
     return out
+
+
+def line_body(line: PassageLine, jpegs: Mapping[int, bytes] | None = None) -> dict[str, object]:
+    """The ``PassageCreate`` body of a ``laneface run`` line (:class:`PassageLine`); ``jpegs`` are the best
+    shots by occupant_id. ``timing_s`` carries the pipeline's wall-clock, CPU and video seconds."""
+    timing = {"total": line["timing_s"], "cpu": line["cpu_s"], "video": line["video_s"]}
+    images = jpegs or {}
+    return {
+        "passage_id": line["passage_id"],
+        "lane": line["lane"],
+        "direction": line["direction"],
+        "started_at": _instant(datetime.fromisoformat(line["started_at"])),
+        "occupant_count": line["occupant_count"],
+        "complete_capture": line["complete_capture"],
+        "occupants": [
+            _occupant_body(o, images.get(o["occupant_id"]), line["model_version"]) for o in line["occupants"]
+        ],
+        "timing_s": {name: v for name, v in timing.items() if v is not None},
+    }
 
 
 def passage_body(
     result: PassageResult, started_at: datetime, *, images: bool = True, jpeg_quality: int = 90
 ) -> dict[str, object]:
-    """The ``PassageCreate`` body of a processed passage, from its ``laneface run`` line; ``started_at`` comes
-    from its ``passage.json``. ``timing_s`` carries the pipeline's wall-clock, CPU and video seconds."""
+    """The ``PassageCreate`` body of a processed passage: :func:`line_body` of its ``laneface run`` line, with
+    ``started_at`` (from its ``passage.json``) and its best shots when ``images``."""
     line = result.as_json()
-    timing = {"total": line["timing_s"], "cpu": line["cpu_s"], "video": line["video_s"]}
-    return {
-        "passage_id": line["passage_id"],
-        "lane": line["lane"],
-        "direction": line["direction"],
-        "started_at": _instant(started_at),
-        "occupant_count": line["occupant_count"],
-        "complete_capture": line["complete_capture"],
-        "occupants": [
-            _occupant_body(o, occupant.best_shot if images else None, result.model_version, jpeg_quality)
-            for o, occupant in zip(line["occupants"], result.occupants, strict=True)
-        ],
-        "timing_s": {name: v for name, v in timing.items() if v is not None},
-    }
+    line["started_at"] = _instant(started_at)
+    return line_body(line, shot_jpegs(result, jpeg_quality) if images else None)
 
 
 def empty_passage_body(passage_id: str, lane: str, direction: str, started_at: datetime) -> dict[str, object]:

@@ -32,7 +32,7 @@ from laneface.config import LaneSettings
 from laneface.detection.base import FaceDetector
 from laneface.detection.regions import detect_in_regions
 from laneface.embedding.base import FaceEmbedder
-from laneface.errors import ConfigError
+from laneface.errors import ConfigError, TruncatedVideoError
 from laneface.geometry import regions_around
 from laneface.matching import Matcher, MatchPolicy
 from laneface.pipeline.identify import NOT_CAPTURED, identify
@@ -281,7 +281,16 @@ class LanePipeline:
         return self._process(passage, time.perf_counter(), time.process_time())
 
     def _process(self, passage: Passage, start: float, cpu: float) -> PassageResult:
-        cameras = [self._camera(cam) for cam in passage.cameras]
+        cameras: list[CameraResult] = []
+        broken: list[TruncatedVideoError] = []
+        for cam in passage.cameras:
+            try:
+                cameras.append(self._camera(cam))
+            except TruncatedVideoError as exc:  # the other cameras may still see the car: flag, not fail
+                logger.warning("passage %s: %s", passage.passage_id, exc)
+                broken.append(exc)
+        if broken and not cameras:
+            raise broken[0]
         tracks = [t for c in cameras for t in c.tracks]
         association = AssociationConfig(self.link_threshold, self.consistent_threshold)
         clusters = associate([t.summary for t in tracks], association)
@@ -312,6 +321,10 @@ class LanePipeline:
             frames_processed=sum(c.frames_processed for c in cameras),
             model_version=self.embedder.model_version,
             started_at=passage.started_at,
+            warnings=tuple(
+                f"camera {e.camera!r}: {e.decoded} of {e.declared} declared frames decoded; camera left out"
+                for e in broken
+            ),
         )
         logger.info(
             "passage %s: %d occupants, complete %s, %.2f s for %.2f s of video",

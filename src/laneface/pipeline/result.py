@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from laneface.pipeline.identify import IdentifyMode, OccupantMatch
 from laneface.selection import Shot
@@ -87,6 +87,8 @@ class PassageLine(TypedDict):
     direction: Direction
     documents: list[str]
     model_version: str
+    started_at: str  # ISO 8601, from passage.json: the service's record needs it
+    warnings: NotRequired[list[str]]  # only when something was left out (a corrupt camera video)
 
 
 def match_line(match: OccupantMatch) -> MatchLine:
@@ -149,6 +151,7 @@ class PassageResult:
     that passes the quality profile. ``timing_s`` is the wall-clock time of :meth:`LanePipeline.process`
     (reading, decoding, everything), ``cpu_s`` its process CPU time, ``video_s`` the duration of the
     longest camera's video (frames / fps). ``started_at`` is the passage's start (its ``passage.json``).
+    ``warnings`` name what was left out of a result that is still usable (a camera whose video is corrupt).
     """
 
     passage_id: str
@@ -162,6 +165,7 @@ class PassageResult:
     frames_processed: int
     model_version: str
     started_at: datetime
+    warnings: tuple[str, ...] = ()
 
     @property
     def occupant_count(self) -> int:
@@ -173,7 +177,7 @@ class PassageResult:
 
     def as_json(self) -> PassageLine:
         """The ``laneface run`` line: the contract's keys first, then details."""
-        return {
+        line: PassageLine = {
             "passage_id": self.passage_id,
             "occupant_count": self.occupant_count,
             "complete_capture": self.complete_capture,
@@ -186,4 +190,8 @@ class PassageResult:
             "direction": self.direction,
             "documents": list(self.documents),
             "model_version": self.model_version,
+            "started_at": self.started_at.isoformat(),
         }
+        if self.warnings:
+            line["warnings"] = list(self.warnings)
+        return line
