@@ -110,20 +110,24 @@ def test_enrols_every_good_row_and_records_each_failure_with_its_reason(tmp_path
     rows = [
         ("A1", _image(d / "a.png", (200, 120, 90))),
         ("B2", _image(d / "b.png", (0, 0, 0))),  # no face
-        ("C3", _image(d / "c.png", (25, 25, 25))),  # dark: quality fails
+        ("C3", _image(d / "c.png", (25, 25, 25))),  # dark: enrolled, with a quality flag
         ("D4", "missing.png"),
         ("E5", "corrupt.jpg"),
         ("F6", _image(d / "f.png", (90, 200, 120))),
     ]
     report = _enroller(gallery).enrol_manifest(_manifest(d / "m.csv", rows))
-    assert (report.rows, report.enrolled, report.failed, report.invalid) == (6, 2, 4, 0)
-    assert len(gallery) == 2
+    assert (report.rows, report.enrolled, report.failed, report.invalid, report.flagged) == (6, 3, 3, 0, 1)
+    assert len(gallery) == 3
     reasons = {f.doc_id: f.reason for f in gallery.failures()}
     assert reasons["B2"] == "no face"
-    assert reasons["C3"].startswith("quality (document): exposure")
     assert "not found" in reasons["D4"]
     assert reasons["E5"].startswith("unreadable image")
-    assert {o.doc_id for o in report.details if o.status == "failed"} == {"B2", "C3", "D4", "E5"}
+    assert {o.doc_id for o in report.details if o.status == "failed"} == {"B2", "D4", "E5"}
+    dark = gallery.document("C3")
+    assert dark is not None and dark.quality_flags == ("exposure >= 40 (got 20)",)
+    assert dark.policy == "flag:document"
+    assert [o.quality_flags for o in report.details if o.doc_id == "C3"] == [("exposure >= 40 (got 20)",)]
+    assert [d.doc_id for d in gallery.flagged_documents()] == ["C3"]
     doc = gallery.document("A1")
     assert doc is not None and doc.doc_type == "P" and doc.citizenship == "XYZ"
     assert dict(doc.attributes) == {"expiry": "2031-01-01"} and len(doc.image_sha256) == 64

@@ -14,7 +14,7 @@ from tests.unit.test_gallery_enrol import MODEL, FakeDetector, FakeEmbedder, Fak
 from laneface.api.gallery import GalleryAdmin
 from laneface.api.gallery_service import ServiceGallery
 from laneface.errors import EnrolmentRejectedError, InputError
-from laneface.gallery.enrol import Enroller, EnrolOptions
+from laneface.gallery.enrol import Enroller, EnrolOptions, Policy
 from laneface.gallery.store import Gallery, GalleryConfig
 
 
@@ -29,10 +29,10 @@ def made(tmp_path: Path) -> list[Enroller]:
     return []
 
 
-def _service(tmp_path: Path, made: list[Enroller]) -> ServiceGallery:
+def _service(tmp_path: Path, made: list[Enroller], policy: Policy = "strict") -> ServiceGallery:
     def make() -> Enroller:
         gallery = Gallery.open(tmp_path, MODEL, config=GalleryConfig(backend="exact"))
-        options = EnrolOptions(profile="document", drop_on_failure=False)
+        options = EnrolOptions(profile="document", policy=policy, drop_on_failure=False)
         enroller = Enroller(gallery, FakeDetector(), FakeEmbedder(), FakeQuality(), options)
         made.append(enroller)
         return enroller
