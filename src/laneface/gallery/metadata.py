@@ -204,6 +204,7 @@ class MetadataStore:
             if version is None or version == SCHEMA_VERSION:
                 return  # a new file is created at the current schema (the gallery records its version)
             if version not in _UPGRADES:
+                self._engine.dispose()
                 raise GalleryError(
                     f"{self.path} has gallery schema {version!r}; this laneface reads up to {SCHEMA_VERSION!r}"
                 )
