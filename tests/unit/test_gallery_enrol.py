@@ -13,7 +13,14 @@ from PIL import Image
 from laneface.alignment import template
 from laneface.embedding.base import template_crops
 from laneface.errors import GalleryError, ManifestError
-from laneface.gallery.enrol import Enroller, EnrolOptions, RowOutcome, commonest_flags, commonest_reasons
+from laneface.gallery.enrol import (
+    Enroller,
+    EnrolOptions,
+    RowOutcome,
+    commonest_flags,
+    commonest_reasons,
+    holder_face,
+)
 from laneface.gallery.manifest import ManifestRow, read_manifest
 from laneface.gallery.metadata import SCHEMA_VERSION
 from laneface.gallery.store import Gallery, GalleryConfig
@@ -28,7 +35,7 @@ CYAN = (0, 255, 255)
 
 class FakeDetector:
     """No face in a black image; two faces (one small) when the top-left pixel is magenta, two of similar
-    size when it is cyan; else one."""
+    size side by side when it is cyan; else one."""
 
     name = "fake-detector"
 
@@ -42,9 +49,9 @@ class FakeDetector:
             small = (QUALITY_128.as_array() * 0.3 + 5).astype(np.float32)
             boxes.insert(0, [0, 0, 40, 40])  # the small one first: the largest must be chosen
             lms.insert(0, small)
-        if tuple(image_rgb[0, 0]) == CYAN:
-            boxes.append([0, 0, 100, 100])  # 100/120 of the first one's size
-            lms.append((QUALITY_128.as_array() * 0.8).astype(np.float32))
+        if tuple(image_rgb[0, 0]) == CYAN:  # two of a similar size, equally off-centre
+            boxes = [[0, 50, 100, 150], [100, 50, 190, 140]]
+            lms = [big - 50, big + 50]
         n = len(boxes)
         return FaceDetections(np.array(boxes, np.float32), np.stack(lms), np.full(n, 0.9, np.float32), self.name)
 
@@ -336,9 +343,9 @@ def test_several_faces_of_similar_size_are_a_failure_to_enrol(tmp_path: Path, ga
     report = _enroller(gallery).enrol_manifest(_manifest(d / "m.csv", rows))
     assert (report.enrolled, report.failed) == (1, 1)
     failure = gallery.failure("G1")
-    assert failure is not None and failure.reason.startswith("2 faces of similar size (the second is 0.83")
+    assert failure is not None and failure.reason.startswith("2 faces of similar size, none clearly central")
     assert gallery.document("H2") is not None
-    loose = _enroller(gallery, similar_face_ratio=0.9, retry_failures=True)
+    loose = _enroller(gallery, similar_face_ratio=0.95, retry_failures=True)
     assert loose.enrol_manifest(_manifest(d / "n.csv", rows[:1])).enrolled == 1
 
 
@@ -411,6 +418,8 @@ def test_commonest_reasons_and_flags_group_what_varies_per_photo() -> None:
         RowOutcome(5, "D", "failed", "quality (document): inter_eye_distance >= 90 (got 41.2); yaw <= 5 (got 9)"),
         RowOutcome(6, "E", "failed", "quality (document): inter_eye_distance >= 90 (got 50.5)"),
         RowOutcome(7, "F", "invalid", "no face"),
+        RowOutcome(10, "I", "failed", "2 faces of similar size, none clearly central (the second largest is 0.8)"),
+        RowOutcome(11, "J", "failed", "6 faces of similar size, none clearly central (the second largest is 0.9)"),
         RowOutcome(
             8, "G", "enrolled", quality_flags=("inter_eye_distance >= 90 (got 41.2)", "sharpness >= 0.3 (got 0.1)")
         ),
@@ -421,6 +430,7 @@ def test_commonest_reasons_and_flags_group_what_varies_per_photo() -> None:
         ("image '...' not found", 2),
         ("quality (document): inter_eye_distance >= 90", 2),
     ]
+    assert ("N faces of similar size, none clearly central", 2) in commonest_reasons(outcomes)
     assert commonest_flags(outcomes) == [("inter_eye_distance >= 90", 2), ("sharpness >= 0.3", 1)]
 
 
@@ -442,3 +452,19 @@ CREATE TABLE duplicate_flags (
 CREATE INDEX ix_duplicate_flags_doc_id ON duplicate_flags (doc_id);
 CREATE INDEX ix_duplicate_flags_other_doc_id ON duplicate_flags (other_doc_id);
 """
+
+
+def test_the_holder_is_the_largest_face_or_the_clearly_central_one_of_similar_size() -> None:
+    def dets(*boxes: list[float]) -> FaceDetections:
+        n = len(boxes)
+        lms = np.zeros((n, 5, 2), np.float32)
+        return FaceDetections(np.array(boxes, np.float32), lms, np.full(n, 0.9, np.float32), "t")
+
+    ghost = dets([150, 10, 190, 50], [50, 50, 150, 150])  # a small face in a corner: the largest
+    assert holder_face(ghost, 200, 200) == 1
+    bystander = dets([0, 0, 100, 100], [60, 60, 150, 150])  # similar size, the second one is centred
+    assert holder_face(bystander, 200, 200) == 1
+    row = dets([0, 50, 100, 150], [100, 55, 190, 145])  # two side by side: none is the subject
+    assert holder_face(row, 200, 200) is None
+    assert holder_face(row, 200, 200, similar_ratio=0.95) == 0  # the other is not "similar": the largest
+    assert holder_face(FaceDetections.empty("t"), 200, 200) is None

@@ -10,8 +10,8 @@ The policy (:attr:`EnrolOptions.policy`) says what the quality check of the prof
 * ``"strict"``: a requirement not met is a failure to enrol (FTE) with the reason ``"quality (PROFILE): ..."``.
 
 Under both, a failure to enrol is kept for an unusable image (missing, unreadable, corrupt, over the
-limits), no face, and several faces of similar size (the second largest at least
-:data:`SIMILAR_FACE_RATIO` of the largest's size: whose document it is cannot be told).
+limits), no face, and several faces of similar size none of which is clearly the central one (see
+:func:`holder_face`: whose document it is cannot be told).
 
 Per row, in this order (each outcome is recorded; nothing is dropped silently):
 
@@ -23,15 +23,17 @@ Per row, in this order (each outcome is recorded; nothing is dropped silently):
    a rerun resume without duplicates); likewise a doc_id whose last attempt failed on the same bytes under
    the same policy, unless ``retry_failures``. Under another policy the photo is decided again (a changed
    policy is never hidden by an earlier decision);
-3. FTE with its reason: file missing or unreadable, corrupt image, no face, several faces of similar size,
+3. FTE with its reason: file missing or unreadable, corrupt image, no face, several faces of similar size
+   none clearly central,
    more than one face with ``multiple_faces="fail"``, with ``policy="strict"`` quality requirements of the
    profile not met. An FTE of an enrolled doc_id removes its old template: the manifest names a new photo
    for it (or the same photo under a stricter policy), which could not be enrolled (with
    ``drop_on_failure=False``, the service's choice, the enrolled template stays and the failure is only
    reported);
-4. more than one face with ``multiple_faces="largest"`` (the default) and the others clearly smaller: the
-   largest face is used and the fact is noted (documents often carry a second, smaller "ghost" portrait
-   of the same person);
+4. more than one face with ``multiple_faces="largest"`` (the default): the holder's face is used and the
+   fact is noted: the largest when the others are clearly smaller (documents often carry a second,
+   smaller "ghost" portrait of the same person), else the clearly most central of the faces of similar
+   size (a portrait is centred on its subject; a bystander is off to a side);
 5. the template is searched in the gallery before it is added: every other doc_id scoring at least the
    duplicate threshold is **flagged** (one person, two documents) in the metadata and the report;
 6. the template is stored: **enrolled**, or **replaced** when the doc_id had a template (re-enrolment).
@@ -67,6 +69,7 @@ from laneface.quality.base import QualityReport
 from laneface.types import FaceDetections, Template
 
 __all__ = [
+    "CENTRE_MARGIN",
     "SIMILAR_FACE_RATIO",
     "EnrolOptions",
     "Enroller",
@@ -76,6 +79,7 @@ __all__ = [
     "RowOutcome",
     "commonest_flags",
     "commonest_reasons",
+    "holder_face",
     "largest_face",
     "second_face_ratio",
 ]
@@ -84,9 +88,12 @@ log = logging.getLogger(__name__)
 Status = Literal["enrolled", "replaced", "skipped", "failed", "invalid"]
 Policy = Literal["flag", "strict"]
 
-# Second-largest face size (sqrt of box area) over the largest's at or above which the photo is ambiguous:
-# a document's ghost portrait or a bystander is clearly smaller, a second person beside the holder is not.
+# Face size (sqrt of box area) over the largest's from which a face competes for the holder's: a document's
+# ghost portrait or a distant bystander is clearly smaller, a second person beside the holder is not.
 SIMILAR_FACE_RATIO = 0.7
+# Among faces of similar size, how much nearer the image centre (share of the image's larger side) the
+# holder's face must be than every other: a portrait is centred, a row of people has no single centre.
+CENTRE_MARGIN = 0.1
 
 
 class QualityGate(Protocol):
@@ -100,6 +107,7 @@ class EnrolOptions:
     profile: str = "document"  # name recorded with failures and flags ("none" when no quality check)
     policy: Policy = "flag"  # what a requirement of the profile not met is: a quality flag, or an FTE
     similar_face_ratio: float = SIMILAR_FACE_RATIO
+    centre_margin: float = CENTRE_MARGIN
     duplicate_threshold: float | None = None  # None: no duplicate check
     duplicate_k: int = 5
     multiple_faces: Literal["largest", "fail"] = "largest"
@@ -161,6 +169,32 @@ def largest_face(detections: FaceDetections) -> int:
     return int(np.argmax(_areas(detections)))
 
 
+def holder_face(
+    detections: FaceDetections,
+    width: int,
+    height: int,
+    similar_ratio: float = SIMILAR_FACE_RATIO,
+    centre_margin: float = CENTRE_MARGIN,
+) -> int | None:
+    """Index of the document holder's face in a ``width`` x ``height`` photo: the largest face when every
+    other is smaller than ``similar_ratio`` of its size; else, among the faces of similar size, the one
+    nearest the image centre when it is nearer than each other by ``centre_margin`` of the image's larger
+    side; None when that is not so (several people, none clearly the subject)."""
+    if len(detections) == 0:
+        return None
+    sizes = np.sqrt(_areas(detections))
+    comparable = np.flatnonzero(sizes >= min(similar_ratio, 1.0) * sizes.max())
+    if comparable.size == 1:
+        return int(comparable[0])
+    b = detections.boxes_xyxy[comparable]
+    centres = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
+    off = np.hypot(centres[:, 0] - width / 2, centres[:, 1] - height / 2) / max(width, height)
+    order = np.argsort(off)
+    if off[order[1]] - off[order[0]] < centre_margin:
+        return None
+    return int(comparable[order[0]])
+
+
 def second_face_ratio(detections: FaceDetections) -> float:
     """Size (sqrt of box area) of the second-largest face over the largest's; 0 with fewer than two faces."""
     if len(detections) < 2:
@@ -169,17 +203,18 @@ def second_face_ratio(detections: FaceDetections) -> float:
     return math.sqrt(float(second) / float(first)) if first > 0 else 1.0
 
 
-_DETAIL = re.compile(r" \((?:got|not measured|failure to assess|no (?:raw|scalar) value)[^)]*\)")
+def _without_details(text: str) -> str:
+    return re.sub(r" \([^()]*\)", "", text)
 
 
 def _reason_keys(reason: str) -> list[str]:
-    """A failure reason without what varies per photo (file names, measured values); a quality reason
-    gives one key per requirement."""
-    text = _DETAIL.sub("", re.sub(r"'[^']*'", "'...'", reason))
+    """A failure reason without what varies per photo (file names, counts, measured values in parentheses);
+    a quality reason gives one key per requirement."""
+    text = re.sub(r"'[^']*'", "'...'", reason)
     head, sep, tail = text.partition("): ")
     if text.startswith("quality (") and sep:
-        return [f"{head}): {part}" for part in tail.split("; ")]
-    return [re.sub(r"\b\d+ (bytes|faces)", r"N \1", text)]
+        return [f"{head}): {_without_details(part)}" for part in tail.split("; ")]
+    return [re.sub(r"\b\d+ (bytes|faces)\b", r"N \1", _without_details(text))]
 
 
 def commonest_reasons(outcomes: Iterable[RowOutcome], top: int = 5) -> list[tuple[str, int]]:
@@ -251,14 +286,16 @@ class Enroller:
         if len(dets) > 1:
             if self.options.multiple_faces == "fail":
                 raise FailureToEnrolError(f"{len(dets)} faces, exactly one expected")
-            ratio = second_face_ratio(dets)
-            if ratio >= self.options.similar_face_ratio:
+            o = self.options
+            holder = holder_face(dets, image.shape[1], image.shape[0], o.similar_face_ratio, o.centre_margin)
+            if holder is None:
                 raise FailureToEnrolError(
-                    f"{len(dets)} faces of similar size (the second is {ratio:.2f} of the largest's size, "
-                    f"ambiguous from {self.options.similar_face_ratio:g})"
+                    f"{len(dets)} faces of similar size, none clearly central (the second largest is "
+                    f"{second_face_ratio(dets):.2f} of the largest's size)"
                 )
-            chosen = largest_face(dets)
-            note = f"{len(dets)} faces; the largest was used"
+            chosen = holder
+            which = "largest" if holder == largest_face(dets) else "most central of similar size"
+            note = f"{len(dets)} faces; the {which} was used"
         face = dets[chosen]
         unified: float | None = None
         flags: tuple[str, ...] = ()
