@@ -1,5 +1,6 @@
 """`laneface --data-dir DIR gallery enroll MANIFEST.csv` on real images of ../shared (YuNet + MobileFaceNet),
-then 1:1 / 1:N with the Matcher on the stored gallery."""
+then 1:1 / 1:N with the Matcher on the stored gallery; the default enrolment policy on the simulator's
+document photos and on ordinary portrait photos (LFW cropped to about 300x380)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"
 MODELS = SHARED / "models"
 LFW = SHARED / "data" / "lfw" / "lfw-deepfunneled"
 NO_FACE = SHARED / "data" / "samples" / "misc" / "no_face.png"
+GROUP = SHARED / "data" / "samples" / "group_6_faces.jpg"
 
 if not (MODELS / "mobilefacenet").is_dir() or not LFW.is_dir():
     pytest.skip(f"../shared not present at {SHARED}", allow_module_level=True)
@@ -61,10 +63,10 @@ def manifest(tmp_path: Path) -> Path:
     return path
 
 
-def _enroll(app: typer.Typer, data: Path, manifest: Path, *extra: str) -> dict[str, object]:
+def _enroll(app: typer.Typer, data: Path, manifest: Path, *extra: str, code: int = 0) -> dict[str, object]:
     args = ["--data-dir", str(data), "gallery", "enroll", str(manifest), "-d", "yunet", "-e", "mobilefacenet"]
     result = CliRunner().invoke(app, [*args, "--json", "--no-progress", *extra])
-    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.exit_code == code, (result.output, result.exception)
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
@@ -80,8 +82,9 @@ def test_enroll_real_document_photos_then_match(app: typer.Typer, tmp_path: Path
     assert len(model_dirs) == 1 and model_dirs[0].name.startswith("mobilefacenet@")
     assert (model_dirs[0] / "gallery.sqlite").is_file() and (model_dirs[0] / "index" / "CURRENT").is_file()
 
-    again = _enroll(app, data, manifest, "--profile", "lenient")
-    # a rerun skips what is done; the missing file is tried again (it may have been added since)
+    again = _enroll(app, data, manifest, "--profile", "lenient", code=1)
+    # a rerun skips what is done; the missing file is tried again (it may have been added since): the only
+    # row tried could not be enrolled, so the command exits 1
     assert (again["skipped"], again["enrolled"], again["failed"]) == (4, 0, 1)
 
     from laneface.gallery.store import Gallery
@@ -98,11 +101,73 @@ def test_enroll_real_document_photos_then_match(app: typer.Typer, tmp_path: Path
         assert top.doc_id == "DOC-1" and len(top.candidates) == 3
 
 
-def test_the_document_profile_refuses_lfw_sized_faces(app: typer.Typer, tmp_path: Path, manifest: Path) -> None:
-    report = _enroll(app, tmp_path / "data", manifest)
+def test_strict_document_profile_refuses_lfw_sized_faces(app: typer.Typer, tmp_path: Path, manifest: Path) -> None:
+    report = _enroll(app, tmp_path / "data", manifest, "--strict", code=1)
     assert report["enrolled"] == 0 and report["failed"] == 5
     reasons = [d["reason"] for d in report["details"]]  # type: ignore[attr-defined]
     assert sum(r.startswith("quality (document):") and "inter_eye_distance" in r for r in reasons) == 3
+
+
+def _info(app: typer.Typer, data: Path) -> dict[str, object]:
+    result = CliRunner().invoke(app, ["--data-dir", str(data), "gallery", "info", "--details", "--json"])
+    assert result.exit_code == 0, result.exception
+    (gallery,) = json.loads(result.stdout)
+    return gallery  # type: ignore[no-any-return]
+
+
+def test_defaults_enrol_the_simulators_document_photos_with_quality_flags(app: typer.Typer, tmp_path: Path) -> None:
+    from laneface.sim.writer import simulate
+
+    simulate(tmp_path / "sim", 4, 15, LFW, distractors=20, night_share=0.0)
+    report = _enroll(app, tmp_path / "data", tmp_path / "sim" / "manifest.csv")
+    rows, enrolled = int(report["rows"]), int(report["enrolled"])  # type: ignore[call-overload]
+    assert rows >= 25 and enrolled >= 0.95 * rows, report["details"]
+    assert report["policy"] == "flag" and report["flagged"] > 0  # type: ignore[operator]
+    info = _info(app, tmp_path / "data")
+    assert info["documents"] == enrolled and info["flagged"] == report["flagged"]
+    assert any(req.startswith("inter_eye_distance >= 90") for req, _ in info["common_flags"])  # type: ignore[attr-defined]
+    assert len(info["quality_flags"]) == report["flagged"]  # type: ignore[arg-type]
+
+
+def _ordinary_photos(root: Path, n: int = 40) -> Path:
+    """``n`` portrait photos of different people: LFW images cropped to 4:5 and scaled to 304x380."""
+    from PIL import Image
+
+    people = sorted(p for p in LFW.iterdir() if p.is_dir())
+    (root / "photos").mkdir(parents=True)
+    lines = ["doc_id,image,doc_type,citizenship"]
+    for i, person in enumerate(people[:: len(people) // n][:n]):
+        with Image.open(sorted(person.glob("*.jpg"))[0]) as im:
+            photo = im.convert("RGB").crop((25, 0, 225, 250)).resize((304, 380), Image.Resampling.BICUBIC)
+        photo.save(root / "photos" / f"D{i:03d}.jpg", quality=90)
+        lines.append(f"D{i:03d},photos/D{i:03d}.jpg,ID,XYZ")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root / "manifest.csv"
+
+
+def test_defaults_enrol_ordinary_portrait_photos(app: typer.Typer, tmp_path: Path) -> None:
+    report = _enroll(app, tmp_path / "data", _ordinary_photos(tmp_path / "photos"))
+    assert report["rows"] == 40 and int(report["enrolled"]) >= 38, report["details"]  # type: ignore[call-overload]
+    failed = [d["reason"] for d in report["details"] if d["status"] == "failed"]  # type: ignore[attr-defined]
+    assert all("faces of similar size, none clearly central" in r for r in failed), failed
+    strict = _enroll(app, tmp_path / "strict", tmp_path / "photos" / "manifest.csv", "--strict", code=1)
+    assert strict["enrolled"] == 0  # the document profile's gate refuses them all (inter-eye distance < 90 px)
+
+
+def test_no_face_and_a_group_photo_are_failures_to_enrol(app: typer.Typer, tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    shutil.copy(NO_FACE, tmp_path / "b" / "none.png")
+    shutil.copy(GROUP, tmp_path / "b" / "group.jpg")
+    (tmp_path / "b" / "m.csv").write_text(
+        "doc_id,image,doc_type,citizenship\nN1,none.png,P,XYZ\nG1,group.jpg,P,XYZ\n", encoding="utf-8"
+    )
+    args = ["--data-dir", str(tmp_path / "data"), "gallery", "enroll", str(tmp_path / "b" / "m.csv")]
+    result = CliRunner().invoke(app, [*args, "-d", "yunet", "-e", "mobilefacenet", "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "FTE line 2 N1: no face" in result.stdout
+    assert "FTE line 3 G1: 6 faces of similar size, none clearly central" in result.stdout
+    assert "none of the 2 rows tried could be enrolled" in result.stderr
+    assert "1  no face" in result.stderr and "1  N faces of similar size, none clearly central" in result.stderr
 
 
 def test_the_service_enrols_uploads_into_the_real_gallery(database_url: str, tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def test_enroll_reports_fte_and_duplicates_and_reruns_resume(app: typer.Typer, t
     assert code == 0 and "skipped 4" in out and "enrolled 0" in out
 
     code, out, _ = _run(app, "gallery", "info", "--details")
-    assert code == 0 and f"{MODEL}: 3 documents, 1 failures to enrol, 1 duplicate flags" in out
+    assert code == 0 and f"{MODEL}: 3 documents (0 with quality flags), 1 failures to enrol, 1 duplicate flags" in out
     assert "FTE P4: no face" in out and "DUPLICATE P3 ~ P1" in out
     code, out, _ = _run(app, "gallery", "remove", "P1", "nobody")
     assert code == 0 and "P1: removed" in out and "nobody: not enrolled" in out
@@ -109,13 +109,57 @@ def test_enroll_without_thresholds_warns_that_duplicates_are_not_checked(app: ty
     assert "duplicate flags 0" in result.stdout and "FTE line 5 P4: no face" in result.stdout
 
 
-def test_enroll_with_the_document_profile_fails_small_synthetic_faces(app: typer.Typer, tmp_path: Path) -> None:
-    code, out, exc = _run(app, "gallery", "enroll", str(_manifest(tmp_path)), "--json", "--no-progress")
+def test_enroll_by_default_enrols_small_faces_with_quality_flags_shown_by_info(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path)
+    code, out, exc = _run(app, "gallery", "enroll", str(manifest), "--no-progress")
     assert code == 0, exc
-    report = json.loads(out)
+    assert "enrolled 3, replaced 0 (3 of them with quality flags)" in out and "failed to enrol 1" in out
+    assert "policy flag" in out and "commonest quality flags: " in out and "inter_eye_distance >= 90 (3)" in out
+    assert "FTE line 5 P4: no face" in out
+    code, out, exc = _run(app, "gallery", "info")
+    assert code == 0, exc
+    assert f"{MODEL}: 3 documents (3 with quality flags), 1 failures to enrol" in out
+    assert "commonest quality flags: " in out and "inter_eye_distance >= 90 (3)" in out
+    code, out, _ = _run(app, "gallery", "info", "--details")
+    flagged = [line for line in out.splitlines() if line.startswith("  FLAGS ")]
+    assert [line.split(":")[0] for line in flagged] == ["  FLAGS P1", "  FLAGS P2", "  FLAGS P3"]
+    assert all("inter_eye_distance >= 90 (got " in line for line in flagged)
+    code, out, _ = _run(app, "gallery", "info", "--details", "--json")
+    flags = json.loads(out)[0]["quality_flags"]
+    assert sorted(flags) == ["P1", "P2", "P3"] and any(f.startswith("inter_eye_distance >= 90") for f in flags["P1"])
+    # the rerun skips what is decided: nothing tried, exit 0
+    code, out, _ = _run(app, "gallery", "enroll", str(manifest), "--no-progress")
+    assert code == 0 and "skipped 4" in out
+
+
+def test_enroll_exits_1_when_nothing_could_be_enrolled(app: typer.Typer, tmp_path: Path) -> None:
+    (tmp_path / "img").mkdir()
+    lines = ["doc_id,image,doc_type,citizenship"]
+    for i in range(3):
+        Image.fromarray(np.zeros((200, 200, 3), np.uint8)).save(tmp_path / "img" / f"{i}.png")
+        lines.append(f"D{i},img/{i}.png,P,XYZ")
+    lines.append("D9,img/missing.png,P,XYZ")
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["gallery", "enroll", str(tmp_path / "m.csv"), "--no-progress"])
+    assert result.exit_code == 1
+    assert "enrolled 0" in result.stdout and "failed to enrol 4" in result.stdout
+    assert "none of the 4 rows tried could be enrolled; commonest reasons:" in result.stderr
+    assert "3  no face" in result.stderr and "1  image '...' not found" in result.stderr
+
+
+def test_enroll_strict_keeps_the_document_gate_and_exits_1_with_the_reasons(app: typer.Typer, tmp_path: Path) -> None:
+    args = ["gallery", "enroll", str(_manifest(tmp_path)), "--strict", "--json", "--no-progress"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.exception
+    report = json.loads(result.stdout)
     reasons = [d["reason"] for d in report["details"] if d["status"] == "failed"]
     assert report["enrolled"] == 0 and len(reasons) == 4
     assert any(r.startswith("quality (document):") and "inter_eye_distance" in r for r in reasons)
+    assert report["policy"] == "strict"
+    assert "none of the 4 rows tried could be enrolled" in result.stderr
+    assert "3  quality (document): inter_eye_distance >= 90" in result.stderr
 
 
 def test_bad_manifest_and_bad_options_are_clear_errors(app: typer.Typer, tmp_path: Path) -> None:

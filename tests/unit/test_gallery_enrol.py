@@ -12,9 +12,17 @@ from PIL import Image
 
 from laneface.alignment import template
 from laneface.embedding.base import template_crops
-from laneface.errors import ManifestError
-from laneface.gallery.enrol import Enroller, EnrolOptions
+from laneface.errors import GalleryError, ManifestError
+from laneface.gallery.enrol import (
+    Enroller,
+    EnrolOptions,
+    RowOutcome,
+    commonest_flags,
+    commonest_reasons,
+    holder_face,
+)
 from laneface.gallery.manifest import ManifestRow, read_manifest
+from laneface.gallery.metadata import SCHEMA_VERSION
 from laneface.gallery.store import Gallery, GalleryConfig
 from laneface.quality.base import QualityReport
 from laneface.quality.template import QUALITY_128
@@ -22,10 +30,12 @@ from laneface.types import FaceDetections, TemplateBatch
 
 MODEL = "fake-embedder@v1"
 MAGENTA = (255, 0, 255)
+CYAN = (0, 255, 255)
 
 
 class FakeDetector:
-    """No face in a black image; two faces (one small) when the top-left pixel is magenta; else one."""
+    """No face in a black image; two faces (one small) when the top-left pixel is magenta, two of similar
+    size side by side when it is cyan; else one."""
 
     name = "fake-detector"
 
@@ -39,6 +49,9 @@ class FakeDetector:
             small = (QUALITY_128.as_array() * 0.3 + 5).astype(np.float32)
             boxes.insert(0, [0, 0, 40, 40])  # the small one first: the largest must be chosen
             lms.insert(0, small)
+        if tuple(image_rgb[0, 0]) == CYAN:  # two of a similar size, equally off-centre
+            boxes = [[0, 50, 100, 150], [100, 50, 190, 140]]
+            lms = [big - 50, big + 50]
         n = len(boxes)
         return FaceDetections(np.array(boxes, np.float32), np.stack(lms), np.full(n, 0.9, np.float32), self.name)
 
@@ -75,11 +88,13 @@ class FakeQuality:
         return [QualityReport({}, 60.0, "document", not dark, failed) for _ in range(len(detections))]
 
 
-def _image(path: Path, colour: tuple[int, int, int], marker: bool = False) -> str:
+def _image(
+    path: Path, colour: tuple[int, int, int], marker: bool = False, marker_colour: tuple[int, int, int] = MAGENTA
+) -> str:
     a = np.zeros((200, 200, 3), np.uint8)
     a[:] = colour
     if marker:
-        a[0, 0] = MAGENTA
+        a[0, 0] = marker_colour
     Image.fromarray(a).save(path)
     return path.name
 
@@ -110,20 +125,24 @@ def test_enrols_every_good_row_and_records_each_failure_with_its_reason(tmp_path
     rows = [
         ("A1", _image(d / "a.png", (200, 120, 90))),
         ("B2", _image(d / "b.png", (0, 0, 0))),  # no face
-        ("C3", _image(d / "c.png", (25, 25, 25))),  # dark: quality fails
+        ("C3", _image(d / "c.png", (25, 25, 25))),  # dark: enrolled, with a quality flag
         ("D4", "missing.png"),
         ("E5", "corrupt.jpg"),
         ("F6", _image(d / "f.png", (90, 200, 120))),
     ]
     report = _enroller(gallery).enrol_manifest(_manifest(d / "m.csv", rows))
-    assert (report.rows, report.enrolled, report.failed, report.invalid) == (6, 2, 4, 0)
-    assert len(gallery) == 2
+    assert (report.rows, report.enrolled, report.failed, report.invalid, report.flagged) == (6, 3, 3, 0, 1)
+    assert len(gallery) == 3
     reasons = {f.doc_id: f.reason for f in gallery.failures()}
     assert reasons["B2"] == "no face"
-    assert reasons["C3"].startswith("quality (document): exposure")
     assert "not found" in reasons["D4"]
     assert reasons["E5"].startswith("unreadable image")
-    assert {o.doc_id for o in report.details if o.status == "failed"} == {"B2", "C3", "D4", "E5"}
+    assert {o.doc_id for o in report.details if o.status == "failed"} == {"B2", "D4", "E5"}
+    dark = gallery.document("C3")
+    assert dark is not None and dark.quality_flags == ("exposure >= 40 (got 20)",)
+    assert dark.policy == "flag:document"
+    assert [o.quality_flags for o in report.details if o.doc_id == "C3"] == [("exposure >= 40 (got 20)",)]
+    assert [d.doc_id for d in gallery.flagged_documents()] == ["C3"]
     doc = gallery.document("A1")
     assert doc is not None and doc.doc_type == "P" and doc.citizenship == "XYZ"
     assert dict(doc.attributes) == {"expiry": "2031-01-01"} and len(doc.image_sha256) == 64
@@ -302,3 +321,150 @@ def test_a_malformed_line_never_drops_an_enrolled_template(tmp_path: Path, galle
     (d / "2.csv").write_text(f"doc_id,image,doc_type,citizenship\nA1,{a},P,XYZ,oops\n", encoding="utf-8")
     report = _enroller(gallery).enrol_manifest(d / "2.csv")
     assert report.invalid == 1 and len(gallery) == 1 and gallery.failure("A1") is None
+
+
+def test_strict_keeps_the_gate_a_requirement_not_met_is_a_failure_to_enrol(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    rows = [("A1", _image(d / "a.png", (200, 120, 90))), ("C3", _image(d / "c.png", (25, 25, 25)))]
+    report = _enroller(gallery, policy="strict").enrol_manifest(_manifest(d / "m.csv", rows))
+    assert (report.enrolled, report.failed, report.flagged, report.policy) == (1, 1, 0, "strict")
+    failure = gallery.failure("C3")
+    assert failure is not None and failure.reason == "quality (document): exposure >= 40 (got 20)"
+    assert failure.policy == "strict:document"
+    assert gallery.document("A1") is not None and gallery.document("A1").quality_flags == ()  # type: ignore[union-attr]
+
+
+def test_several_faces_of_similar_size_are_a_failure_to_enrol(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    rows = [
+        ("G1", _image(d / "group.png", (200, 120, 90), marker=True, marker_colour=CYAN)),
+        ("H2", _image(d / "ghost.png", (90, 200, 120), marker=True)),  # a second face a third the size: used
+    ]
+    report = _enroller(gallery).enrol_manifest(_manifest(d / "m.csv", rows))
+    assert (report.enrolled, report.failed) == (1, 1)
+    failure = gallery.failure("G1")
+    assert failure is not None and failure.reason.startswith("2 faces of similar size, none clearly central")
+    assert gallery.document("H2") is not None
+    loose = _enroller(gallery, similar_face_ratio=0.95, retry_failures=True)
+    assert loose.enrol_manifest(_manifest(d / "n.csv", rows[:1])).enrolled == 1
+
+
+def test_a_failure_is_decided_again_under_another_policy_not_skipped(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    manifest = _manifest(d / "m.csv", [("C3", _image(d / "c.png", (25, 25, 25)))])
+    gate = Enroller(gallery, FakeDetector(), FakeEmbedder(), FakeQuality(), EnrolOptions(policy="strict"))
+    assert gate.enrol_manifest(manifest).failed == 1
+    assert gate.enrol_manifest(manifest).skipped == 1  # same image, same policy: already decided
+    no_gate = Enroller(gallery, FakeDetector(), FakeEmbedder(), None, EnrolOptions(profile="none"))
+    report = no_gate.enrol_manifest(manifest)
+    assert (report.enrolled, report.skipped) == (1, 0)
+    assert gallery.failure("C3") is None and gallery.document("C3").policy == "flag:none"  # type: ignore[union-attr]
+
+
+def test_the_same_photo_under_another_policy_is_decided_again(tmp_path: Path, gallery: Gallery) -> None:
+    d = tmp_path
+    manifest = _manifest(d / "m.csv", [("C3", _image(d / "c.png", (25, 25, 25)))])
+    no_gate = Enroller(gallery, FakeDetector(), FakeEmbedder(), None, EnrolOptions(profile="none"))
+    assert no_gate.enrol_manifest(manifest).enrolled == 1
+    assert gallery.document("C3").quality_flags == ()  # type: ignore[union-attr]
+    report = _enroller(gallery).enrol_manifest(manifest)  # the document profile: now flagged
+    assert (report.replaced, report.skipped, report.flagged) == (1, 0, 1)
+    doc = gallery.document("C3")
+    assert doc is not None and doc.quality_flags == ("exposure >= 40 (got 20)",) and doc.policy == "flag:document"
+    assert "decided again under flag:document (was flag:none)" in doc.note
+    assert _enroller(gallery).enrol_manifest(manifest).skipped == 1
+    strict = _enroller(gallery, policy="strict").enrol_manifest(manifest)
+    assert strict.failed == 1 and len(gallery) == 0  # the photo does not pass the gate asked for
+
+
+def test_a_gallery_written_by_schema_1_opens_and_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    root = tmp_path / "data" / "gallery" / MODEL
+    root.mkdir(parents=True)
+    vector = np.full(8, 1 / np.sqrt(8), "<f4").tobytes()
+    with sqlite3.connect(root / "gallery.sqlite") as db:
+        db.executescript(SCHEMA_1)
+        db.executemany(
+            "INSERT INTO gallery_meta VALUES (?, ?)",
+            [("model_version", MODEL), ("backend", "exact"), ("schema_version", "1"), ("dim", "8")],
+        )
+        db.execute("INSERT INTO gallery_meta VALUES ('next_vec_id', '1')")
+        db.execute(
+            "INSERT INTO documents VALUES ('OLD1', 0, 'a.png', 'abc', 'P', 'XYZ', '{}', ?, 55.0, '', '2025-01-01')",
+            (vector,),
+        )
+        db.execute("INSERT INTO enrolment_failures VALUES ('OLD2', 'b.png', 'def', 'no face', 'document', '2025')")
+    with Gallery.open(tmp_path / "data", MODEL) as g:
+        doc = g.document("OLD1")
+        assert doc is not None and (doc.quality_flags, doc.policy, doc.quality_unified) == ((), "", 55.0)
+        failure = g.failure("OLD2")
+        assert failure is not None and (failure.reason, failure.policy) == ("no face", "")
+        assert g.search(g.template("OLD1"), 1)[0].doc_id == "OLD1"
+        _enroller(g).enrol_manifest(_manifest(tmp_path / "m.csv", [("C3", _image(tmp_path / "c.png", (25, 25, 25)))]))
+        assert g.document("C3").quality_flags == ("exposure >= 40 (got 20)",)  # type: ignore[union-attr]
+        assert g._meta.get_meta("schema_version") == SCHEMA_VERSION == "2"
+    with sqlite3.connect(root / "gallery.sqlite") as db:
+        db.execute("UPDATE gallery_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(GalleryError, match="schema '99'"):
+        Gallery.open(tmp_path / "data", MODEL)
+
+
+def test_commonest_reasons_and_flags_group_what_varies_per_photo() -> None:
+    outcomes = [
+        RowOutcome(2, "A", "failed", "no face"),
+        RowOutcome(3, "B", "failed", "image 'x.png' not found"),
+        RowOutcome(4, "C", "failed", "image 'y.png' not found"),
+        RowOutcome(5, "D", "failed", "quality (document): inter_eye_distance >= 90 (got 41.2); yaw <= 5 (got 9)"),
+        RowOutcome(6, "E", "failed", "quality (document): inter_eye_distance >= 90 (got 50.5)"),
+        RowOutcome(7, "F", "invalid", "no face"),
+        RowOutcome(10, "I", "failed", "2 faces of similar size, none clearly central (the second largest is 0.8)"),
+        RowOutcome(11, "J", "failed", "6 faces of similar size, none clearly central (the second largest is 0.9)"),
+        RowOutcome(
+            8, "G", "enrolled", quality_flags=("inter_eye_distance >= 90 (got 41.2)", "sharpness >= 0.3 (got 0.1)")
+        ),
+        RowOutcome(9, "H", "enrolled", quality_flags=("inter_eye_distance >= 90 (got 70.0)",)),
+    ]
+    assert commonest_reasons(outcomes, 3) == [
+        ("no face", 2),
+        ("image '...' not found", 2),
+        ("quality (document): inter_eye_distance >= 90", 2),
+    ]
+    assert ("N faces of similar size, none clearly central", 2) in commonest_reasons(outcomes)
+    assert commonest_flags(outcomes) == [("inter_eye_distance >= 90", 2), ("sharpness >= 0.3", 1)]
+
+
+SCHEMA_1 = """
+CREATE TABLE gallery_meta ("key" VARCHAR NOT NULL, value TEXT NOT NULL, PRIMARY KEY ("key"));
+CREATE TABLE documents (
+    doc_id VARCHAR NOT NULL, vec_id INTEGER NOT NULL, image TEXT NOT NULL, image_sha256 VARCHAR NOT NULL,
+    doc_type VARCHAR NOT NULL, citizenship VARCHAR NOT NULL, attributes TEXT NOT NULL, template BLOB NOT NULL,
+    quality_unified FLOAT, note TEXT NOT NULL, enrolled_at VARCHAR NOT NULL, PRIMARY KEY (doc_id), UNIQUE (vec_id)
+);
+CREATE TABLE enrolment_failures (
+    doc_id VARCHAR NOT NULL, image TEXT NOT NULL, image_sha256 VARCHAR NOT NULL, reason TEXT NOT NULL,
+    profile VARCHAR NOT NULL, failed_at VARCHAR NOT NULL, PRIMARY KEY (doc_id)
+);
+CREATE TABLE duplicate_flags (
+    id INTEGER NOT NULL, doc_id VARCHAR NOT NULL, other_doc_id VARCHAR NOT NULL, score FLOAT NOT NULL,
+    threshold FLOAT NOT NULL, flagged_at VARCHAR NOT NULL, PRIMARY KEY (id)
+);
+CREATE INDEX ix_duplicate_flags_doc_id ON duplicate_flags (doc_id);
+CREATE INDEX ix_duplicate_flags_other_doc_id ON duplicate_flags (other_doc_id);
+"""
+
+
+def test_the_holder_is_the_largest_face_or_the_clearly_central_one_of_similar_size() -> None:
+    def dets(*boxes: list[float]) -> FaceDetections:
+        n = len(boxes)
+        lms = np.zeros((n, 5, 2), np.float32)
+        return FaceDetections(np.array(boxes, np.float32), lms, np.full(n, 0.9, np.float32), "t")
+
+    ghost = dets([150, 10, 190, 50], [50, 50, 150, 150])  # a small face in a corner: the largest
+    assert holder_face(ghost, 200, 200) == 1
+    bystander = dets([0, 0, 100, 100], [60, 60, 150, 150])  # similar size, the second one is centred
+    assert holder_face(bystander, 200, 200) == 1
+    row = dets([0, 50, 100, 150], [100, 55, 190, 145])  # two side by side: none is the subject
+    assert holder_face(row, 200, 200) is None
+    assert holder_face(row, 200, 200, similar_ratio=0.95) == 0  # the other is not "similar": the largest
+    assert holder_face(FaceDetections.empty("t"), 200, 200) is None

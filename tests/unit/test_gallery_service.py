@@ -14,7 +14,7 @@ from tests.unit.test_gallery_enrol import MODEL, FakeDetector, FakeEmbedder, Fak
 from laneface.api.gallery import GalleryAdmin
 from laneface.api.gallery_service import ServiceGallery
 from laneface.errors import EnrolmentRejectedError, InputError
-from laneface.gallery.enrol import Enroller, EnrolOptions
+from laneface.gallery.enrol import Enroller, EnrolOptions, Policy
 from laneface.gallery.store import Gallery, GalleryConfig
 
 
@@ -29,10 +29,10 @@ def made(tmp_path: Path) -> list[Enroller]:
     return []
 
 
-def _service(tmp_path: Path, made: list[Enroller]) -> ServiceGallery:
+def _service(tmp_path: Path, made: list[Enroller], policy: Policy = "strict") -> ServiceGallery:
     def make() -> Enroller:
         gallery = Gallery.open(tmp_path, MODEL, config=GalleryConfig(backend="exact"))
-        options = EnrolOptions(profile="document", drop_on_failure=False)
+        options = EnrolOptions(profile="document", policy=policy, drop_on_failure=False)
         enroller = Enroller(gallery, FakeDetector(), FakeEmbedder(), FakeQuality(), options)
         made.append(enroller)
         return enroller
@@ -80,6 +80,36 @@ def test_a_photo_that_fails_to_enrol_is_rejected_with_its_reason_and_recorded(
     gallery = made[0].gallery
     assert {f.doc_id for f in gallery.failures()} == {"P2", "P3"}
     assert gallery.document("P1") is not None  # a rejected upload does not lose the enrolled template
+    service.close()
+
+
+def test_a_reupload_of_the_enrolled_photo_goes_through_the_same_policy_as_a_new_id(
+    tmp_path: Path, made: list[Enroller]
+) -> None:
+    dark = _png((20, 20, 20))
+    with Gallery.open(tmp_path, MODEL, config=GalleryConfig(backend="exact")) as g:  # enrolled without a check
+        no_gate = Enroller(g, FakeDetector(), FakeEmbedder(), None, EnrolOptions(profile="none"))
+        assert no_gate.enrol_bytes("P1", dark, image="upload").status == "enrolled"
+    service = _service(tmp_path, made)  # the service's strict document gate
+    with pytest.raises(EnrolmentRejectedError, match="quality") as new_id:
+        service.enroll("P2", dark, "passport", "FRA")
+    with pytest.raises(EnrolmentRejectedError, match="quality") as same_id:
+        service.enroll("P1", dark, "passport", "FRA")
+    assert "enrolled photo is kept" in str(same_id.value) and "quality" in str(new_id.value)
+    assert made[0].gallery.document("P1") is not None  # a rejected upload keeps the template
+    service.close()
+
+
+def test_the_default_policy_enrols_an_upload_with_its_quality_flags(tmp_path: Path, made: list[Enroller]) -> None:
+    service = _service(tmp_path, made, policy="flag")
+    outcome = service.enroll("P1", _png((20, 20, 20)), "passport", "FRA")
+    assert (outcome.status, outcome.quality_flags) == ("enrolled", ("exposure >= 40 (got 20)",))
+    again = service.enroll("P1", _png((20, 20, 20)), "passport", "FRA")  # the very photo: nothing changes
+    assert (again.status, again.quality_flags) == ("skipped", ("exposure >= 40 (got 20)",))
+    replaced = service.enroll("P1", _png((200, 120, 90)), "passport", "FRA")
+    assert (replaced.status, replaced.quality_flags) == ("replaced", ())
+    with pytest.raises(EnrolmentRejectedError, match="no face"):
+        service.enroll("P2", _png((0, 0, 0)), "passport", "FRA")
     service.close()
 
 

@@ -1,8 +1,10 @@
 """The gallery behind the service's admin endpoints (:class:`laneface.api.gallery.GalleryAdmin`).
 
 :class:`ServiceGallery` enrols uploaded document photos through the same :class:`~laneface.gallery.enrol.Enroller`
-as ``laneface gallery enroll`` (quality gate of the ``document`` profile, one face, duplicate check, failure
-to enrol recorded with its reason), removes documents, and reports the gallery's size. The detector, the
+and policy as ``laneface gallery enroll`` (one usable face, the ``document`` profile's requirements not met
+stored as quality flags or, strict, refused; duplicate check; failure to enrol recorded with its reason),
+removes documents, and reports the gallery's size. A re-upload for an enrolled document goes through the
+same policy as a new one: only the very photo already enrolled under the same policy changes nothing. The detector, the
 embedder and the gallery are built on first use, so the service starts without loading a model, and one
 lock serialises writers (the FastAPI endpoints run in a thread pool).
 """
@@ -19,7 +21,7 @@ from laneface.errors import EnrolmentRejectedError
 
 if TYPE_CHECKING:
     from laneface.config import Settings
-    from laneface.gallery.enrol import Enroller
+    from laneface.gallery.enrol import Enroller, RowOutcome
     from laneface.models import ModelStore
 
 __all__ = ["ServiceGallery", "enroller_from_settings"]
@@ -30,11 +32,17 @@ UPLOAD = "upload"  # the image name recorded for photos that came through the se
 
 
 def enroller_from_settings(
-    settings: Settings, store: ModelStore, *, profile: str = "document", duplicate_fmr: float = 1e-5
+    settings: Settings,
+    store: ModelStore,
+    *,
+    profile: str = "document",
+    duplicate_fmr: float = 1e-5,
+    strict: bool = False,
 ) -> Enroller:
-    """The configured detector and embedder, the quality gate of ``profile``, the gallery of the embedder's
-    model version under ``settings.data_dir`` and, where thresholds are calibrated for it, the duplicate
-    check at ``duplicate_fmr``."""
+    """The configured detector and embedder, the quality check of ``profile`` (its unmet requirements are
+    quality flags, or with ``strict`` failures to enrol), the gallery of the embedder's model version under
+    ``settings.data_dir`` and, where thresholds are calibrated for it, the duplicate check at
+    ``duplicate_fmr``."""
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
     from laneface.gallery.enrol import Enroller, EnrolOptions
@@ -50,6 +58,7 @@ def enroller_from_settings(
         log.warning("gallery enrolment without a duplicate check: %s", why_not)
     options = EnrolOptions(
         profile=profile,
+        policy="strict" if strict else "flag",
         duplicate_threshold=threshold,
         drop_on_failure=False,
         image_limits=ImageLimits(max_bytes=settings.images.max_bytes, max_pixels=settings.images.max_pixels),
@@ -73,9 +82,11 @@ class ServiceGallery:
             self._enroller = self._make()
         return self._enroller
 
-    def enroll(self, doc_id: str, image_bytes: bytes, doc_type: str, citizenship: str) -> None:
-        """Enrol (or re-enrol) ``doc_id``; an upload identical to the enrolled photo changes nothing.
-        Raises :class:`EnrolmentRejectedError` (HTTP 422) with the reason of a failure to enrol."""
+    def enroll(self, doc_id: str, image_bytes: bytes, doc_type: str, citizenship: str) -> RowOutcome:
+        """Enrol (or re-enrol) ``doc_id`` and return the outcome (its ``quality_flags``: the requirements of
+        the profile the enrolled photo does not meet); an upload identical to the photo enrolled under the
+        same policy changes nothing (status ``"skipped"``, the stored flags). Raises
+        :class:`EnrolmentRejectedError` (HTTP 422) with the reason of a failure to enrol."""
         with self._lock:
             enroller = self._get()
             outcome = enroller.enrol_bytes(
@@ -84,6 +95,7 @@ class ServiceGallery:
             enroller.gallery.flush()
         if outcome.status == "failed" or (outcome.status == "skipped" and outcome.reason.startswith("failed")):
             raise EnrolmentRejectedError(f"document {doc_id!r} not enrolled: {outcome.reason}")
+        return outcome
 
     def remove(self, doc_id: str) -> bool:
         with self._lock:

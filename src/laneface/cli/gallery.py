@@ -58,8 +58,17 @@ def enroll(
     ] = None,
     embedder: Annotated[str | None, typer.Option("--embedder", "-e", help="Embedder (default: settings).")] = None,
     profile: Annotated[
-        str, typer.Option("--profile", "-p", help="Quality profile gating enrolment; 'none' for no gate.")
+        str,
+        typer.Option(
+            "--profile", "-p", help="Quality profile whose requirements are checked; 'none' for no quality check."
+        ),
     ] = "document",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="A requirement of the profile not met is a failure to enrol (default: a quality flag)."
+        ),
+    ] = False,
     profiles_file: Annotated[
         Path | None, typer.Option("--profiles-file", help="TOML overriding quality profiles/mappings.")
     ] = None,
@@ -85,12 +94,15 @@ def enroll(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Enrol the document photos of MANIFEST (image paths relative to it): quality gate, one face,
-    failures to enrol recorded with their reason, re-enrolment replaces, duplicates flagged. Rerunning
-    after an interruption skips the documents already enrolled from the same image."""
+    """Enrol the document photos of MANIFEST (image paths relative to it): a photo with one usable face is
+    enrolled, the requirements of the profile it does not meet are stored as quality flags (--strict: a
+    failure to enrol); no face, several faces of similar size or an unusable image are failures to enrol,
+    recorded with their reason; re-enrolment replaces; duplicates flagged. Rerunning skips the documents
+    already decided from the same image under the same policy. Exits 1 when rows were tried and none
+    could be enrolled, with the commonest reasons on stderr."""
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
-    from laneface.gallery.enrol import Enroller, EnrolOptions
+    from laneface.gallery.enrol import Enroller, EnrolOptions, commonest_flags, commonest_reasons
     from laneface.gallery.manifest import count_rows, read_manifest
     from laneface.gallery.store import Gallery, GalleryConfig
     from laneface.gallery.thresholds import duplicate_threshold as calibrated_duplicate_threshold
@@ -116,6 +128,7 @@ def enroll(
         config = GalleryConfig(backend=backend or "milvus", milvus_uri=milvus_uri or "")  # type: ignore[arg-type]
     options = EnrolOptions(
         profile=profile,
+        policy="strict" if strict else "flag",
         duplicate_threshold=threshold,
         multiple_faces=multiple_faces,  # type: ignore[arg-type]
         retry_failures=retry_failures,
@@ -129,30 +142,46 @@ def enroll(
         enroller = Enroller(gallery, det, emb, gate, options)
         report = enroller.enrol_rows(read_manifest(manifest), manifest=str(manifest), total=total, progress=bar)
         size = len(gallery)
+    reasons = commonest_reasons(report.details)
+    nothing = report.attempted > 0 and report.enrolled + report.replaced == 0
     if as_json:
         emit_json({**asdict(report), "gallery_size": size, "duplicate_threshold": threshold})
-        return
-    typer.echo(
-        f"{report.rows} rows: enrolled {report.enrolled}, replaced {report.replaced}, skipped {report.skipped}, "
-        f"failed to enrol {report.failed}, invalid {report.invalid}, duplicate flags {report.duplicates} "
-        f"(model {report.model_version}, profile {report.profile}, gallery {size} documents, {report.seconds:.1f} s)"
-    )
-    for d in report.details:
-        if d.status in ("failed", "invalid"):
-            typer.echo(f"FTE line {d.line} {d.doc_id or '(no doc_id)'}: {d.reason}")
-        for f in d.duplicates:
-            typer.echo(f"DUPLICATE {f.doc_id} ~ {f.other_doc_id}: score {f.score:.4f} >= {f.threshold:.4f}")
-        if d.note:
-            typer.echo(f"NOTE line {d.line} {d.doc_id}: {d.note}")
+    else:
+        typer.echo(
+            f"{report.rows} rows: enrolled {report.enrolled}, replaced {report.replaced} "
+            f"({report.flagged} of them with quality flags), skipped {report.skipped}, "
+            f"failed to enrol {report.failed}, invalid {report.invalid}, duplicate flags {report.duplicates} "
+            f"(model {report.model_version}, profile {report.profile}, policy {report.policy}, "
+            f"gallery {size} documents, {report.seconds:.1f} s)"
+        )
+        for d in report.details:
+            if d.status in ("failed", "invalid"):
+                typer.echo(f"FTE line {d.line} {d.doc_id or '(no doc_id)'}: {d.reason}")
+            for f in d.duplicates:
+                typer.echo(f"DUPLICATE {f.doc_id} ~ {f.other_doc_id}: score {f.score:.4f} >= {f.threshold:.4f}")
+            if d.note:
+                typer.echo(f"NOTE line {d.line} {d.doc_id}: {d.note}")
+        flags = commonest_flags(report.details)
+        if flags:
+            typer.echo("commonest quality flags: " + "; ".join(f"{req} ({n})" for req, n in flags))
+    if nothing:
+        typer.echo(f"error: none of the {report.attempted} rows tried could be enrolled; commonest reasons:", err=True)
+        for reason, n in reasons:
+            typer.echo(f"  {n:>6}  {reason}", err=True)
+        raise typer.Exit(1)
 
 
 @gallery_app.command("info")
 def info(
     ctx: typer.Context,
-    details: Annotated[bool, typer.Option("--details", help="List failures to enrol and duplicate flags.")] = False,
+    details: Annotated[
+        bool,
+        typer.Option("--details", help="List failures to enrol, duplicate flags and each flagged document's flags."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Galleries under the data directory: model version, documents, failures to enrol, duplicate flags."""
+    """Galleries under the data directory: model version, documents (how many with quality flags, the
+    commonest flags), failures to enrol, duplicate flags."""
     from laneface.gallery.store import Gallery, list_galleries
 
     settings = settings_of(ctx)
@@ -164,6 +193,7 @@ def info(
             with Gallery.open(settings.data_dir, g.model_version, create=False) as gallery:
                 item["failures"] = [asdict(f) for f in gallery.failures()]
                 item["duplicate_flags"] = [asdict(f) for f in gallery.duplicate_flags()]
+                item["quality_flags"] = {d.doc_id: list(d.quality_flags) for d in gallery.flagged_documents()}
         out.append(item)
     if as_json:
         emit_json(out)
@@ -172,15 +202,19 @@ def info(
         typer.echo(f"no gallery under {settings.data_dir}")
     for g in galleries:
         typer.echo(
-            f"{g.model_version}: {g.documents} documents, {g.failures} failures to enrol, "
-            f"{g.duplicate_flags} duplicate flags, backend {g.backend} {g.index} ({g.path})"
+            f"{g.model_version}: {g.documents} documents ({g.flagged} with quality flags), {g.failures} failures "
+            f"to enrol, {g.duplicate_flags} duplicate flags, backend {g.backend} {g.index} ({g.path})"
         )
+        if g.common_flags:
+            typer.echo("  commonest quality flags: " + "; ".join(f"{req} ({n})" for req, n in g.common_flags))
         if details:
             with Gallery.open(settings.data_dir, g.model_version, create=False) as gallery:
                 for f in gallery.failures():
                     typer.echo(f"  FTE {f.doc_id}: {f.reason}")
                 for d in gallery.duplicate_flags():
                     typer.echo(f"  DUPLICATE {d.doc_id} ~ {d.other_doc_id}: {d.score:.4f}")
+                for doc in gallery.flagged_documents():
+                    typer.echo(f"  FLAGS {doc.doc_id}: {'; '.join(doc.quality_flags)}")
 
 
 @gallery_app.command("remove")

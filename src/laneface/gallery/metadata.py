@@ -5,6 +5,15 @@ Every enrolled document has one row in ``documents`` with its template (float32 
 so the index can always be reconciled with this table (``Gallery.reconcile``): ids the index lacks are
 added from the stored templates, ids it has in excess are removed. Failures to enrol and duplicate flags
 have their own tables. Each enrolment is one transaction (resumable after interruption).
+
+Schema versions (``gallery_meta.schema_version``), upgraded in place when a store opens, one step each:
+
+* ``1``: documents, failures to enrol, duplicate flags;
+* ``2``: ``documents.quality_flags`` (JSON list of the profile requirements an enrolled photo does not meet,
+  see :func:`flag_requirement`) and ``policy`` on documents and failures (the enrolment policy a row was
+  decided under, e.g. ``"flag:document"``; empty for rows written before).
+
+A file of a newer schema than this code knows is refused (:class:`~laneface.errors.GalleryError`).
 """
 
 from __future__ import annotations
@@ -38,9 +47,11 @@ from sqlalchemy import (
     update,
 )
 
-__all__ = ["DocumentRecord", "DuplicateFlag", "EnrolmentFailure", "MetadataStore"]
+from laneface.errors import GalleryError
 
-SCHEMA_VERSION = "1"
+__all__ = ["SCHEMA_VERSION", "DocumentRecord", "DuplicateFlag", "EnrolmentFailure", "MetadataStore", "flag_requirement"]
+
+SCHEMA_VERSION = "2"
 
 _md = MetaData()
 meta_table = Table("gallery_meta", _md, Column("key", String, primary_key=True), Column("value", Text, nullable=False))
@@ -58,6 +69,8 @@ documents = Table(
     Column("quality_unified", Float, nullable=True),
     Column("note", Text, nullable=False, default=""),
     Column("enrolled_at", String, nullable=False),
+    Column("quality_flags", Text, nullable=False, default="[]"),
+    Column("policy", String, nullable=False, default=""),
 )
 failures = Table(
     "enrolment_failures",
@@ -68,6 +81,7 @@ failures = Table(
     Column("reason", Text, nullable=False),
     Column("profile", String, nullable=False, default=""),
     Column("failed_at", String, nullable=False),
+    Column("policy", String, nullable=False, default=""),
 )
 duplicates = Table(
     "duplicate_flags",
@@ -79,6 +93,13 @@ duplicates = Table(
     Column("threshold", Float, nullable=False),
     Column("flagged_at", String, nullable=False),
 )
+
+
+def flag_requirement(flag: str) -> str:
+    """The requirement a quality flag names, without the measured value: ``"inter_eye_distance >= 90 (got
+    41.2)"`` -> ``"inter_eye_distance >= 90"`` (flags are :meth:`laneface.quality.profiles.Requirement.check`
+    texts: the requirement, then its detail in parentheses)."""
+    return flag.split(" (", 1)[0]
 
 
 def _now() -> str:
@@ -99,6 +120,8 @@ class DocumentRecord:
     quality_unified: float | None = None
     note: str = ""
     enrolled_at: str = ""
+    quality_flags: tuple[str, ...] = ()  # requirements of the profile the photo does not meet
+    policy: str = ""  # the enrolment policy it was admitted under ("" before schema 2)
 
 
 @dataclass(frozen=True)
@@ -111,6 +134,7 @@ class EnrolmentFailure:
     reason: str
     profile: str
     failed_at: str
+    policy: str = ""  # the enrolment policy it failed under ("" before schema 2)
 
 
 @dataclass(frozen=True)
@@ -137,7 +161,22 @@ def _doc(row: Any) -> DocumentRecord:
         quality_unified=row.quality_unified,
         note=row.note,
         enrolled_at=row.enrolled_at,
+        quality_flags=tuple(json.loads(row.quality_flags or "[]")),
+        policy=row.policy,
     )
+
+
+def _failure(row: Any) -> EnrolmentFailure:
+    return EnrolmentFailure(row.doc_id, row.image, row.image_sha256, row.reason, row.profile, row.failed_at, row.policy)
+
+
+def _upgrade_1_to_2(conn: Any) -> None:
+    conn.exec_driver_sql("ALTER TABLE documents ADD COLUMN quality_flags TEXT NOT NULL DEFAULT '[]'")
+    conn.exec_driver_sql("ALTER TABLE documents ADD COLUMN policy VARCHAR NOT NULL DEFAULT ''")
+    conn.exec_driver_sql("ALTER TABLE enrolment_failures ADD COLUMN policy VARCHAR NOT NULL DEFAULT ''")
+
+
+_UPGRADES = {"1": ("2", _upgrade_1_to_2)}  # from version: (to version, step)
 
 
 class MetadataStore:
@@ -155,7 +194,32 @@ class MetadataStore:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        self._upgrade()
         _md.create_all(self._engine)
+
+    def _upgrade(self) -> None:
+        """Bring a file of an older schema to :data:`SCHEMA_VERSION`, one step per transaction."""
+        while True:
+            version = self.get_meta("schema_version") if self._has_meta() else None
+            if version is None or version == SCHEMA_VERSION:
+                return  # a new file is created at the current schema (the gallery records its version)
+            if version not in _UPGRADES:
+                self._engine.dispose()
+                raise GalleryError(
+                    f"{self.path} has gallery schema {version!r}; this laneface reads up to {SCHEMA_VERSION!r}"
+                )
+            target, step = _UPGRADES[version]
+            with self._engine.begin() as conn:
+                step(conn)
+                conn.execute(delete(meta_table).where(meta_table.c.key == "schema_version"))
+                conn.execute(insert(meta_table).values(key="schema_version", value=target))
+
+    def _has_meta(self) -> bool:
+        with self._engine.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gallery_meta'"
+            ).first()
+        return found is not None
 
     def close(self) -> None:
         self._engine.dispose()
@@ -185,14 +249,20 @@ class MetadataStore:
     def failure(self, doc_id: str) -> EnrolmentFailure | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(failures).where(failures.c.doc_id == doc_id)).first()
-        if row is None:
-            return None
-        return EnrolmentFailure(row.doc_id, row.image, row.image_sha256, row.reason, row.profile, row.failed_at)
+        return None if row is None else _failure(row)
 
     def failures(self) -> list[EnrolmentFailure]:
         with self._engine.connect() as conn:
             rows = conn.execute(select(failures).order_by(failures.c.doc_id)).all()
-        return [EnrolmentFailure(r.doc_id, r.image, r.image_sha256, r.reason, r.profile, r.failed_at) for r in rows]
+        return [_failure(r) for r in rows]
+
+    def flagged_documents(self) -> list[DocumentRecord]:
+        """Enrolled documents with at least one quality flag, in doc_id order."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(documents).where(documents.c.quality_flags != "[]").order_by(documents.c.doc_id)
+            ).all()
+        return [_doc(r) for r in rows]
 
     def duplicate_flags(self, doc_id: str | None = None) -> list[DuplicateFlag]:
         stmt = select(duplicates).order_by(duplicates.c.id)
@@ -288,6 +358,8 @@ class MetadataStore:
                 "quality_unified": record.quality_unified,
                 "note": record.note,
                 "enrolled_at": now,
+                "quality_flags": json.dumps(list(record.quality_flags)),
+                "policy": record.policy,
             }
             if old is None:
                 conn.execute(insert(documents).values(doc_id=record.doc_id, **values))
@@ -333,6 +405,7 @@ class MetadataStore:
                     reason=failure.reason,
                     profile=failure.profile,
                     failed_at=failure.failed_at or _now(),
+                    policy=failure.policy,
                 )
             )
         return None if old is None else int(old)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +33,16 @@ from laneface.errors import DocumentNotFoundError, GalleryError, ModelVersionMis
 from laneface.gallery.faiss_index import FaissConfig
 from laneface.gallery.index import VectorIndex
 from laneface.gallery.metadata import (
+    SCHEMA_VERSION,
     DocumentRecord,
     DuplicateFlag,
     EnrolmentFailure,
     MetadataStore,
+    flag_requirement,
 )
 from laneface.types import Template, TemplateBatch
 
-__all__ = ["Candidate", "Gallery", "GalleryConfig", "GalleryInfo", "gallery_dir", "list_galleries"]
+__all__ = ["Candidate", "Gallery", "GalleryConfig", "GalleryInfo", "flag_counts", "gallery_dir", "list_galleries"]
 
 Backend = Literal["faiss", "exact", "milvus"]
 
@@ -74,6 +77,14 @@ class GalleryInfo:
     duplicate_flags: int
     backend: str
     index: str
+    flagged: int = 0  # enrolled documents with at least one quality flag
+    common_flags: tuple[tuple[str, int], ...] = ()  # (requirement, documents), commonest first
+
+
+def flag_counts(records: Sequence[DocumentRecord], top: int = 5) -> tuple[tuple[str, int], ...]:
+    """The ``top`` commonest flagged requirements among ``records`` with the number of documents each."""
+    counts = Counter(req for r in records for req in {flag_requirement(f) for f in r.quality_flags})
+    return tuple(counts.most_common(top))
 
 
 def _slug(model_version: str) -> str:
@@ -96,6 +107,7 @@ def list_galleries(data_dir: Path) -> list[GalleryInfo]:
     for db in sorted((data_dir / "gallery").glob("*/gallery.sqlite")):
         meta = MetadataStore(db)
         try:
+            flagged = meta.flagged_documents()
             out.append(
                 GalleryInfo(
                     model_version=meta.get_meta("model_version") or "?",
@@ -105,6 +117,8 @@ def list_galleries(data_dir: Path) -> list[GalleryInfo]:
                     duplicate_flags=len(meta.duplicate_flags()),
                     backend=meta.get_meta("backend") or "?",
                     index=meta.get_meta("index_description") or "",
+                    flagged=len(flagged),
+                    common_flags=flag_counts(flagged),
                 )
             )
         finally:
@@ -164,7 +178,7 @@ class Gallery:
                 f"the gallery of {model_version!r} was created with backend {stored_backend!r}, not {config.backend!r}"
             )
         if stored_version is None:
-            meta.set_meta({"model_version": model_version, "backend": config.backend, "schema_version": "1"})
+            meta.set_meta({"model_version": model_version, "backend": config.backend, "schema_version": SCHEMA_VERSION})
         gallery = cls(root, model_version, meta, config)
         if config.backend != "milvus":
             gallery.reconcile()
@@ -253,6 +267,10 @@ class Gallery:
     def duplicate_flags(self, doc_id: str | None = None) -> list[DuplicateFlag]:
         return self._meta.duplicate_flags(doc_id)
 
+    def flagged_documents(self) -> list[DocumentRecord]:
+        """Enrolled documents whose photo has quality flags (requirements of the profile not met)."""
+        return self._meta.flagged_documents()
+
     def iter_templates(self) -> Iterator[tuple[str, Template]]:
         """Every enrolled (doc_id, template), in doc_id order, read in batches."""
         for record, vector in self._meta.iter_documents():
@@ -308,6 +326,8 @@ class Gallery:
         quality_unified: float | None = None,
         note: str = "",
         duplicate_flags: Sequence[DuplicateFlag] = (),
+        quality_flags: Sequence[str] = (),
+        policy: str = "",
     ) -> DocumentRecord:
         """Add ``doc_id`` with ``template``, replacing the template it had (re-enrolment)."""
         if not doc_id:
@@ -324,6 +344,8 @@ class Gallery:
             attributes=dict(attributes or {}),
             quality_unified=quality_unified,
             note=note,
+            quality_flags=tuple(quality_flags),
+            policy=policy,
         )
         vec_id, old = self._meta.put_document(record, template.vector, duplicate_flags)
         if old is not None:
@@ -334,9 +356,11 @@ class Gallery:
         assert stored is not None
         return stored
 
-    def record_failure(self, doc_id: str, *, image: str, image_sha256: str, reason: str, profile: str) -> None:
+    def record_failure(
+        self, doc_id: str, *, image: str, image_sha256: str, reason: str, profile: str, policy: str = ""
+    ) -> None:
         """Record a failure to enrol ``doc_id``; a template it had is removed from the gallery."""
-        old = self._meta.put_failure(EnrolmentFailure(doc_id, image, image_sha256, reason, profile, ""))
+        old = self._meta.put_failure(EnrolmentFailure(doc_id, image, image_sha256, reason, profile, "", policy))
         if old is not None and self._index is not None:
             self._index.remove([old])
             self._wrote()
