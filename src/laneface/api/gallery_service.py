@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from laneface.api.gallery import GalleryInfo
 from laneface.errors import EnrolmentRejectedError
+from laneface.records.enrolments import quality_flags_of
 
 if TYPE_CHECKING:
     from laneface.config import Settings
@@ -73,7 +74,7 @@ class ServiceGallery:
             self._enroller = self._make()
         return self._enroller
 
-    def enroll(self, doc_id: str, image_bytes: bytes, doc_type: str, citizenship: str) -> None:
+    def enroll(self, doc_id: str, image_bytes: bytes, doc_type: str, citizenship: str) -> tuple[str, ...]:
         """Enrol (or re-enrol) ``doc_id``; an upload identical to the enrolled photo changes nothing.
         Raises :class:`EnrolmentRejectedError` (HTTP 422) with the reason of a failure to enrol."""
         with self._lock:
@@ -84,6 +85,7 @@ class ServiceGallery:
             enroller.gallery.flush()
         if outcome.status == "failed" or (outcome.status == "skipped" and outcome.reason.startswith("failed")):
             raise EnrolmentRejectedError(f"document {doc_id!r} not enrolled: {outcome.reason}")
+        return quality_flags_of(outcome)
 
     def remove(self, doc_id: str) -> bool:
         with self._lock:
