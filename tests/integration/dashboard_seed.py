@@ -75,6 +75,7 @@ def occupant(
     score: float | None = None,
     quality: float = 80.0,
     image: bytes | None = None,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "occupant_id": occupant_id,
@@ -84,6 +85,8 @@ def occupant(
         "match": {"doc_id": doc, "score": score, "decision": decision},
         "model_version": "dlib-resnet@1",
     }
+    if threshold is not None:
+        body["match"]["threshold"] = threshold
     if image is not None:
         body["best_shot_jpeg_b64"] = base64.b64encode(image).decode()
     return body

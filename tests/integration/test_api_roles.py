@@ -1,6 +1,6 @@
 """Role matrix: every endpoint x every caller (no credentials, a wrong key, each role by API key and by
 OAuth2 bearer token), on SQLite and PostgreSQL. Also proves that no response carries biometric data
-(face image or template bytes, raw or base64) except the officer's audited face-image read."""
+(face image or template bytes, raw or base64) except the officer's audited face-image and document-photo reads."""
 
 from __future__ import annotations
 
@@ -135,6 +135,7 @@ ENDPOINTS = [
     _e("GET", "/v1/occupants/{occupant_pk}/face-image", "officer", biometric=True),
     _e("POST", "/v1/occupants/{occupant_pk}/reviews", "officer", lambda c: {"json": {"decision": "referred"}}),
     _e("GET", "/v1/documents/{doc_id}/history", "officer"),
+    _e("GET", "/v1/documents/{doc_id}/photo", "officer", biometric=True),
     _e("GET", "/v1/travellers/{traveller_ref}/stays", "officer"),
     _e("GET", "/v1/stats", "officer auditor admin", lambda c: {"params": {"group_by": ["lane", "citizenship"]}}),
     _e("GET", "/v1/review-queue", "officer"),

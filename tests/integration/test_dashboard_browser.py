@@ -365,6 +365,30 @@ def test_review_queue_adjudication(page: Page, dashboard: Seeded) -> None:
     _shot(page, dashboard, "05-live-after-review", full_page=False)
 
 
+def test_adjudication_shows_the_document_photo_beside_the_best_shot(page: Page, dashboard: Seeded) -> None:
+    seen = occupant("o1", 2, "no_match", doc=ANNA, score=0.33, threshold=0.41, image=face_jpeg(777))
+    post_passage(dashboard.client, passage("P-SIDE-BY-SIDE", "L2", datetime.now(UTC), [seen]))
+    dashboard.passages += 1
+    _sign_in(page, view="queue")
+    row = page.locator("#queue-table tbody tr").filter(has_text="P-SIDE-BY-SIDE")
+    row.get_by_role("button", name="Adjudicate").click()
+    page.locator("#review-dialog").wait_for(state="visible")
+    _images_loaded(page, "#review-dialog")
+    photos = page.locator("#review-photo img")
+    assert photos.count() == 2
+    assert photos.nth(0).get_attribute("data-occupant") and photos.nth(1).get_attribute("data-document") == ANNA
+    assert page.locator("#review-score").inner_text() == "score 0.33 / threshold 0.41"
+    boxes = [photos.nth(i).bounding_box() for i in range(2)]
+    assert boxes[0] and boxes[1] and boxes[1]["x"] > boxes[0]["x"] + boxes[0]["width"] - 1  # side by side
+    _shot(page, dashboard, "04b-adjudication-side-by-side", full_page=False)
+    page.click("#review-cancel")
+    page.locator("#review-dialog").wait_for(state="hidden")
+    reads = dashboard.client.get(
+        "/v1/audit-events", headers=HEADERS["auditor"], params={"action": "biometric.read", "limit": 1000}
+    ).json()["items"]
+    assert any(e["object_type"] == "document_photo" and e["object_id"] == ANNA for e in reads)
+
+
 def test_traveller_history(page: Page, dashboard: Seeded) -> None:
     _sign_in(page, view="history")
     page.fill("#history-doc", ANNA)

@@ -24,6 +24,7 @@ TABLES = {
     "audit_events",
     "biometric_blobs",
     "crossings",
+    "document_photos",
     "documents",
     "ledger_entries",
     "occupants",
@@ -127,5 +128,37 @@ def test_upgrade_from_the_first_revision_adds_the_dashboard_indexes_and_keeps_ro
             assert conn.execute(text("SELECT count(*) FROM retention_rules")).scalar_one() == 1
         migrate.downgrade(engine, "0001_initial")
         assert not {"ix_occupants_decision", "ix_reviews_decided_at"} & indexes()
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_to_0003_keeps_documents_with_no_flags_and_downgrades(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        migrate.upgrade(engine, "0002_review_indexes")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO travellers (id, traveller_ref, citizenship, biometric_opt_out, created_at) "
+                    "VALUES (1, 'T1', 'UTO', false, '2026-01-01 00:00:00+00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO documents (id, doc_id, doc_type, traveller_id, enrolled, created_at) "
+                    "VALUES (1, 'D1', 'passport', 1, true, '2026-01-01 00:00:00+00:00')"
+                )
+            )
+        assert "document_photos" not in inspect(engine).get_table_names()
+        migrate.upgrade(engine)
+        assert "document_photos" in inspect(engine).get_table_names()
+        assert "threshold" in {c["name"] for c in inspect(engine).get_columns("occupants")}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT quality_flags_json FROM documents")).scalar_one() == "[]"
+        migrate.downgrade(engine, "0002_review_indexes")
+        assert "document_photos" not in inspect(engine).get_table_names()
+        assert "quality_flags_json" not in {c["name"] for c in inspect(engine).get_columns("documents")}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT doc_id FROM documents")).scalar_one() == "D1"
     finally:
         engine.dispose()

@@ -68,6 +68,10 @@ def test_body_is_a_valid_passage_create() -> None:
     assert second.match.decision == "not_captured" and second.row is None
     assert third.quality == 0.0 and third.match.score is None  # NaN never reaches the body
     assert third.best_shot_jpeg_b64 is None
+    # the lane's threshold goes with the score (the officer sees both); a match without one sends none
+    assert first.match.threshold == 0.4 and third.match.threshold is None
+    assert "threshold" not in body["occupants"][2]["match"]  # type: ignore[index]
+    assert parsed.to_submission().occupants[0].threshold == 0.4
     assert parsed.timing_s == {"total": 2.5, "cpu": 2.25, "video": 4.0}
     submission = parsed.to_submission()
     image = submission.occupants[0].image_jpeg

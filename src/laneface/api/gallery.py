@@ -6,13 +6,11 @@ call with :class:`~laneface.errors.GalleryUnavailableError` (HTTP 503).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from laneface.errors import GalleryUnavailableError
-
-if TYPE_CHECKING:
-    from laneface.gallery.enrol import RowOutcome
 
 __all__ = ["GalleryAdmin", "GalleryInfo", "UnavailableGallery"]
 
@@ -26,9 +24,9 @@ class GalleryInfo:
 
 @runtime_checkable
 class GalleryAdmin(Protocol):
-    def enroll(self, doc_id: str, image_bytes: bytes, doc_type: str, citizenship: str) -> RowOutcome | None:
-        """Make a template of the document photo and add (or replace) it under ``doc_id``; the outcome
-        carries the photo's quality flags (None: an implementation without them).
+    def enroll(self, doc_id: str, image_bytes: bytes, doc_type: str, citizenship: str) -> Sequence[str] | None:
+        """Make a template of the document photo and add (or replace) it under ``doc_id``; returns the
+        enrolment's quality flags (None: the gallery does not report them).
 
         Raises an :class:`~laneface.errors.InputError` subclass for an unusable photo (HTTP 422).
         """

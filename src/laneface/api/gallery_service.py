@@ -21,7 +21,7 @@ from laneface.errors import EnrolmentRejectedError
 
 if TYPE_CHECKING:
     from laneface.config import Settings
-    from laneface.gallery.enrol import Enroller, RowOutcome
+    from laneface.gallery.enrol import Enroller
     from laneface.models import ModelStore
 
 __all__ = ["ServiceGallery", "enroller_from_settings"]
@@ -82,11 +82,11 @@ class ServiceGallery:
             self._enroller = self._make()
         return self._enroller
 
-    def enroll(self, doc_id: str, image_bytes: bytes, doc_type: str, citizenship: str) -> RowOutcome:
-        """Enrol (or re-enrol) ``doc_id`` and return the outcome (its ``quality_flags``: the requirements of
-        the profile the enrolled photo does not meet); an upload identical to the photo enrolled under the
-        same policy changes nothing (status ``"skipped"``, the stored flags). Raises
-        :class:`EnrolmentRejectedError` (HTTP 422) with the reason of a failure to enrol."""
+    def enroll(self, doc_id: str, image_bytes: bytes, doc_type: str, citizenship: str) -> tuple[str, ...]:
+        """Enrol (or re-enrol) ``doc_id`` and return its quality flags (the requirements of the profile the
+        enrolled photo does not meet); an upload identical to the photo enrolled under the same policy changes
+        nothing (the stored flags). Raises :class:`EnrolmentRejectedError` (HTTP 422) with the reason of a
+        failure to enrol."""
         with self._lock:
             enroller = self._get()
             outcome = enroller.enrol_bytes(
@@ -95,7 +95,7 @@ class ServiceGallery:
             enroller.gallery.flush()
         if outcome.status == "failed" or (outcome.status == "skipped" and outcome.reason.startswith("failed")):
             raise EnrolmentRejectedError(f"document {doc_id!r} not enrolled: {outcome.reason}")
-        return outcome
+        return outcome.quality_flags
 
     def remove(self, doc_id: str) -> bool:
         with self._lock:

@@ -4,11 +4,12 @@ Biometric data = face images and face templates. Comparison scores and decisions
 (they are derived results an officer needs to adjudicate). Who may see what:
 
 * ``lane``: posts passages; reads nothing back but the receipt of its own post;
-* ``officer``: reads crossings (metadata, scores, decisions), reads best-shot images of occupants for
-  adjudication (each read is audited), records review decisions, reads ledgers, stays and statistics;
+* ``officer``: reads crossings (metadata, scores, decisions), reads best-shot images of occupants and the
+  enrolled document photos for adjudication (each read is audited), records review decisions, reads ledgers,
+  stays and statistics;
 * ``auditor``: reads the audit log, statistics and retention rules; never images or templates;
 * ``admin``: manages the gallery, travellers' opt-out and retention rules, runs the purge; never reads
-  images or templates (enrolment photos are written to the gallery, not read back);
+  images or templates (enrolment photos are written to the gallery and the records, not read back);
 * ``metrics``: reads ``/metrics`` (a Prometheus scraper's key), nothing else.
 
 No endpoint returns templates to anyone.

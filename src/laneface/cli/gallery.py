@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -16,6 +17,8 @@ from laneface.errors import ConfigError
 
 if TYPE_CHECKING:
     from laneface.gallery.thresholds import ThresholdSet
+    from laneface.records.enrolments import RecordsWriteReport
+    from laneface.records.service import RecordsService
 
 __all__ = ["calibrate_command", "gallery_app", "progress_bar"]
 
@@ -45,6 +48,55 @@ def _model_version_in(settings: Settings, model_version: str | None) -> str:
         return found[0].model_version
     names = ", ".join(g.model_version for g in found) or "none"
     raise ConfigError(f"name the gallery with --model-version (galleries under {settings.data_dir}: {names})")
+
+
+def _open_records(settings: Settings, insecure_dev: bool) -> tuple[RecordsService, str]:
+    """The records database of the data dir (schema migrated), with the cipher that stores document photos;
+    without a configured key (and without ``--insecure-dev``) the records are written without photos and the
+    second value says why."""
+    from laneface.records.service import RecordsService, build_cipher
+
+    note = ""
+    if settings.privacy.encryption_key is None and not insecure_dev:
+        note = (
+            "document photos are not stored for adjudication: privacy.encryption_key is not set "
+            "(LANEFACE_PRIVACY__ENCRYPTION_KEY; `laneface keys generate` makes one; --insecure-dev for development)"
+        )
+        cipher = None
+    else:
+        cipher = build_cipher(settings, dev_key=insecure_dev)
+    records = RecordsService.open(settings, cipher)
+    try:
+        records.prepare_schema()
+    except BaseException:
+        records.close()
+        raise
+    return records, note
+
+
+def _records_summary(report: RecordsWriteReport) -> dict[str, object]:
+    return {
+        "recorded": report.recorded,
+        "photos_stored": report.photos_stored,
+        "failures_audited": report.failures_audited,
+        "problems": [{"doc_id": d, "reason": r} for d, r in report.problems],
+    }
+
+
+def _echo_records(report: RecordsWriteReport) -> None:
+    typer.echo(
+        f"records: {report.recorded} documents recorded ({report.photos_stored} photos stored), "
+        f"{report.failures_audited} failures to enrol audited, {len(report.problems)} not recorded"
+    )
+    for doc_id, reason in report.problems:
+        typer.echo(f"NOT RECORDED {doc_id}: {reason}")
+
+
+_INSECURE_DEV = typer.Option(
+    "--insecure-dev",
+    help="Development only: without privacy.encryption_key, encrypt document photos with <data dir>/dev-encryption.key "
+    "(the key `serve --insecure-dev` uses).",
+)
 
 
 @gallery_app.command("enroll")
@@ -93,13 +145,16 @@ def enroll(
     ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    insecure_dev: Annotated[bool, _INSECURE_DEV] = False,
 ) -> None:
     """Enrol the document photos of MANIFEST (image paths relative to it): a photo with one usable face is
     enrolled, the requirements of the profile it does not meet are stored as quality flags (--strict: a
     failure to enrol); no face, several faces of similar size or an unusable image are failures to enrol,
     recorded with their reason; re-enrolment replaces; duplicates flagged. Rerunning skips the documents
     already decided from the same image under the same policy. Exits 1 when rows were tried and none
-    could be enrolled, with the commonest reasons on stderr."""
+    could be enrolled, with the commonest reasons on stderr. Each enrolled document
+    is recorded in the records database (traveller: a traveller_ref column, else the doc_id; photo encrypted),
+    each failure to enrol audited."""
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
     from laneface.gallery.enrol import Enroller, EnrolOptions, commonest_flags, commonest_reasons
@@ -108,6 +163,7 @@ def enroll(
     from laneface.gallery.thresholds import duplicate_threshold as calibrated_duplicate_threshold
     from laneface.imageio import ImageLimits
     from laneface.quality import QualityAssessor
+    from laneface.records.enrolments import enrol_rows_with_records
 
     settings = settings_of(ctx)
     if multiple_faces not in ("largest", "fail"):
@@ -135,17 +191,36 @@ def enroll(
         image_limits=ImageLimits(max_bytes=settings.images.max_bytes, max_pixels=settings.images.max_pixels),
     )
     total = count_rows(manifest)  # checks the header before anything is created
+    records, photos_note = _open_records(settings, insecure_dev)
+    if photos_note:
+        typer.echo(f"warning: {photos_note}", err=True)
     with (
+        contextlib.closing(records),
         Gallery.open(settings.data_dir, emb.model_version, config=config) as gallery,
         progress_bar(f"enrol {manifest.name}", progress) as bar,
     ):
         enroller = Enroller(gallery, det, emb, gate, options)
-        report = enroller.enrol_rows(read_manifest(manifest), manifest=str(manifest), total=total, progress=bar)
+        report, written = enrol_rows_with_records(
+            enroller,
+            records,
+            read_manifest(manifest),
+            store_photos=not photos_note,
+            manifest=str(manifest),
+            total=total,
+            progress=bar,
+        )
         size = len(gallery)
     reasons = commonest_reasons(report.details)
     nothing = report.attempted > 0 and report.enrolled + report.replaced == 0
     if as_json:
-        emit_json({**asdict(report), "gallery_size": size, "duplicate_threshold": threshold})
+        emit_json(
+            {
+                **asdict(report),
+                "gallery_size": size,
+                "duplicate_threshold": threshold,
+                "records": _records_summary(written),
+            }
+        )
     else:
         typer.echo(
             f"{report.rows} rows: enrolled {report.enrolled}, replaced {report.replaced} "
@@ -164,6 +239,7 @@ def enroll(
         flags = commonest_flags(report.details)
         if flags:
             typer.echo("commonest quality flags: " + "; ".join(f"{req} ({n})" for req, n in flags))
+        _echo_records(written)
     if nothing:
         typer.echo(f"error: none of the {report.attempted} rows tried could be enrolled; commonest reasons:", err=True)
         for reason, n in reasons:
@@ -225,14 +301,68 @@ def remove(
         str | None, typer.Option("--model-version", help="Gallery (default: the only one).")
     ] = None,
 ) -> None:
-    """Remove documents (template, failure record, duplicate flags) from a gallery."""
+    """Remove documents (template, failure record, duplicate flags) from a gallery; the records mark them no
+    longer enrolled (their ledger history stays, their photo goes)."""
+    from laneface.errors import RecordNotFoundError
     from laneface.gallery.store import Gallery
+    from laneface.records.enrolments import CLI_ACTOR
+    from laneface.records.service import RecordsService
 
     settings = settings_of(ctx)
     mv = _model_version_in(settings, model_version)
-    with Gallery.open(settings.data_dir, mv, create=False) as gallery:
+    records = RecordsService.open(settings, None)
+    with contextlib.closing(records), Gallery.open(settings.data_dir, mv, create=False) as gallery:
+        records.prepare_schema()
         for doc_id in doc_ids:
-            typer.echo(f"{doc_id}: {'removed' if gallery.remove(doc_id) else 'not enrolled'}")
+            removed = gallery.remove(doc_id)
+            with contextlib.suppress(RecordNotFoundError):  # neither knows it: said below
+                records.remove_document(doc_id, actor=CLI_ACTOR, removed_from_gallery=removed)
+            typer.echo(f"{doc_id}: {'removed' if removed else 'not enrolled'}")
+
+
+@gallery_app.command("sync-records")
+def sync_records_command(
+    ctx: typer.Context,
+    model_version: Annotated[
+        str | None, typer.Option("--model-version", help="Gallery (default: the only one).")
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option("--manifest", help="Manifest the gallery was enrolled from: store the photos (same sha256)."),
+    ] = None,
+    insecure_dev: Annotated[bool, _INSECURE_DEV] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Record every document of a gallery in the records database (documents enrolled before `gallery enroll`
+    wrote the records); idempotent."""
+    from laneface.gallery.manifest import read_manifest
+    from laneface.gallery.store import Gallery
+    from laneface.records.enrolments import sync_records
+
+    settings = settings_of(ctx)
+    mv = _model_version_in(settings, model_version)
+    records, photos_note = _open_records(settings, insecure_dev) if manifest else _open_records_plain(settings)
+    if photos_note:
+        typer.echo(f"warning: {photos_note}", err=True)
+    with contextlib.closing(records), Gallery.open(settings.data_dir, mv, create=False) as gallery:
+        rows = read_manifest(manifest) if manifest is not None and not photos_note else ()
+        report = sync_records(gallery, records, manifest_rows=rows)
+    if as_json:
+        emit_json(_records_summary(report))
+    else:
+        _echo_records(report)
+
+
+def _open_records_plain(settings: Settings) -> tuple[RecordsService, str]:
+    from laneface.records.service import RecordsService
+
+    records = RecordsService.open(settings, None)
+    try:
+        records.prepare_schema()
+    except BaseException:
+        records.close()
+        raise
+    return records, ""
 
 
 def calibrate_command(

@@ -73,12 +73,19 @@ def occupant_body(
 
 def _occupant_body(line: OccupantLine, jpeg: bytes | None, model_version: str) -> dict[str, object]:
     match = line["match"]
+    posted_match: dict[str, object] = {
+        "doc_id": match["doc_id"],
+        "score": match["score"],
+        "decision": match["decision"],
+    }
+    if match.get("threshold") is not None:  # shown to the adjudicating officer next to the score
+        posted_match["threshold"] = match["threshold"]
     out: dict[str, object] = {
         "occupant_id": str(line["occupant_id"]),
         "row": line["row"],
         "quality": line["quality"],
         "quality_passed": line["quality_passed"],
-        "match": {"doc_id": match["doc_id"], "score": match["score"], "decision": match["decision"]},
+        "match": posted_match,
         "model_version": model_version,
     }
     if jpeg is not None:

@@ -44,6 +44,7 @@ def _view(session: Session, crossing: Crossing) -> CrossingView:
             decision=o.decision,
             doc_id=o.doc_id,
             score=o.score,
+            threshold=o.threshold,
             model_version=o.model_version,
             has_face_image=any(b.kind == "face_image" for b in o.blobs),
             has_template=any(b.kind == "template" for b in o.blobs),

@@ -40,9 +40,12 @@ class OccupantSubmission:
     model_version: str
     image_jpeg: bytes | None = field(default=None, repr=False)
     template: bytes | None = field(default=None, repr=False)
+    threshold: float | None = None  # the lane's threshold for ``score``
 
     def fingerprint(self) -> dict[str, object]:
-        return {
+        # the threshold only when the lane sent one: bodies stored before it existed keep their hash
+        extra: dict[str, object] = {} if self.threshold is None else {"threshold": self.threshold}
+        return extra | {
             "occupant_id": self.occupant_id,
             "row": self.row,
             "quality": self.quality,
@@ -120,6 +123,7 @@ class OccupantView:
     has_template: bool
     withheld_reason: str | None
     reviews: tuple[ReviewView, ...]
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -155,3 +159,5 @@ class DocumentView:
     traveller_ref: str
     citizenship: str
     biometric_opt_out: bool
+    quality_flags: tuple[str, ...] = ()
+    has_photo: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,6 +55,8 @@ def document_view(doc: Document, traveller: Traveller) -> DocumentView:
         traveller_ref=traveller.traveller_ref,
         citizenship=traveller.citizenship,
         biometric_opt_out=traveller.biometric_opt_out,
+        quality_flags=tuple(str(f) for f in json.loads(doc.quality_flags_json or "[]")),
+        has_photo=doc.photo is not None,
     )
 
 

@@ -133,6 +133,7 @@ def ingest_passage(
             decision=sub.decision,
             doc_id=sub.doc_id,
             score=sub.score,
+            threshold=sub.threshold,
             model_version=sub.model_version,
             withheld_reason="opted_out" if opted_out else None,
         )

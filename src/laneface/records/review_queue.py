@@ -39,6 +39,7 @@ class ReviewQueueItem:
     lane: str
     direction: str
     started_at: datetime
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def review_queue(
             decision=o.decision,
             doc_id=o.doc_id,
             score=o.score,
+            threshold=o.threshold,
             model_version=o.model_version,
             has_face_image=bool(image),
             withheld_reason=o.withheld_reason,

@@ -1,4 +1,4 @@
-"""Encryption key rotation: re-encrypt every biometric blob with a new key, batch by batch.
+"""Encryption key rotation: re-encrypt every biometric blob and document photo with a new key, batch by batch.
 
 Resumable: blobs already under the new key are skipped, each batch is committed on its own. When it has
 finished, no blob needs the old keys any more and they may be removed from the settings.
@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from laneface.records.audit import Actions, Actor, record_event
 from laneface.records.biometrics import blob_context
 from laneface.records.crypto import BlobCipher
-from laneface.records.tables import BiometricBlob
+from laneface.records.documents import photo_context
+from laneface.records.tables import BiometricBlob, DocumentPhoto
 
 __all__ = ["RotationReport", "rotate_blobs"]
 
@@ -45,10 +46,22 @@ def rotate_blobs(
                 plaintext = cipher.decrypt(blob.key_id, blob.ciphertext, context)
                 blob.key_id, blob.ciphertext = cipher.encrypt(plaintext, context)
             done += len(blobs)
+    while True:
+        with sessions.begin() as session:
+            photos = session.scalars(
+                select(DocumentPhoto).where(DocumentPhoto.key_id != new_id).order_by(DocumentPhoto.id).limit(batch)
+            ).all()
+            if not photos:
+                break
+            for photo in photos:
+                context = photo_context(photo.id)
+                plaintext = cipher.decrypt(photo.key_id, photo.ciphertext, context)
+                photo.key_id, photo.ciphertext = cipher.encrypt(plaintext, context)
+            done += len(photos)
     with sessions.begin() as session:
         remaining = (
             session.scalar(select(func.count()).select_from(BiometricBlob).where(BiometricBlob.key_id != new_id)) or 0
-        )
+        ) + (session.scalar(select(func.count()).select_from(DocumentPhoto).where(DocumentPhoto.key_id != new_id)) or 0)
         record_event(
             session,
             at=now,

@@ -7,9 +7,10 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +20,7 @@ from laneface.errors import (
     DatabaseError,
     EncryptionError,
     InsecureConfigError,
+    LanefaceError,
     RecordNotFoundError,
 )
 from laneface.records import migrate
@@ -28,6 +30,7 @@ from laneface.records.clock import Clock, system_clock
 from laneface.records.crossings import add_review, get_crossing, list_crossings
 from laneface.records.crypto import BlobCipher, load_or_create_dev_key, parse_key
 from laneface.records.database import make_engine, make_session_factory, safe_url
+from laneface.records.documents import EnrolledDocument, read_document_photo, store_document_photo
 from laneface.records.domain import (
     CrossingFilter,
     CrossingView,
@@ -42,7 +45,7 @@ from laneface.records.retention import PurgeReport, effective_rules, purge, repl
 from laneface.records.review_queue import QUEUED_DECISIONS, QueueDecision, ReviewQueuePage, review_queue
 from laneface.records.rotation import RotationReport, rotate_blobs
 from laneface.records.stats import GroupKey, StatsRow, compute_stats
-from laneface.records.tables import AuditEvent
+from laneface.records.tables import AuditEvent, Document
 from laneface.records.travellers import mark_removed, set_opt_out, upsert_document
 from laneface.records.trends import ReviewDay, RowCaptureDay, capture_by_row, review_days
 
@@ -165,6 +168,19 @@ class RecordsService:
             session.commit()
             return result
 
+    def read_document_photo(self, doc_id: str, actor: Actor, purpose: str = "adjudication") -> tuple[bytes, str]:
+        """Decrypt a document's enrolled photo; audited like :meth:`read_face_image`."""
+        with self.sessions() as session:
+            try:
+                result = read_document_photo(
+                    session, self.cipher, doc_id=doc_id, actor=actor, now=self.clock(), purpose=purpose
+                )
+            except (BiometricDataUnavailableError, EncryptionError, RecordNotFoundError):
+                session.commit()  # the attempt stays in the audit log
+                raise
+            session.commit()
+            return result
+
     def review(
         self, occupant_pk: int, *, decision: str, doc_id: str | None, note: str | None, actor: Actor
     ) -> ReviewView:
@@ -231,32 +247,98 @@ class RecordsService:
         traveller_ref: str | None,
         opt_out: bool | None,
         actor: Actor,
-        gallery_enroll: Callable[[], None] | None = None,
+        gallery_enroll: Callable[[], Sequence[str] | None] | None = None,
+        photo: bytes | None = None,
+        quality_flags: Sequence[str] = (),
+        source: str = "api",
     ) -> DocumentView:
-        """Record a document and its traveller; ``gallery_enroll`` runs inside the transaction, so a gallery
-        failure leaves the records unchanged."""
-        with self.sessions.begin() as session:
-            view = upsert_document(
-                session,
-                doc_id=doc_id,
-                doc_type=doc_type,
-                citizenship=citizenship,
-                traveller_ref=traveller_ref,
-                opt_out=opt_out,
-                now=self.clock(),
-            )
-            if gallery_enroll is not None:
-                gallery_enroll()
+        """Record a document, its traveller and (encrypted) its ``photo``; ``gallery_enroll`` runs inside the
+        transaction, so a gallery failure leaves the records unchanged but for the audit event of the failure.
+        ``gallery_enroll`` may return the enrolment's quality flags (else ``quality_flags`` are recorded)."""
+        try:
+            with self.sessions.begin() as session:
+                flags: Sequence[str] = quality_flags
+                if gallery_enroll is not None:
+                    flags = gallery_enroll() or quality_flags
+                view = upsert_document(
+                    session,
+                    doc_id=doc_id,
+                    doc_type=doc_type,
+                    citizenship=citizenship,
+                    traveller_ref=traveller_ref,
+                    opt_out=opt_out,
+                    now=self.clock(),
+                    quality_flags=flags,
+                )
+                if photo is not None and not view.biometric_opt_out:
+                    document = session.scalar(select(Document).where(Document.doc_id == doc_id))
+                    assert document is not None  # upsert_document just wrote it
+                    store_document_photo(session, self.cipher, document, photo, now=self.clock())
+                    session.flush()
+                    view = replace(view, has_photo=True)
+                record_event(
+                    session,
+                    at=self.clock(),
+                    actor=actor,
+                    action=Actions.GALLERY_ENROLL,
+                    object_type="document",
+                    object_id=doc_id,
+                    details={
+                        "doc_type": doc_type,
+                        "citizenship": citizenship,
+                        "traveller_ref": view.traveller_ref,
+                        "source": source,
+                        "photo_stored": view.has_photo,
+                        "quality_flags": list(view.quality_flags),
+                    },
+                )
+                return view
+        except LanefaceError as exc:
+            self.record_enrolment_failure(doc_id, str(exc), actor=actor, source=source, error=type(exc).__name__)
+            raise
+
+    def record_enrolment(
+        self, document: EnrolledDocument, *, actor: Actor, source: str = "cli", opt_out: bool | None = None
+    ) -> DocumentView:
+        """Record a document the gallery has enrolled (``laneface gallery enroll``, ``gallery sync-records``)."""
+        return self.enroll_document(
+            doc_id=document.doc_id,
+            doc_type=document.doc_type,
+            citizenship=document.citizenship,
+            traveller_ref=document.traveller_ref,
+            opt_out=opt_out,
+            actor=actor,
+            photo=document.photo,
+            quality_flags=document.quality_flags,
+            source=source,
+        )
+
+    def record_enrolment_failure(
+        self,
+        doc_id: str,
+        reason: str,
+        *,
+        actor: Actor,
+        source: str,
+        error: str = "FailureToEnrolError",
+        still_enrolled: bool = True,
+    ) -> None:
+        """Audit a failure to enrol (outcome ``failed``, with its reason). ``still_enrolled=False``: the gallery
+        dropped the document's old template, so the records mark it no longer enrolled too."""
+        with self._write_lock or contextlib.nullcontext(), self.sessions.begin() as session:
+            if not still_enrolled:
+                with contextlib.suppress(RecordNotFoundError):
+                    mark_removed(session, doc_id)
             record_event(
                 session,
                 at=self.clock(),
                 actor=actor,
                 action=Actions.GALLERY_ENROLL,
+                outcome="failed",
                 object_type="document",
-                object_id=doc_id,
-                details={"doc_type": doc_type, "citizenship": citizenship, "traveller_ref": view.traveller_ref},
+                object_id=doc_id[:128],
+                details={"reason": reason, "error": error, "source": source, "still_enrolled": still_enrolled},
             )
-            return view
 
     def remove_document(self, doc_id: str, *, actor: Actor, removed_from_gallery: bool) -> DocumentView | None:
         """Mark the document as no longer enrolled (its ledger history stays). None when the records do not

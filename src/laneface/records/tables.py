@@ -2,7 +2,8 @@
 ``laneface/records/migrations`` (a test checks that they produce exactly these tables).
 
 Instants are stored in UTC (:class:`UTCDateTime`); biometric data (face images, templates) lives only in
-``biometric_blobs``, encrypted (AES-256-GCM, see :mod:`laneface.records.crypto`).
+``biometric_blobs`` (lane captures) and ``document_photos`` (enrolment photos), encrypted (AES-256-GCM, see
+:mod:`laneface.records.crypto`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "BiometricBlob",
     "Crossing",
     "Document",
+    "DocumentPhoto",
     "LedgerEntry",
     "Occupant",
     "Review",
@@ -96,8 +98,27 @@ class Document(Base):
     traveller_id: Mapped[int] = mapped_column(ForeignKey("travellers.id", ondelete="RESTRICT"), index=True)
     enrolled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # JSON list of the enrolment's quality flags (a photo below the document profile is enrolled, flagged)
+    quality_flags_json: Mapped[str] = mapped_column(Text, default="[]")
 
     traveller: Mapped[Traveller] = relationship(back_populates="documents")
+    photo: Mapped[DocumentPhoto | None] = relationship(back_populates="document", passive_deletes=True)
+
+
+class DocumentPhoto(Base):
+    """The enrolled document photo (for adjudication side by side with the lane's best shot), encrypted like
+    :class:`BiometricBlob`."""
+
+    __tablename__ = "document_photos"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    key_id: Mapped[str] = mapped_column(String(16), index=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+    document: Mapped[Document] = relationship(back_populates="photo")
 
 
 class Crossing(Base):
@@ -141,6 +162,7 @@ class Occupant(Base):
     decision: Mapped[str] = mapped_column(String(16), index=True)  # the review queue
     doc_id: Mapped[str | None] = mapped_column(String(64), index=True)
     score: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)  # the lane's threshold for that score
     model_version: Mapped[str] = mapped_column(String(128))
     withheld_reason: Mapped[str | None] = mapped_column(String(32))
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from laneface.errors import RecordNotFoundError, ReviewConflictError
 from laneface.records.audit import Actions, Actor, record_event
+from laneface.records.documents import flags_json
 from laneface.records.domain import DocumentView
 from laneface.records.ledger import document_view
-from laneface.records.tables import BiometricBlob, Document, LedgerEntry, Occupant, Traveller
+from laneface.records.tables import BiometricBlob, Document, DocumentPhoto, LedgerEntry, Occupant, Traveller
 
 __all__ = ["mark_removed", "set_opt_out", "upsert_document"]
 
@@ -25,8 +27,10 @@ def upsert_document(
     traveller_ref: str | None,
     opt_out: bool | None,
     now: datetime,
+    quality_flags: Sequence[str] = (),
 ) -> DocumentView:
-    """Create or update a document and its traveller (default traveller reference: the doc_id)."""
+    """Create or update a document and its traveller (default traveller reference: the doc_id); the
+    enrolment's ``quality_flags`` replace the document's."""
     ref = traveller_ref or doc_id
     traveller = session.scalar(select(Traveller).where(Traveller.traveller_ref == ref))
     if traveller is None:
@@ -43,30 +47,39 @@ def upsert_document(
             traveller.biometric_opt_out = opt_out
     document = session.scalar(select(Document).where(Document.doc_id == doc_id))
     if document is None:
-        document = Document(doc_id=doc_id, doc_type=doc_type, traveller=traveller, enrolled=True, created_at=now)
+        document = Document(
+            doc_id=doc_id,
+            doc_type=doc_type,
+            traveller=traveller,
+            enrolled=True,
+            created_at=now,
+            quality_flags_json=flags_json(quality_flags),
+        )
         session.add(document)
     else:
         if document.traveller_id != traveller.id and document.traveller_id is not None:
             raise ReviewConflictError(f"document {doc_id!r} belongs to another traveller")
         document.doc_type = doc_type
         document.enrolled = True
+        document.quality_flags_json = flags_json(quality_flags)
     session.flush()
     return document_view(document, traveller)
 
 
 def mark_removed(session: Session, doc_id: str) -> DocumentView:
-    """The gallery no longer holds this document; its ledger history stays."""
+    """The gallery no longer holds this document; its ledger history stays, its photo goes."""
     document = session.scalar(select(Document).where(Document.doc_id == doc_id))
     if document is None:
         raise RecordNotFoundError(f"no document {doc_id!r}")
     document.enrolled = False
+    session.execute(delete(DocumentPhoto).where(DocumentPhoto.document_id == document.id))
     session.flush()
     return document_view(document, document.traveller)
 
 
 def set_opt_out(session: Session, traveller_ref: str, opt_out: bool, *, actor: Actor, now: datetime) -> int:
-    """Set a traveller's biometric opt-out. Opting out deletes their stored images and templates at once;
-    returns how many were deleted."""
+    """Set a traveller's biometric opt-out. Opting out deletes their stored images, templates and document
+    photos at once; returns how many were deleted."""
     traveller = session.scalar(select(Traveller).where(Traveller.traveller_ref == traveller_ref))
     if traveller is None:
         raise RecordNotFoundError(f"no traveller {traveller_ref!r}")
@@ -85,7 +98,10 @@ def set_opt_out(session: Session, traveller_ref: str, opt_out: bool, *, actor: A
         )
         if ids:
             session.execute(delete(BiometricBlob).where(BiometricBlob.id.in_(ids)))
-        deleted = len(ids)
+        photos = DocumentPhoto.document_id.in_(select(Document.id).where(Document.traveller_id == traveller.id))
+        n_photos = session.scalar(select(func.count()).select_from(DocumentPhoto).where(photos)) or 0
+        session.execute(delete(DocumentPhoto).where(photos))
+        deleted = len(ids) + n_photos
     record_event(
         session,
         at=now,

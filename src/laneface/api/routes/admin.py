@@ -1,11 +1,12 @@
 """Administrators: the gallery, travellers' biometric opt-out, retention rules and the purge job.
 
-Administrators never read images or templates: the enrolment photo goes to the gallery and nothing
-biometric comes back.
+Administrators never read images or templates: the enrolment photo goes to the gallery and (encrypted, for
+officers' adjudication) to the records, and nothing biometric comes back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Path, Response, UploadFile
@@ -61,8 +62,8 @@ async def enroll_document(
 ) -> DocumentEnrolled:
     data = await photo.read()
 
-    def enroll() -> None:
-        gallery.enroll(doc_id, data, doc_type, citizenship)
+    def enroll() -> Sequence[str] | None:
+        return gallery.enroll(doc_id, data, doc_type, citizenship)
 
     view = await run_in_threadpool(
         lambda: records.enroll_document(
@@ -73,6 +74,7 @@ async def enroll_document(
             opt_out=opt_out,
             actor=caller.actor,
             gallery_enroll=enroll,
+            photo=data,
         )
     )
     return DocumentEnrolled(
@@ -81,6 +83,8 @@ async def enroll_document(
         traveller_ref=view.traveller_ref,
         citizenship=view.citizenship,
         biometric_opt_out=view.biometric_opt_out,
+        quality_flags=list(view.quality_flags),
+        has_photo=view.has_photo,
     )
 
 

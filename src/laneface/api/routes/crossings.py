@@ -71,6 +71,24 @@ def get_face_image(
     return Response(content=data, media_type=content_type, headers={"Cache-Control": "no-store"})
 
 
+@router.get(
+    "/v1/documents/{doc_id}/photo",
+    response_class=Response,
+    responses={
+        **_NOT_FOUND,
+        200: {"content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}, "description": "Image"},
+    },
+    summary="The enrolled document photo, for adjudication side by side with the best shot (audited)",
+)
+def get_document_photo(
+    doc_id: Annotated[DocId, Path()],
+    caller: Annotated[Caller, Depends(require("officer", audit_denied=DENIED_BIOMETRIC))],
+    records: Records,
+) -> Response:
+    data, content_type = records.read_document_photo(doc_id, caller.actor)
+    return Response(content=data, media_type=content_type, headers={"Cache-Control": "no-store"})
+
+
 @router.post(
     "/v1/occupants/{occupant_pk}/reviews",
     status_code=201,

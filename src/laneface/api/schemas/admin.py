@@ -37,6 +37,8 @@ class DocumentEnrolled(BaseModel):
     traveller_ref: str
     citizenship: str
     biometric_opt_out: bool
+    quality_flags: list[str] = Field(default_factory=list, description="Quality requirements the photo missed.")
+    has_photo: bool = Field(default=False, description="The photo is stored (encrypted) for adjudication.")
 
 
 class OptOutUpdate(BaseModel):

@@ -43,6 +43,7 @@ class OccupantPublic(BaseModel):
     decision: str
     doc_id: str | None
     score: float | None
+    threshold: float | None = Field(default=None, description="The lane's threshold for the score.")
     model_version: str
     has_face_image: bool
     has_template: bool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "DocumentHistoryPublic",
@@ -26,6 +26,8 @@ class DocumentPublic(BaseModel):
     traveller_ref: str
     citizenship: str
     biometric_opt_out: bool
+    quality_flags: list[str] = Field(default_factory=list, description="Quality requirements the photo missed.")
+    has_photo: bool = Field(default=False, description="A document photo is stored for adjudication.")
 
 
 class LedgerEntryPublic(BaseModel):

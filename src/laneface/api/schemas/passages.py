@@ -24,6 +24,7 @@ class MatchCreate(BaseModel):
     doc_id: Ident | None = None
     score: FiniteFloat | None = None
     decision: Decision
+    threshold: FiniteFloat | None = Field(default=None, description="The threshold the lane compared the score with.")
 
     @model_validator(mode="after")
     def _match_names_a_document(self) -> MatchCreate:
@@ -102,6 +103,7 @@ class PassageCreate(BaseModel):
                     decision=o.match.decision,
                     doc_id=o.match.doc_id,
                     score=o.match.score,
+                    threshold=o.match.threshold,
                     model_version=o.model_version,
                     image_jpeg=image,
                     template=template,

@@ -20,6 +20,7 @@ class ReviewQueueItemPublic(BaseModel):
     decision: str
     doc_id: str | None = Field(description="The lane's best candidate document, if any (below threshold).")
     score: float | None
+    threshold: float | None = Field(default=None, description="The lane's threshold for the score.")
     model_version: str
     has_face_image: bool
     withheld_reason: str | None

@@ -22,6 +22,7 @@ export const session = {
   clear() {
     window.sessionStorage.removeItem(KEY_NAME);
     images.clear();
+    documentPhotos.clear();
   },
 };
 
@@ -87,31 +88,41 @@ export async function postJSON(path, body) {
   return response.json();
 }
 
-// Face images: each read is audited by the service, so each occupant's image is fetched once per
+// Face images and document photos: each read is audited by the service, so each image is fetched once per
 // signed-in session and shown from an object URL afterwards (auto-refresh does not read it again).
-const images = {
-  cache: new Map(),
-  resolved: new Map(),
-  get(occupantPk) {
-    if (!this.cache.has(occupantPk)) {
-      const pending = request(`/v1/occupants/${encodeURIComponent(occupantPk)}/face-image`, {})
-        .then((response) => response.blob())
-        .then((blob) => {
-          const objectURL = URL.createObjectURL(blob);
-          this.resolved.set(occupantPk, objectURL);
-          return objectURL;
-        });
-      pending.catch(() => this.cache.delete(occupantPk));
-      this.cache.set(occupantPk, pending);
-    }
-    return this.cache.get(occupantPk);
-  },
-  clear() {
-    for (const objectURL of this.resolved.values()) URL.revokeObjectURL(objectURL);
-    this.resolved.clear();
-    this.cache.clear();
-  },
-};
+function imageCache(pathOf) {
+  return {
+    cache: new Map(),
+    resolved: new Map(),
+    get(id) {
+      if (!this.cache.has(id)) {
+        const pending = request(pathOf(id), {})
+          .then((response) => response.blob())
+          .then((blob) => {
+            const objectURL = URL.createObjectURL(blob);
+            this.resolved.set(id, objectURL);
+            return objectURL;
+          });
+        pending.catch(() => this.cache.delete(id));
+        this.cache.set(id, pending);
+      }
+      return this.cache.get(id);
+    },
+    clear() {
+      for (const objectURL of this.resolved.values()) URL.revokeObjectURL(objectURL);
+      this.resolved.clear();
+      this.cache.clear();
+    },
+  };
+}
+
+const images = imageCache((occupantPk) => `/v1/occupants/${encodeURIComponent(occupantPk)}/face-image`);
+const documentPhotos = imageCache((docId) => `/v1/documents/${encodeURIComponent(docId)}/photo`);
+
+/** A promise of an object URL of a document's enrolled photo (officers only; read once per session). */
+export function documentPhotoURL(docId) {
+  return documentPhotos.get(docId);
+}
 
 /** A promise of an object URL of the occupant's best shot (read once, then cached for the session). */
 export function faceImageURL(occupantPk) {

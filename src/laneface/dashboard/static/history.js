@@ -67,6 +67,15 @@ export function createHistoryView() {
       tile("Traveller", doc.traveller_ref, `citizenship ${doc.citizenship}${doc.biometric_opt_out ? " · biometric opt-out" : ""}`),
       tile("Movements", String(entries.length), "confirmed arrivals and departures"),
     ];
+    const flags = doc.quality_flags || [];
+    statusTiles.push(
+      tile(
+        "Enrolment photo",
+        flags.length ? `${flags.length} quality flag${flags.length === 1 ? "" : "s"}` : "no quality flag",
+        `${flags.join("; ")}${flags.length ? " · " : ""}${doc.has_photo ? "photo stored for adjudication" : "no photo stored"}`,
+        flags.length ? "tile-alert" : "",
+      ),
+    );
     if (stays) {
       statusTiles.push(
         tile(

@@ -41,6 +41,7 @@ export function normalise(occupant, crossing) {
     decision: occupant.decision,
     doc_id: occupant.doc_id,
     score: occupant.score,
+    threshold: occupant.threshold,
     has_face_image: occupant.has_face_image,
     withheld_reason: occupant.withheld_reason,
     reviews: occupant.reviews,

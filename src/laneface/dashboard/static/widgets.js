@@ -1,6 +1,6 @@
 // Pieces shared by the views: face thumbnails, the adjudication dialog, the toast.
 
-import { ApiError, cachedFaceImageURL, faceImageURL, postJSON } from "./api.js";
+import { ApiError, cachedFaceImageURL, documentPhotoURL, faceImageURL, getJSON, postJSON } from "./api.js";
 import { decisionBadge, docLink, fmtInstant, fmtNumber, h, qualityMeter, replace, rowLabel } from "./dom.js";
 
 /** A face thumbnail (read through the audited face-image endpoint) or why there is none. */
@@ -47,6 +47,51 @@ export function toast(message, kind = "ok") {
   }, 4000);
 }
 
+/** The candidate document's enrolled photo (audited read) with its quality flags, or why there is none. */
+function documentPhoto(docId) {
+  const box = h("div", { class: "thumb thumb-lg thumb-loading", "data-document": docId || "" });
+  const flags = h("ul", { class: "quality-flags small" });
+  const none = (text) => {
+    box.classList.remove("thumb-loading");
+    box.classList.add("thumb-none");
+    replace(box, h("span", {}, text));
+  };
+  if (!docId) {
+    none("no candidate document");
+    return [box, flags];
+  }
+  getJSON(`/v1/documents/${encodeURIComponent(docId)}/history`).then(
+    (history) => {
+      const doc = history.document;
+      replace(flags, ...(doc.quality_flags || []).map((f) => h("li", {}, `quality: ${f}`)));
+      if (!doc.has_photo) {
+        none(doc.biometric_opt_out ? "withheld (opt-out)" : "no document photo");
+        return;
+      }
+      documentPhotoURL(docId).then(
+        (src) => {
+          box.classList.remove("thumb-loading");
+          replace(box, h("img", { src, alt: `Document photo of ${docId}`, "data-document": docId }));
+        },
+        () => none("photo unavailable"),
+      );
+    },
+    (error) => none(error instanceof ApiError && error.status === 404 ? "not in the records" : "photo unavailable"),
+  );
+  return [box, flags];
+}
+
+function figure(caption, ...content) {
+  return h("figure", { class: "review-figure" }, ...content, h("figcaption", { class: "muted small" }, caption));
+}
+
+/** "score 0.62 / threshold 0.41" (what the lane compared), or as much of it as is known. */
+export function scoreText(score, threshold) {
+  if (score === null || score === undefined) return "no score";
+  const base = `score ${fmtNumber(score)}`;
+  return threshold === null || threshold === undefined ? base : `${base} / threshold ${fmtNumber(threshold)}`;
+}
+
 function fact(term, ...value) {
   return [h("dt", {}, term), h("dd", {}, ...value)];
 }
@@ -65,7 +110,13 @@ export function openReview(occupant, onDone) {
   error.hidden = true;
   submit.disabled = false;
   document.getElementById("review-title").textContent = `Adjudicate occupant ${occupant.occupant_id}`;
-  replace(document.getElementById("review-photo"), thumb(occupant, "lg"));
+  const controller = new AbortController();
+  const [docBox, docFlags] = documentPhoto(occupant.doc_id);
+  replace(
+    document.getElementById("review-photo"),
+    figure("Live best shot", thumb(occupant, "lg")),
+    figure(occupant.doc_id ? `Document ${occupant.doc_id}` : "Document", docBox, docFlags),
+  );
   replace(
     document.getElementById("review-facts"),
     fact("Passage", h("span", { class: "mono" }, occupant.passage_id)),
@@ -73,12 +124,12 @@ export function openReview(occupant, onDone) {
     fact("Seen", fmtInstant(occupant.started_at)),
     fact("Seat row", rowLabel(occupant.row)),
     fact("Lane decision", decisionBadge(occupant.decision)),
-    fact("Candidate", docLink(occupant.doc_id), occupant.score === null ? "" : ` · score ${fmtNumber(occupant.score)}`),
+    fact("Candidate", docLink(occupant.doc_id)),
+    fact("Comparison", h("span", { id: "review-score" }, scoreText(occupant.score, occupant.threshold))),
     fact("Quality", qualityMeter(occupant.quality, occupant.quality_passed)),
   );
   document.getElementById("review-doc").value = occupant.doc_id || "";
 
-  const controller = new AbortController();
   const close = () => {
     controller.abort();
     dialog.close();
