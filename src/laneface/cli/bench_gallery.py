@@ -124,12 +124,12 @@ def bench_onen_command(
 ) -> None:
     """Open-set 1:N on LFW: gallery = first image of every identity, probes = the other images (mated, and
     non-mated with their own identity's entry left out); FNIR at FPIR 1e-3 and 1e-2, rank-1 rate."""
-    from laneface.cli.gallery import progress_bar
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
     from laneface.evaluation.lfw_embeddings import embed_lfw
     from laneface.evaluation.onen import lfw_open_set, select_lfw_files
     from laneface.gallery.thresholds import load_thresholds
+    from laneface.progress import progress_bar
 
     settings = settings_of(ctx)
     store = store_of(ctx)

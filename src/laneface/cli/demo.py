@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from laneface.cli.common import settings_of, store_of
-from laneface.errors import IdempotencyConflictError, InvalidDatasetError
+from laneface.errors import InvalidDatasetError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -141,46 +141,35 @@ def _truth(directory: Path) -> int:
 
 def _store(records: RecordsService, outcome: PassageOutcome) -> str:
     """Store one processed passage as its lane would post it (same body, same validation)."""
-    from laneface.api.schemas.passages import PassageCreate
-    from laneface.edge.mapping import passage_body
+    from laneface.api.ingest import store_results
     from laneface.records.audit import Actor
 
-    result = outcome.unwrap()
-    body = PassageCreate.model_validate(passage_body(result, result.started_at))
-    try:
-        _, created = records.submit_passage(body.to_submission(), Actor(DEMO_LANE_ACTOR, "lane"))
-    except IdempotencyConflictError:
+    report = store_results(records, [outcome.unwrap()], actor=Actor(DEMO_LANE_ACTOR, "lane"))
+    if report.imported:
+        return "stored"
+    if report.already or report.conflicts:
         return "already stored"  # an earlier demo run stored this passage_id on this lane
-    return "stored" if created else "already stored"
+    problems = report.refused or report.failed
+    return f"not stored: {problems[0].error}" if problems else "not stored"
 
 
 def _enrol(settings: Settings, store: ModelStore, records: RecordsService, manifest: Path) -> tuple[int, int, int]:
-    """Enrol the manifest's document photos into the gallery and the records; (enrolled, flagged, rows)."""
+    """Enrol the manifest's document photos into the gallery and the records with the default policy (one
+    usable face enrols; what the document profile finds short is a quality flag); (enrolled, flagged, rows)."""
     from laneface.api.gallery_service import enroller_from_settings
-    from laneface.gallery.enrol import RowOutcome
-    from laneface.gallery.manifest import read_manifest
-    from laneface.records.audit import SYSTEM
+    from laneface.gallery.manifest import count_rows, read_manifest
+    from laneface.records.enrolments import enrol_rows_with_records
 
-    enroller = enroller_from_settings(settings, store, profile="lenient")
-
-    def on_row(outcome: RowOutcome) -> None:
-        document = enroller.gallery.document(outcome.doc_id)
-        if document is None:
-            return
-        records.enroll_document(
-            doc_id=document.doc_id,
-            doc_type=document.doc_type or "passport",
-            citizenship=document.citizenship or "UNK",
-            traveller_ref=None,
-            opt_out=None,
-            actor=SYSTEM,
-        )
-
+    enroller = enroller_from_settings(settings, store)
     try:
-        report = enroller.enrol_rows(read_manifest(manifest), manifest=str(manifest), on_row=on_row)
+        report, _ = enrol_rows_with_records(
+            enroller, records, read_manifest(manifest), manifest=str(manifest), total=count_rows(manifest)
+        )
+        doc_ids = {row.doc_id for row in read_manifest(manifest)}
+        flagged = sum(1 for record in enroller.gallery.flagged_documents() if record.doc_id in doc_ids)
     finally:
         enroller.gallery.close()
-    return report.enrolled + report.replaced + report.skipped, 0, report.rows
+    return report.enrolled + report.replaced + report.skipped, flagged, report.rows
 
 
 def demo_command(
@@ -204,6 +193,7 @@ def demo_command(
     from laneface.gallery.store import gallery_dir
     from laneface.pipeline.lane import LanePipeline
     from laneface.pipeline.passages import process_passages
+    from laneface.progress import progress_bar
     from laneface.records.service import RecordsService, build_cipher
     from laneface.sim.writer import simulate
 
@@ -242,11 +232,12 @@ def demo_command(
         pipeline = LanePipeline.from_settings(settings, store)
         rows: list[DemoRow] = []
         results = out / "results.jsonl"
-        with pipeline, results.open("w", encoding="utf-8") as fh:
-            for outcome in process_passages(pipeline, dirs):
+        with pipeline, results.open("w", encoding="utf-8") as fh, progress_bar("passages") as bar:
+            for done, outcome in enumerate(process_passages(pipeline, dirs), start=1):
                 fh.write(json.dumps(outcome.as_json()) + "\n")
                 rows.append(_row(records, outcome))
                 log.info("%s: %s", outcome.directory.name, rows[-1].result)
+                bar(done, len(dirs))
         say("4/4 stored in the records", err=True)
         confirmed = sum(r.identified for r in rows if r.error is None)
     finally:

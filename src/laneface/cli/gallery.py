@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,27 +12,16 @@ import typer
 from laneface.cli.common import emit_json, settings_of, store_of
 from laneface.config import Settings
 from laneface.errors import ConfigError
+from laneface.progress import progress_bar
 
 if TYPE_CHECKING:
     from laneface.gallery.thresholds import ThresholdSet
     from laneface.records.enrolments import RecordsWriteReport
     from laneface.records.service import RecordsService
 
-__all__ = ["calibrate_command", "gallery_app", "progress_bar"]
+__all__ = ["calibrate_command", "gallery_app"]
 
 gallery_app = typer.Typer(help="Enrol document photos into the gallery and inspect it.", no_args_is_help=True)
-
-
-@contextmanager
-def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int | None], None]]:
-    """A rich progress bar on stderr, driven by a ``(done, total)`` callback."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True, disable=not enabled) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _model_version_in(settings: Settings, model_version: str | None) -> str:

@@ -121,12 +121,12 @@ def check(
     """Load NAME, run it once and check its output (embedder: a batch of templates of the spec's dimension;
     detector: decodes an image); with --lfw-dir, verify one fold of LFW pairs and write calibrated thresholds
     for the embedder's model version, so matching with it works at once. A failed check exits non-zero."""
-    from laneface.cli.gallery import progress_bar
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
     from laneface.evaluation.model_check import check_model, check_on_lfw
     from laneface.gallery.thresholds import THRESHOLDS_FILE, save_threshold_set
     from laneface.imageio import read_image
+    from laneface.progress import progress_bar
 
     settings = settings_of(ctx)
     store = store_of(ctx)
