@@ -28,7 +28,6 @@ __all__ = [
     "RecordsWriteReport",
     "enrol_rows_with_records",
     "enrolled_document",
-    "quality_flags_of",
     "sync_records",
 ]
 
@@ -48,13 +47,6 @@ class RecordsWriteReport:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-def quality_flags_of(item: object) -> tuple[str, ...]:
-    """The quality flags of a gallery :class:`DocumentRecord` or :class:`RowOutcome` (none before the gallery
-    recorded them)."""
-    flags = getattr(item, "quality_flags", ())
-    return tuple(str(f) for f in flags) if isinstance(flags, (tuple, list)) else ()
-
-
 def enrolled_document(record: DocumentRecord, photo: bytes | None) -> EnrolledDocument:
     """The records' value of a gallery document (traveller from a ``traveller_ref`` column, else the doc_id)."""
     traveller = next((record.attributes[c] for c in TRAVELLER_COLUMNS if record.attributes.get(c)), None)
@@ -64,7 +56,7 @@ def enrolled_document(record: DocumentRecord, photo: bytes | None) -> EnrolledDo
         citizenship=record.citizenship.strip().upper(),
         traveller_ref=traveller,
         photo=photo,
-        quality_flags=quality_flags_of(record),
+        quality_flags=record.quality_flags,
     )
 
 
