@@ -145,7 +145,7 @@ def test_enroll_exits_1_when_nothing_could_be_enrolled(app: typer.Typer, tmp_pat
     result = CliRunner().invoke(app, ["gallery", "enroll", str(tmp_path / "m.csv"), "--no-progress"])
     assert result.exit_code == 1
     assert "enrolled 0" in result.stdout and "failed to enrol 4" in result.stdout
-    assert "none of the 4 rows tried could be enrolled; commonest reasons:" in result.stderr
+    assert "none of the 4 rows could be enrolled; commonest reasons:" in result.stderr
     assert "3  no face" in result.stderr and "1  image '...' not found" in result.stderr
 
 
@@ -158,7 +158,7 @@ def test_enroll_strict_keeps_the_document_gate_and_exits_1_with_the_reasons(app:
     assert report["enrolled"] == 0 and len(reasons) == 4
     assert any(r.startswith("quality (document):") and "inter_eye_distance" in r for r in reasons)
     assert report["policy"] == "strict"
-    assert "none of the 4 rows tried could be enrolled" in result.stderr
+    assert "none of the 4 rows could be enrolled" in result.stderr
     assert "3  quality (document): inter_eye_distance >= 90" in result.stderr
 
 
@@ -213,3 +213,18 @@ def test_bench_gallery_prints_one_json_list(app: typer.Typer) -> None:
     assert rows[0]["recall_at_1"] == 1.0 and rows[0]["ratio_to_bound"] is not None
     _, _, exc = _run(app, "bench", "gallery", "--indexes", "annoy")
     assert isinstance(exc, ConfigError)
+
+
+def test_a_rerun_over_earlier_failures_still_exits_1_with_the_reasons(app: typer.Typer, tmp_path: Path) -> None:
+    (tmp_path / "img").mkdir()
+    lines = ["doc_id,image,doc_type,citizenship"]
+    for i in range(2):
+        Image.fromarray(np.zeros((200, 200, 3), np.uint8)).save(tmp_path / "img" / f"{i}.png")
+        lines.append(f"D{i},img/{i}.png,P,XYZ")
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["gallery", "enroll", str(tmp_path / "m.csv"), "--no-progress"]
+    first = CliRunner().invoke(app, args)
+    again = CliRunner().invoke(app, args)
+    assert first.exit_code == 1 and again.exit_code == 1, again.output
+    assert "skipped 2" in again.stdout  # decided before under the same policy: not tried again
+    assert "none of the 2 rows could be enrolled" in again.stderr and "2  no face" in again.stderr

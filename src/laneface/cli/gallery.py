@@ -198,7 +198,9 @@ def enroll(
         )
         size = len(gallery)
     reasons = commonest_reasons(report.details)
-    nothing = report.attempted > 0 and report.enrolled + report.replaced == 0
+    failed_before = sum(1 for d in report.details if d.status == "skipped")
+    held = report.enrolled + report.replaced + report.skipped - failed_before
+    nothing = report.rows > 0 and held == 0  # a rerun over earlier failures enrols nothing either
     if as_json:
         emit_json(
             {
@@ -228,7 +230,7 @@ def enroll(
             typer.echo("commonest quality flags: " + "; ".join(f"{req} ({n})" for req, n in flags))
         _echo_records(written)
     if nothing:
-        typer.echo(f"error: none of the {report.attempted} rows tried could be enrolled; commonest reasons:", err=True)
+        typer.echo(f"error: none of the {report.rows} rows could be enrolled; commonest reasons:", err=True)
         for reason, n in reasons:
             typer.echo(f"  {n:>6}  {reason}", err=True)
         raise typer.Exit(1)

@@ -86,6 +86,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 Status = Literal["enrolled", "replaced", "skipped", "failed", "invalid"]
+FAILED_BEFORE = "failed before on the same image"  # a skipped row whose earlier decision was a failure to enrol
 Policy = Literal["flag", "strict"]
 
 # Face size (sqrt of box area) over the largest's from which a face competes for the holder's: a document's
@@ -220,7 +221,10 @@ def _reason_keys(reason: str) -> list[str]:
 def commonest_reasons(outcomes: Iterable[RowOutcome], top: int = 5) -> list[tuple[str, int]]:
     """The ``top`` commonest reasons of the failed and invalid ``outcomes`` with their counts."""
     counts = Counter(
-        key for o in outcomes if o.status in ("failed", "invalid") for key in dict.fromkeys(_reason_keys(o.reason))
+        key
+        for o in outcomes
+        if o.status in ("failed", "invalid") or o.reason.startswith(FAILED_BEFORE)
+        for key in dict.fromkeys(_reason_keys(o.reason.removeprefix(f"{FAILED_BEFORE}: ")))
     )
     return counts.most_common(top)
 
@@ -362,7 +366,7 @@ class Enroller:
             and failed.policy == policy
             and not self.options.retry_failures
         ):
-            return RowOutcome(line, doc_id, "skipped", f"failed before on the same image: {failed.reason}")
+            return RowOutcome(line, doc_id, "skipped", f"{FAILED_BEFORE}: {failed.reason}")
         try:
             face = self._template(image, data)
         except FailureToEnrolError as fte:
@@ -428,6 +432,8 @@ class Enroller:
                 n_flagged += flagged
                 if outcome.status in ("failed", "invalid") or outcome.duplicates or outcome.note or flagged:
                     details.append(outcome)
+                elif outcome.status == "skipped" and outcome.reason.startswith(FAILED_BEFORE):
+                    details.append(outcome)  # a rerun that enrols nothing must still say why
                 if on_row is not None:
                     on_row(outcome)
                 if progress is not None:
