@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -317,6 +318,13 @@ def test_run_post_into_the_real_service_stores_one_crossing_per_passage(
             (data / "outbox" / f"run.db{suffix}").unlink(missing_ok=True)
         again = _run(data, passages, tmp_path / "b.jsonl", "--post", str(client.base_url))
     assert _crossings(served) == [("G-1", "L1", 2), ("G-2", "L1", 2)]
-    assert again.exit_code == 1 and "rejected 2 record(s)" in again.stderr, (
-        "processing again gives other timings: the service refuses another body under the same key, loudly"
-    )
+    # processing again usually gives other timings, and the service refuses another body under the same key,
+    # loudly; a passage whose rounded timings came out equal is an identical replay (200), stored once as well
+    counts = re.search(r"'delivered': (\d+), 'rejected': (\d+)", again.stderr)
+    assert counts is not None, again.stderr
+    delivered, rejected = int(counts.group(1)), int(counts.group(2))
+    assert delivered + rejected == 2
+    if rejected:
+        assert again.exit_code == 1 and f"rejected {rejected} record(s)" in again.stderr, again.stderr
+    else:
+        assert again.exit_code == 0, again.stderr
