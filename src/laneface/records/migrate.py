@@ -7,13 +7,14 @@ migrate its own database without an ``alembic.ini``.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from laneface.errors import DatabaseError
@@ -48,17 +49,53 @@ def current_revision(engine: Engine) -> str | None:
 def _run(engine: Engine, verb: str, revision: str) -> None:
     cfg = _config()
     try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            if verb == "upgrade":
-                command.upgrade(cfg, revision)
-            else:
-                command.downgrade(cfg, revision)
+        if engine.dialect.name == "sqlite":
+            _run_sqlite(engine, cfg, verb, revision)
+        else:
+            with engine.begin() as conn:
+                _migrate(cfg, conn, verb, revision)
     except CommandError as exc:
         raise DatabaseError(f"cannot {verb} to {revision!r}: {exc}") from None
     except SQLAlchemyError as exc:
         raise DatabaseError(f"database {verb} failed: {type(exc).__name__}") from exc
     log.info("records database %sd to %s", verb, revision)
+
+
+def _migrate(cfg: Config, conn: Connection, verb: str, revision: str) -> None:
+    cfg.attributes["connection"] = conn
+    if verb == "upgrade":
+        command.upgrade(cfg, revision)
+    else:
+        command.downgrade(cfg, revision)
+
+
+def _run_sqlite(engine: Engine, cfg: Config, verb: str, revision: str) -> None:
+    """SQLite alters a table by rebuilding it (Alembic's batch mode: copy, drop, rename). With foreign keys
+    enforced, dropping the old table fails on rows that reference it, or cascades their deletion; and the
+    sqlite3 driver does not wrap DDL in a transaction, so a failure would leave a half-migrated file.
+
+    So, on one connection: foreign keys off (a pragma that only changes outside a transaction), one explicit
+    transaction around every migration step, ``PRAGMA foreign_key_check`` before the commit (a violation
+    rolls everything back), then foreign keys on again, as SQLite's own procedure for altering a table."""
+    with engine.connect() as conn:
+        raw: Any = conn.connection.driver_connection
+        saved = raw.isolation_level
+        raw.isolation_level = None  # the driver opens no transaction of its own: BEGIN below is the only one
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                _migrate(cfg, conn, verb, revision)
+                violations = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if violations:
+                    tables = sorted({str(row[0]) for row in violations})
+                    raise DatabaseError(
+                        f"database {verb} to {revision!r} rolled back: {len(violations)} row(s) break a "
+                        f"foreign key in {', '.join(tables)}"
+                    )
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
+            raw.isolation_level = saved
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
