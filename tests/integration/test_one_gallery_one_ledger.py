@@ -308,3 +308,43 @@ def test_opting_out_deletes_the_document_photo(service: tuple[Settings, TestClie
     assert client.get("/v1/documents/D1/history", headers=OFFICER).json()["document"]["has_photo"] is False
     _enrol(client, "D1", _jpeg())  # an opted-out traveller's new photo is not stored either
     assert client.get("/v1/documents/D1/photo", headers=OFFICER).status_code == 404
+
+
+def test_an_enrolment_the_records_refuse_leaves_the_gallery_unchanged(tmp_path: Path) -> None:
+    """409 (the traveller is recorded with another citizenship): the gallery keeps exactly what it had; it
+    was enrolled first, then the records refused."""
+    settings = _settings(tmp_path)
+    made: list[Enroller] = []
+
+    def make() -> Enroller:
+        gallery = Gallery.open(settings.data_dir, MODEL, config=GalleryConfig(backend="exact"))
+        made.append(Enroller(gallery, FakeDetector(), FakeEmbedder(), FakeQuality()))
+        return made[0]
+
+    def snapshot() -> dict[str, tuple[Any, list[float]]]:
+        gallery = made[0].gallery
+        return {doc: (gallery.document(doc), [float(x) for x in t.vector]) for doc, t in gallery.iter_templates()}
+
+    with TestClient(create_app(settings, gallery=ServiceGallery(make), run_scheduler=False)) as client:
+        r = client.post(
+            "/v1/gallery/documents",
+            headers=ADMIN,
+            files={"photo": ("p.png", _png((200, 120, 90)), "image/png")},
+            data={"doc_id": "A1", "doc_type": "passport", "citizenship": "FRA"},
+        )
+        assert r.status_code == 201, r.text
+        before = snapshot()
+        assert list(before) == ["A1"]
+        for data in (
+            {"doc_id": "A1", "doc_type": "passport", "citizenship": "UTO"},  # re-enrolment, other citizenship
+            {"doc_id": "A3", "doc_type": "passport", "citizenship": "UTO", "traveller_ref": "A1"},  # new document
+        ):
+            r = client.post(
+                "/v1/gallery/documents",
+                headers=ADMIN,
+                files={"photo": ("p.png", _png((30, 90, 220)), "image/png")},
+                data=data,
+            )
+            assert r.status_code == 409, r.text
+            assert snapshot() == before, data
+        assert client.get("/v1/documents/A3/history", headers=OFFICER).status_code == 404

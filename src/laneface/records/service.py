@@ -30,7 +30,12 @@ from laneface.records.clock import Clock, system_clock
 from laneface.records.crossings import add_review, get_crossing, list_crossings
 from laneface.records.crypto import BlobCipher, load_or_create_dev_key, parse_key
 from laneface.records.database import make_engine, make_session_factory, safe_url
-from laneface.records.documents import EnrolledDocument, read_document_photo, store_document_photo
+from laneface.records.documents import (
+    EnrolledDocument,
+    flags_json,
+    read_document_photo,
+    store_document_photo,
+)
 from laneface.records.domain import (
     CrossingFilter,
     CrossingView,
@@ -252,14 +257,14 @@ class RecordsService:
         quality_flags: Sequence[str] = (),
         source: str = "api",
     ) -> DocumentView:
-        """Record a document, its traveller and (encrypted) its ``photo``; ``gallery_enroll`` runs inside the
-        transaction, so a gallery failure leaves the records unchanged but for the audit event of the failure.
+        """Record a document, its traveller and (encrypted) its ``photo``; then ``gallery_enroll`` runs, last
+        inside the transaction: a document the records refuse (a conflict) never reaches the gallery, and a
+        gallery failure rolls the records back (but for the audit event of the failure).
         ``gallery_enroll`` may return the enrolment's quality flags (else ``quality_flags`` are recorded)."""
         try:
-            with self.sessions.begin() as session:
-                flags: Sequence[str] = quality_flags
-                if gallery_enroll is not None:
-                    flags = gallery_enroll() or quality_flags
+            # the write (SQLite: the database's one writer) is held through the gallery's enrolment: queue
+            # this process's other writers on the lock rather than on SQLite's busy handler
+            with self._write_lock or contextlib.nullcontext(), self.sessions.begin() as session:
                 view = upsert_document(
                     session,
                     doc_id=doc_id,
@@ -268,14 +273,20 @@ class RecordsService:
                     traveller_ref=traveller_ref,
                     opt_out=opt_out,
                     now=self.clock(),
-                    quality_flags=flags,
+                    quality_flags=quality_flags,
                 )
+                document = session.scalar(select(Document).where(Document.doc_id == doc_id))
+                assert document is not None  # upsert_document just wrote it
                 if photo is not None and not view.biometric_opt_out:
-                    document = session.scalar(select(Document).where(Document.doc_id == doc_id))
-                    assert document is not None  # upsert_document just wrote it
                     store_document_photo(session, self.cipher, document, photo, now=self.clock())
                     session.flush()
                     view = replace(view, has_photo=True)
+                if gallery_enroll is not None:
+                    flags = gallery_enroll()
+                    if flags:
+                        document.quality_flags_json = flags_json(flags)
+                        session.flush()
+                        view = replace(view, quality_flags=tuple(flags))
                 record_event(
                     session,
                     at=self.clock(),
