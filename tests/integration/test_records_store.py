@@ -293,3 +293,65 @@ def test_ledger_entry_is_unique_per_occupant(records: RecordsService) -> None:
     records.review(occ.id, decision="confirmed", doc_id="D1", note=None, actor=OFFICER)
     with records.sessions() as s:
         assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+
+
+def test_a_re_enrolment_without_a_photo_keeps_only_the_gallerys_own_image(records: RecordsService) -> None:
+    """The stored document photo stays beside the gallery's template only while it is the very image the
+    gallery enrolled (same sha256); a re-enrolment from another image without a photo removes it, as does
+    an enrolment that opts the traveller out."""
+    import hashlib
+
+    from laneface.records.documents import EnrolledDocument
+
+    def has_photo(doc: str) -> bool:
+        return bool(records.document_history(doc).document.has_photo)
+
+    first = jpeg(1)
+    records.enroll_document(
+        doc_id="D1",
+        doc_type="passport",
+        citizenship="FRA",
+        traveller_ref=None,
+        opt_out=None,
+        actor=ADMIN,
+        photo=first,
+    )
+    assert has_photo("D1")
+    same = EnrolledDocument("D1", "passport", "FRA", image_sha256=hashlib.sha256(first).hexdigest())
+    assert records.record_enrolment(same, actor=ADMIN).has_photo  # a rerun over the same image keeps it
+    assert has_photo("D1")
+    other = EnrolledDocument("D1", "passport", "FRA", image_sha256=hashlib.sha256(jpeg(200)).hexdigest())
+    assert not records.record_enrolment(other, actor=ADMIN).has_photo  # re-enrolled from another image
+    assert not has_photo("D1")
+    records.enroll_document(
+        doc_id="D1",
+        doc_type="passport",
+        citizenship="FRA",
+        traveller_ref=None,
+        opt_out=None,
+        actor=ADMIN,
+        photo=first,
+    )
+    records.enroll_document(  # no image digest at all: the stored photo cannot be shown to be the gallery's
+        doc_id="D1", doc_type="passport", citizenship="FRA", traveller_ref=None, opt_out=None, actor=ADMIN
+    )
+    assert not has_photo("D1")
+    records.enroll_document(
+        doc_id="D1",
+        doc_type="passport",
+        citizenship="FRA",
+        traveller_ref=None,
+        opt_out=None,
+        actor=ADMIN,
+        photo=first,
+    )
+    view = records.enroll_document(
+        doc_id="D1",
+        doc_type="passport",
+        citizenship="FRA",
+        traveller_ref=None,
+        opt_out=True,
+        actor=ADMIN,
+        photo=first,
+    )
+    assert not view.has_photo and not has_photo("D1")

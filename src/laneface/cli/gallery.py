@@ -47,7 +47,8 @@ def _open_records(settings: Settings, insecure_dev: bool) -> tuple[RecordsServic
     if settings.privacy.encryption_key is None and not insecure_dev:
         note = (
             "document photos are not stored for adjudication: privacy.encryption_key is not set "
-            "(LANEFACE_PRIVACY__ENCRYPTION_KEY; `laneface keys generate` makes one; --insecure-dev for development)"
+            "(LANEFACE_PRIVACY__ENCRYPTION_KEY; `laneface keys generate` makes one; --insecure-dev for development), "
+            "and photos stored earlier cannot be checked against the gallery's images, so they are removed"
         )
         cipher = None
     else:
@@ -330,7 +331,8 @@ def sync_records_command(
 
     settings = settings_of(ctx)
     mv = _model_version_in(settings, model_version)
-    records, photos_note = _open_records(settings, insecure_dev) if manifest else _open_records_plain(settings)
+    # the key also shows a photo stored earlier to be the gallery's image (kept); without it none can be
+    records, photos_note = _open_records(settings, insecure_dev)
     if photos_note:
         typer.echo(f"warning: {photos_note}", err=True)
     with contextlib.closing(records), Gallery.open(settings.data_dir, mv, create=False) as gallery:
@@ -340,18 +342,6 @@ def sync_records_command(
         emit_json(_records_summary(report))
     else:
         _echo_records(report)
-
-
-def _open_records_plain(settings: Settings) -> tuple[RecordsService, str]:
-    from laneface.records.service import RecordsService
-
-    records = RecordsService.open(settings, None)
-    try:
-        records.prepare_schema()
-    except BaseException:
-        records.close()
-        raise
-    return records, ""
 
 
 def calibrate_command(

@@ -3,6 +3,7 @@ with the lane's best shot, deleted with the document's biometric data."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -22,6 +23,7 @@ __all__ = [
     "DOCUMENT_PHOTO",
     "EnrolledDocument",
     "check_document_fields",
+    "drop_stale_photo",
     "flags_json",
     "photo_content_type",
     "photo_context",
@@ -45,7 +47,8 @@ _CITIZENSHIP = re.compile(r"^[A-Z]{3}$")
 @dataclass(frozen=True)
 class EnrolledDocument:
     """What the records keep of one gallery enrolment: the document, its traveller (default: the doc_id), the
-    photo (``None``: not stored) and the enrolment's quality flags."""
+    photo (``None``: not stored), the enrolment's quality flags and the sha256 of the image the gallery
+    enrolled (``""``: unknown; without a photo, a stored photo of that very image is kept, any other goes)."""
 
     doc_id: str
     doc_type: str
@@ -53,6 +56,7 @@ class EnrolledDocument:
     traveller_ref: str | None = None
     photo: bytes | None = None
     quality_flags: tuple[str, ...] = ()
+    image_sha256: str = ""
 
 
 def check_document_fields(doc_id: str, doc_type: str, citizenship: str) -> None:
@@ -101,6 +105,24 @@ def store_document_photo(
             id=photo_id, document=document, created_at=now, key_id=key_id, content_type=media, ciphertext=sealed
         )
     )
+
+
+def drop_stale_photo(session: Session, cipher: BlobCipher | None, document: Document, image_sha256: str) -> None:
+    """A re-enrolment without a photo: keep the stored photo only when it is shown to be the very image the
+    gallery enrolled (``image_sha256``); one that cannot be shown so (no digest, no key to read it, another
+    image) goes, for an officer must never adjudicate against a photo that is not the gallery's."""
+    existing = session.scalar(select(DocumentPhoto).where(DocumentPhoto.document_id == document.id))
+    if existing is None:
+        return
+    if image_sha256 and cipher is not None:
+        try:
+            data = cipher.decrypt(existing.key_id, existing.ciphertext, photo_context(existing.id))
+        except EncryptionError:
+            data = b""
+        if hashlib.sha256(data).hexdigest() == image_sha256:
+            return
+    session.delete(existing)
+    session.flush()
 
 
 def read_document_photo(

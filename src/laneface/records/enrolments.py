@@ -57,6 +57,7 @@ def enrolled_document(record: DocumentRecord, photo: bytes | None) -> EnrolledDo
         traveller_ref=traveller,
         photo=photo,
         quality_flags=record.quality_flags,
+        image_sha256=record.image_sha256,
     )
 
 

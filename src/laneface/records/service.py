@@ -32,6 +32,7 @@ from laneface.records.crypto import BlobCipher, load_or_create_dev_key, parse_ke
 from laneface.records.database import make_engine, make_session_factory, safe_url
 from laneface.records.documents import (
     EnrolledDocument,
+    drop_stale_photo,
     flags_json,
     read_document_photo,
     store_document_photo,
@@ -50,7 +51,7 @@ from laneface.records.retention import PurgeReport, effective_rules, purge, repl
 from laneface.records.review_queue import QUEUED_DECISIONS, QueueDecision, ReviewQueuePage, review_queue
 from laneface.records.rotation import RotationReport, rotate_blobs
 from laneface.records.stats import GroupKey, StatsRow, compute_stats
-from laneface.records.tables import AuditEvent, Document
+from laneface.records.tables import AuditEvent, Document, DocumentPhoto
 from laneface.records.travellers import mark_removed, set_opt_out, upsert_document
 from laneface.records.trends import ReviewDay, RowCaptureDay, capture_by_row, review_days
 
@@ -256,11 +257,13 @@ class RecordsService:
         photo: bytes | None = None,
         quality_flags: Sequence[str] = (),
         source: str = "api",
+        image_sha256: str = "",
     ) -> DocumentView:
         """Record a document, its traveller and (encrypted) its ``photo``; then ``gallery_enroll`` runs, last
         inside the transaction: a document the records refuse (a conflict) never reaches the gallery, and a
         gallery failure rolls the records back (but for the audit event of the failure).
-        ``gallery_enroll`` may return the enrolment's quality flags (else ``quality_flags`` are recorded)."""
+        ``gallery_enroll`` may return the enrolment's quality flags (else ``quality_flags`` are recorded).
+        Without a ``photo`` a stored one stays only if it is the image the gallery enrolled (``image_sha256``)."""
         try:
             # the write (SQLite: the database's one writer) is held through the gallery's enrolment: queue
             # this process's other writers on the lock rather than on SQLite's busy handler
@@ -277,10 +280,18 @@ class RecordsService:
                 )
                 document = session.scalar(select(Document).where(Document.doc_id == doc_id))
                 assert document is not None  # upsert_document just wrote it
-                if photo is not None and not view.biometric_opt_out:
+                if view.biometric_opt_out:
+                    drop_stale_photo(session, None, document, "")  # no photo is kept for a traveller who refuses
+                elif photo is not None:
                     store_document_photo(session, self.cipher, document, photo, now=self.clock())
                     session.flush()
-                    view = replace(view, has_photo=True)
+                else:
+                    drop_stale_photo(session, self._cipher, document, image_sha256)
+                view = replace(
+                    view,
+                    has_photo=session.scalar(select(DocumentPhoto.id).where(DocumentPhoto.document_id == document.id))
+                    is not None,
+                )
                 if gallery_enroll is not None:
                     flags = gallery_enroll()
                     if flags:
@@ -322,6 +333,7 @@ class RecordsService:
             photo=document.photo,
             quality_flags=document.quality_flags,
             source=source,
+            image_sha256=document.image_sha256,
         )
 
     def record_enrolment_failure(
