@@ -328,3 +328,27 @@ def test_run_post_into_the_real_service_stores_one_crossing_per_passage(
         assert again.exit_code == 1 and f"rejected {rejected} record(s)" in again.stderr, again.stderr
     else:
         assert again.exit_code == 0, again.stderr
+
+
+def test_an_unreadable_best_shot_refuses_its_passage_with_the_reason(
+    tmp_path: Path, data: Path, passages: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shots, out = tmp_path / "shots", tmp_path / "r.jsonl"
+    assert _run(data, passages, out, "--save-shots", str(shots)).exit_code == 0
+    locked = shot_file(shots, "L1", "G-1", 1)
+    assert locked.is_file()
+    read_bytes = Path.read_bytes
+
+    def guarded(self: Path) -> bytes:
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", guarded)
+    result = _import(data, str(out), "--shots", str(shots), "--json")
+    assert result.exit_code == 1, (result.output, result.exception)
+    report = json.loads(result.stdout)
+    assert report["imported"] == 1
+    assert [(r["passage_id"], r["lane"]) for r in report["refused"]] == [("G-1", "L1")]
+    assert "cannot be read (PermissionError" in report["refused"][0]["error"]
+    assert _crossings(data) == [("G-2", "L1", 2)]

@@ -190,7 +190,10 @@ def _jpegs(line: PassageLine, shots_dir: Path | None) -> dict[int, bytes]:
         except ValueError:
             return {}
         if path.is_file():
-            out[o["occupant_id"]] = path.read_bytes()
+            try:
+                out[o["occupant_id"]] = path.read_bytes()
+            except OSError as exc:
+                raise InputError(f"best shot {path} cannot be read ({exc.__class__.__name__}: {exc})") from None
     return out
 
 
@@ -206,7 +209,13 @@ def store_lines(
     report = ImportReport(failed=list(results.errors))
     total = len(results.passages)
     for done, (n, line) in enumerate(results.passages, start=1):
-        _store(records, line_body(line, _jpegs(line, shots_dir)), n, report, actor)
+        try:
+            jpegs = _jpegs(line, shots_dir)
+        except InputError as exc:  # an unreadable best shot: this passage is refused, the others go on
+            report.refused.append(ErrorEntry(n, line["passage_id"], line["lane"], str(exc)))
+            logger.warning("%s/%s refused: %s", line["lane"], line["passage_id"], exc)
+        else:
+            _store(records, line_body(line, jpegs), n, report, actor)
         if progress is not None:
             progress(done, total)
     return report
