@@ -4,12 +4,17 @@ Simulated passages (both directions) are rendered from a face set, their travell
 enrolled into the gallery and the records, the lane pipeline processes every passage, and each crossing is
 stored in the records database of the data directory, as a lane would post it. ``--serve`` then starts the
 service on loopback with development keys, so the dashboard shows what the demo stored.
+
+It writes into the data directory's own records database and gallery (not a copy): run it with
+``--data-dir`` on a scratch directory to keep a real deployment's records apart. Its simulated passages go to
+``<data dir>/demo/passages``, which each run empties first.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,15 +30,26 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from laneface.config import Settings
+    from laneface.gallery.store import Gallery
     from laneface.models import ModelStore
     from laneface.pipeline.passages import PassageOutcome
     from laneface.records.service import RecordsService
 
-__all__ = ["DemoRow", "demo_app", "demo_command", "find_face_set", "summary_table"]
+__all__ = [
+    "DemoRow",
+    "demo_app",
+    "demo_command",
+    "demo_failure",
+    "find_face_set",
+    "records_lines",
+    "summary_table",
+]
 
 log = logging.getLogger(__name__)
 
 DEMO_DIR = "demo"
+PASSAGES_DIR = "passages"  # the demo's own scratch folder under DEMO_DIR, emptied by each run
+STORED, ALREADY, CONFLICT = "stored", "already stored", "conflict"
 DEMO_LANE_ACTOR = "demo-lane"
 SPACING = timedelta(minutes=3)  # the demo's passages are re-timed to the last minutes, so "today" shows them
 FACE_SET_HINT = "../shared/data/lfw/lfw-deepfunneled"
@@ -68,7 +84,7 @@ class DemoRow:
     occupants: int  # faces the lane found
     captured: int  # of those, with a best shot that met the quality profile
     identified: int  # matched to a document (1:few in the lane's documents, else 1:N)
-    stored: str  # "stored", "already stored", or the error
+    stored: str  # STORED, ALREADY (the same body was stored before), "conflict: ..." or "not stored: ..."
     error: str | None = None
 
     @property
@@ -146,30 +162,86 @@ def _store(records: RecordsService, outcome: PassageOutcome) -> str:
 
     report = store_results(records, [outcome.unwrap()], actor=Actor(DEMO_LANE_ACTOR, "lane"))
     if report.imported:
-        return "stored"
-    if report.already or report.conflicts:
-        return "already stored"  # an earlier demo run stored this passage_id on this lane
+        return STORED
+    if report.already:
+        return ALREADY  # an earlier demo run stored this very body under this passage_id and lane
+    if report.conflicts:  # an earlier run stored another result under the same key: the records keep that one
+        return f"{CONFLICT}: {report.conflicts[0].error}"
     problems = report.refused or report.failed
     return f"not stored: {problems[0].error}" if problems else "not stored"
 
 
-def _enrol(settings: Settings, store: ModelStore, records: RecordsService, manifest: Path) -> tuple[int, int, int]:
+def records_lines(rows: Sequence[DemoRow]) -> list[str]:
+    """The summary's records and ledger lines: what this run stored, what an earlier run had stored
+    identically, what conflicts with an earlier run's result, and what could not be stored."""
+    stored = [r for r in rows if r.stored == STORED]
+    already = [r for r in rows if r.stored == ALREADY]
+    conflicts = sum(r.stored.startswith(CONFLICT) for r in rows)
+    other = len(rows) - len(stored) - len(already) - conflicts
+    parts = [f"records    {len(stored)} crossings stored"]
+    if already:
+        parts.append(f"{len(already)} already stored identically by an earlier demo run")
+    if conflicts:  # processing again gives other timings: the records keep the first result of a passage
+        parts.append(f"{conflicts} not stored again: an earlier demo run's different result for the passage is kept")
+    if other:
+        parts.append(f"{other} not stored")
+    ledger = f"ledger     {sum(r.identified for r in stored)} travellers' crossings confirmed automatically"
+    if already:
+        ledger += f" ({sum(r.identified for r in already)} more by an earlier demo run)"
+    return [", ".join(parts), ledger + "; the rest wait for an officer"]
+
+
+def demo_failure(rows: Sequence[DemoRow]) -> str | None:
+    """Why the demo failed (exit 1), or None: every passage failed, or none of its passages has a crossing in
+    the records. A rerun succeeds: its passages are there, stored identically before or (a conflict: other
+    timings, same passage) kept from the earlier run."""
+    if not rows:
+        return "no passage was processed"
+    if all(r.error is not None for r in rows):
+        return "every passage failed"
+    if not any(r.stored in (STORED, ALREADY) or r.stored.startswith(CONFLICT) for r in rows):
+        return "no crossing could be stored in the records"
+    return None
+
+
+def _scratch(out: Path) -> Path:
+    """The demo's own scratch folder of simulated passages, emptied: a passage an earlier run (another seed,
+    more passages) left there would otherwise be processed again."""
+    sim_dir = out / PASSAGES_DIR
+    if sim_dir.is_symlink() or sim_dir.is_file():
+        sim_dir.unlink()
+    elif sim_dir.is_dir():
+        shutil.rmtree(sim_dir)
+    return sim_dir
+
+
+def _enrolled_in(gallery: Gallery, doc_ids: set[str]) -> tuple[set[str], set[str]]:
+    """Of ``doc_ids``, those the gallery holds, and those of them with quality flags."""
+    enrolled = {d for d in doc_ids if gallery.document(d) is not None}
+    flagged = {r.doc_id for r in gallery.flagged_documents() if r.doc_id in enrolled}
+    return enrolled, flagged
+
+
+def _enrol(
+    settings: Settings, store: ModelStore, records: RecordsService, manifest: Path
+) -> tuple[set[str], set[str], set[str]]:
     """Enrol the manifest's document photos into the gallery and the records with the default policy (one
-    usable face enrols; what the document profile finds short is a quality flag); (enrolled, flagged, rows)."""
+    usable face enrols; what the document profile finds short is a quality flag); the doc_ids (enrolled,
+    flagged, in the manifest): a document the gallery holds counts once, however many manifests name it."""
     from laneface.api.gallery_service import enroller_from_settings
     from laneface.gallery.manifest import count_rows, read_manifest
     from laneface.records.enrolments import enrol_rows_with_records
 
     enroller = enroller_from_settings(settings, store)
     try:
-        report, _ = enrol_rows_with_records(
+        enrol_rows_with_records(
             enroller, records, read_manifest(manifest), manifest=str(manifest), total=count_rows(manifest)
         )
-        doc_ids = {row.doc_id for row in read_manifest(manifest)}
-        flagged = sum(1 for record in enroller.gallery.flagged_documents() if record.doc_id in doc_ids)
+        doc_ids = {row.doc_id for row in read_manifest(manifest) if row.doc_id}
+        enrolled, flagged = _enrolled_in(enroller.gallery, doc_ids)
     finally:
         enroller.gallery.close()
-    return report.enrolled + report.replaced + report.skipped, flagged, report.rows
+    return enrolled, flagged, doc_ids
 
 
 def demo_command(
@@ -187,7 +259,11 @@ def demo_command(
 ) -> None:
     """The whole product in a minute: simulate passages in both directions, enrol their travellers' documents,
     run the lane pipeline, store each crossing in the records of the data directory, and print a summary.
-    With --serve, the service and its dashboard show what was stored."""
+    With --serve, the service and its dashboard show what was stored.
+
+    It writes into the data directory's own records database and gallery: use --data-dir (before `demo`)
+    on a scratch directory to keep a deployment's records apart. Exit 1 when every passage failed or no
+    crossing could be stored."""
     import cv2
 
     from laneface.gallery.store import gallery_dir
@@ -201,7 +277,7 @@ def demo_command(
     store = store_of(ctx)
     faces = find_face_set(lfw_dir)
     out = settings.data_dir / DEMO_DIR
-    sim_dir = out / "passages"
+    sim_dir = _scratch(out)
     cv2.setNumThreads(1)
     say = typer.echo
 
@@ -224,10 +300,12 @@ def demo_command(
     try:
         records.prepare_schema()
         say(f"2/4 enrolling {documents} document photos ...", err=True)
-        enrolled, flagged, total = 0, 0, 0
+        enrolled: set[str] = set()
+        flagged: set[str] = set()
+        named: set[str] = set()
         for manifest in manifests:
-            counts = _enrol(settings, store, records, manifest)
-            enrolled, flagged, total = enrolled + counts[0], flagged + counts[1], total + counts[2]
+            ids = _enrol(settings, store, records, manifest)
+            enrolled, flagged, named = enrolled | ids[0], flagged | ids[1], named | ids[2]
         say("3/4 running the lane pipeline ...", err=True)
         pipeline = LanePipeline.from_settings(settings, store)
         rows: list[DemoRow] = []
@@ -239,7 +317,6 @@ def demo_command(
                 log.info("%s: %s", outcome.directory.name, rows[-1].result)
                 bar(done, len(dirs))
         say("4/4 stored in the records", err=True)
-        confirmed = sum(r.identified for r in rows if r.error is None)
     finally:
         records.close()
     model_version = pipeline.embedder.model_version
@@ -247,11 +324,9 @@ def demo_command(
     for line in summary_table(rows):
         say(line)
     say("")
-    say(f"documents  {enrolled} of {total} enrolled ({flagged} with quality flags)")
-    stored = sum(r.stored == "stored" for r in rows)
-    kept = sum(r.stored == "already stored" for r in rows)
-    say(f"records    {stored} crossings stored" + (f", {kept} kept from an earlier demo run" if kept else ""))
-    say(f"ledger     {confirmed} travellers' crossings confirmed automatically; the rest wait for an officer")
+    say(f"documents  {len(enrolled)} of {len(named)} enrolled ({len(flagged)} with quality flags)")
+    for line in records_lines(rows):
+        say(line)
     say(f"models     detector {pipeline.detector.name}, recognizer {model_version} (embedded defaults)")
     say("           stronger: `laneface models list`; YuNet finds smaller faces than dlib HOG: put its file in")
     say("           --models-dir DIR or fetch it with `laneface models pull yunet --base-url MIRROR` (sha256 checked);")
@@ -260,6 +335,10 @@ def demo_command(
     say(f"           results  {results}")
     say(f"           gallery  {gallery_dir(settings.data_dir, model_version)}")
     say(f"           records  {settings.database_url}")
+    failure = demo_failure(rows)
+    if failure is not None:
+        typer.echo(f"error: {failure}", err=True)
+        raise typer.Exit(1)
     if serve:
         _serve(ctx, settings, port)
     else:
