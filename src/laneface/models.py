@@ -299,7 +299,7 @@ def load_specs_file(path: Path) -> tuple[ModelSpec, ...]:
         backend = "yunet"
         file = "/opt/agency/models/yunet_n_640_640.onnx"   # absolute, or relative to a models directory
         sha256 = "<64 hex digits>"
-        licence = "MIT"
+        licence = "Apache-2.0"
         use = "commercial"
         input_size = [640, 640]      # retinaface/scrfd: the network input (multiples of 32)
         score_threshold = 0.6
