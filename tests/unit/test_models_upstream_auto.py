@@ -334,3 +334,15 @@ def test_auto_embedder_templates_carry_the_resolved_model_version(
     assert [s.name for s in built] == ["sface"]
     assert emb.model_version == SPECS["sface"].model_version
     assert "auto" not in emb.model_version
+
+
+def test_every_auto_embedder_has_shipped_thresholds_for_its_model_version() -> None:
+    """`auto` may pick any of these: matching with it must work without running `laneface calibrate`."""
+    from laneface.gallery.thresholds import load_thresholds
+
+    table = load_thresholds(None)
+    for name in EMBEDDER_AUTO_ORDER:
+        ts = table.get(SPECS[name].model_version)
+        assert ts.comparisons > 10**7, name
+        assert 0.0 < ts.at_fmr(1e-3) < ts.at_fmr(1e-5) < 1.0, name
+        assert ts.fpir is not None, name
