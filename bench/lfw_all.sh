@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every detector x embedder pair on LFW View-2 (full 10 folds where CPU time allows, fold 1 otherwise).
-# Usage: bash bench/lfw_all.sh OUT_DIR   (two jobs in parallel, one thread each; about 50 minutes on 2 cores)
+# Usage: bash bench/lfw_all.sh OUT_DIR   (three jobs in parallel, one thread each)
 set -u
 out=${1:-out/lfw}
 shared=${SHARED:-../shared}
@@ -28,5 +28,13 @@ run() { laneface --models-dir "$shared/models" eval lfw --lfw-dir "$lfw" --pairs
   run fold1 "$fold1" dlib-hog dlib-resnet
   run fold1 "$fold1" yunet dlib-resnet
   run fold1 "$fold1" dlib-cascade dlib-resnet
+) &
+(  # issue 16: SFace and YuNet-n
+  run full "$full" yunet-n sface
+  run full "$full" yunet-n sface+flip
+  run full "$full" yunet sface
+  run full "$full" dlib-hog sface
+  run full "$full" yunet-n mobilefacenet
+  run full "$full" yunet-n dlib-resnet
 ) &
 wait

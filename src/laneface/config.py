@@ -70,7 +70,11 @@ class DetectionSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
-    embedder: str = Field(default="dlib-resnet", description="Recognizer (face template) model name.")
+    embedder: str = Field(
+        default="auto",
+        description="Recognizer (face template) model name, or 'auto': SFace when its file is present, else dlib "
+        "ResNet (PyPI). Templates record the resolved model's version.",
+    )
     batch_size: int = Field(default=32, ge=1, le=1024)
     refine_landmarks: bool = Field(
         default=True, description="dlib ResNet: refine landmarks with dlib's 5-point model and use dlib's face chip."

@@ -8,8 +8,8 @@ preprocessing and licence. :class:`ModelStore` finds a spec's file, in this orde
 3. an installed PyPI package that ships it (``face_recognition_models``),
 
 and verifies its sha256 before any backend reads it. Nothing is downloaded at run time: ``pull`` is an
-explicit command that fetches from a configurable base URL and verifies the checksum before keeping
-the file.
+explicit command that fetches from a configurable base URL (a mirror) or, without one, from the spec's
+official upstream location (``upstream_url``), and verifies the checksum before keeping the file.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class ModelSpec:
     package_file: str | None = None  # path inside that package
     remote_file: str | None = None  # path under the pull base URL (defaults to `file`)
     remote_sha256: str | None = None  # checksum of the remote file if it differs (compressed)
+    upstream_url: str | None = None  # the publisher's URL of the remote file: what `pull` fetches without a base URL
     compression: Literal["bz2"] | None = None
     embedding_dim: int | None = None
     alignment: str | None = None  # alignment template name, for embedders
@@ -96,6 +97,10 @@ class LocatedModel:
 
 
 _ARCFACE_PRE: dict[str, object] = {"color": "RGB", "mean": 127.5, "std": 127.5, "layout": "NCHW"}
+#: SFace normalises inside its graph: it takes RGB 0-255 as is
+_RAW_RGB_PRE: dict[str, object] = {"color": "RGB", "mean": 0.0, "std": 1.0, "layout": "NCHW"}
+_OPENCV_ZOO = "https://github.com/opencv/opencv_zoo/raw/main/models"
+_YUNET_TRAIN = "https://github.com/ShiqiYu/libfacedetection.train/raw/master/onnx"
 
 BUILTIN_SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -147,15 +152,29 @@ BUILTIN_SPECS: tuple[ModelSpec, ...] = (
         description="dlib MMOD CNN face detector",
     ),
     ModelSpec(
+        name="yunet-n",
+        version="n-dynamic",
+        kind="detector",
+        backend="yunet",
+        file="yunet/yunet_n_dynamic.onnx",
+        sha256=("104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12",),
+        licence="Apache-2.0",
+        use="commercial",
+        upstream_url=f"{_YUNET_TRAIN}/yunet_n_dynamic.onnx",
+        description="YuNet-n (libfacedetection.train) via cv2.FaceDetectorYN, any input size: the larger YuNet, "
+        "finds smaller faces than YuNet-s. Upstream: the onnx/ folder of ShiqiYu/libfacedetection.train",
+    ),
+    ModelSpec(
         name="yunet",
         version="2023mar",
         kind="detector",
         backend="yunet",
         file="yunet/face_detection_yunet_2023mar.onnx",
         sha256=("8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",),
-        licence="MIT",
+        licence="Apache-2.0",
         use="commercial",
-        description="YuNet (OpenCV zoo) via cv2.FaceDetectorYN, any input size",
+        upstream_url=f"{_OPENCV_ZOO}/face_detection_yunet/face_detection_yunet_2023mar.onnx",
+        description="YuNet-s (OpenCV Zoo) via cv2.FaceDetectorYN, any input size",
     ),
     ModelSpec(
         name="yunet-2026may",
@@ -164,9 +183,10 @@ BUILTIN_SPECS: tuple[ModelSpec, ...] = (
         backend="yunet",
         file="yunet/face_detection_yunet_2026may.onnx",
         sha256=("ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0",),
-        licence="MIT",
+        licence="Apache-2.0",
         use="commercial",
-        description="YuNet, newer release",
+        description="YuNet-s, the same weights re-exported with a dynamic input size; no upstream location is "
+        "known (pull it from a mirror with --base-url)",
     ),
     ModelSpec(
         name="retinaface",
@@ -222,6 +242,23 @@ BUILTIN_SPECS: tuple[ModelSpec, ...] = (
         alignment="arcface_112",
         description="MobileFaceNet 128-d (ArcFace-style input)",
     ),
+    ModelSpec(
+        name="sface",
+        version="2021dec",
+        kind="embedder",
+        backend="onnx-arcface",
+        file="sface/face_recognition_sface_2021dec.onnx",
+        sha256=("0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79",),
+        licence="Apache-2.0",
+        use="commercial",
+        input_size=(112, 112),
+        preprocessing=_RAW_RGB_PRE,
+        embedding_dim=128,
+        alignment="arcface_112",
+        upstream_url=f"{_OPENCV_ZOO}/face_recognition_sface/face_recognition_sface_2021dec.onnx",
+        description="SFace (OpenCV Zoo) 128-d, ArcFace 5-point alignment at 112x112, batch fixed at 1. Training "
+        "data not stated by the publisher (the SFace paper trained on MS1M-derived sets)",
+    ),
 )
 
 
@@ -262,7 +299,7 @@ def load_specs_file(path: Path) -> tuple[ModelSpec, ...]:
         backend = "yunet"
         file = "/opt/agency/models/yunet_n_640_640.onnx"   # absolute, or relative to a models directory
         sha256 = "<64 hex digits>"
-        licence = "MIT"
+        licence = "Apache-2.0"
         use = "commercial"
         input_size = [640, 640]      # retinaface/scrfd: the network input (multiples of 32)
         score_threshold = 0.6
@@ -305,6 +342,8 @@ def _check_spec(spec: ModelSpec, where: str) -> None:
         raise ConfigError(
             f"{what}: backend {spec.backend!r} cannot read a {spec.kind}; {spec.kind} backends: {', '.join(backends)}"
         )
+    if spec.upstream_url is not None and not str(spec.upstream_url).startswith(("http://", "https://")):
+        raise ConfigError(f"{what}: upstream_url must start with http:// or https://, got {spec.upstream_url!r}")
     if spec.use not in ("commercial", "evaluation-only"):
         raise ConfigError(f"{what}: use must be 'commercial' or 'evaluation-only', got {spec.use!r}")
     if spec.input_size is not None and (
@@ -487,13 +526,29 @@ class ModelStore:
         self._verified[key] = digest
         return digest
 
-    def pull(self, name: str, base_url: str, *, timeout_s: float = 60.0, force: bool = False) -> LocatedModel:
-        """Download ``name`` from ``base_url`` into the pull directory, verifying checksums before keeping it."""
-        if not base_url.startswith(("http://", "https://")):
+    def pull(
+        self, name: str, base_url: str | None = None, *, timeout_s: float = 60.0, force: bool = False
+    ) -> LocatedModel:
+        """Download ``name`` into the pull directory, verifying checksums before keeping it.
+
+        From ``base_url`` (a mirror: ``<base_url>/<remote_file>``) when given, else from the spec's official
+        ``upstream_url``; a spec without one needs a base URL."""
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base URL must start with http:// or https://, got {base_url!r}")
         if self.pull_dir is None:
             raise ConfigError("no directory to download models into")
         spec = self.spec(name)
+        if base_url is not None:
+            url = base_url.rstrip("/") + "/" + (spec.remote_file or spec.file)
+        elif spec.upstream_url is not None:
+            url = spec.upstream_url
+        else:
+            raise ConfigError(
+                f"model {name!r} has no known upstream location: pass --base-url (a mirror that serves "
+                f"{spec.remote_file or spec.file}) or set LANEFACE_MODELS__BASE_URL"
+            )
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"model {name!r}: upstream URL must start with http:// or https://, got {url!r}")
         dest = self.pull_dir / spec.file
         if dest.is_file() and not force:
             existing = LocatedModel(spec, dest, "directory")
@@ -502,8 +557,6 @@ class ModelStore:
             except ChecksumError as exc:
                 raise ChecksumError(f"{exc}; pull again with --force to replace it") from None
             return existing
-        remote = spec.remote_file or spec.file
-        url = base_url.rstrip("/") + "/" + remote
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
         h = hashlib.sha256()

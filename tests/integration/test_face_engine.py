@@ -65,7 +65,7 @@ def test_no_face_sample_gives_no_detection(store, name) -> None:
 
 
 def test_auto_prefers_onnx_when_present_and_dlib_otherwise(store, tmp_path) -> None:
-    assert resolve_detector_name("auto", store) == "yunet"
+    assert resolve_detector_name("auto", store) == "yunet-n"  # the strongest licence-clean detector present
     bare = ModelStore([tmp_path])
     assert resolve_detector_name("auto", bare) == "dlib-hog"
     with pytest.raises(UnknownComponentError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -34,9 +36,9 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def mirror_url() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(MODELS)))
+@contextlib.contextmanager
+def _serve(directory: Path) -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -45,6 +47,12 @@ def mirror_url() -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def mirror_url() -> Iterator[str]:
+    with _serve(MODELS) as url:
+        yield url
 
 
 def test_mirror_holds_the_required_models() -> None:
@@ -135,9 +143,30 @@ def test_cli_pull_404_is_one_error_line(tmp_path: Path, mirror_url: str) -> None
 
 
 @needs_cli
-def test_cli_pull_without_base_url_is_one_error_line(tmp_path: Path) -> None:
-    result = _run_cli(["--models-dir", str(tmp_path / "m"), "models", "pull", "yunet"], tmp_path / "data")
+def test_cli_pull_without_base_url_or_upstream_is_one_error_line(tmp_path: Path) -> None:
+    assert SPECS["yunet-2026may"].upstream_url is None  # no known publisher location: a mirror is needed
+    result = _run_cli(["--models-dir", str(tmp_path / "m"), "models", "pull", "yunet-2026may"], tmp_path / "data")
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert result.stderr.startswith("error:"), result.stderr
-    assert "base URL" in result.stderr
+    assert "--base-url" in result.stderr
+    assert "upstream" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["sface", "yunet-n", "yunet"])
+def test_pull_real_model_from_its_upstream_path(tmp_path: Path, name: str) -> None:
+    """The publisher's site stood in for by the local server: the file at the spec's upstream path (after the
+    host) is the real model, pulled without a base URL and verified."""
+    from urllib.parse import urlsplit
+
+    spec = SPECS[name]
+    assert spec.upstream_url is not None
+    upstream_path = urlsplit(spec.upstream_url).path
+    publisher = tmp_path / "publisher"
+    (publisher / upstream_path.lstrip("/")).parent.mkdir(parents=True)
+    shutil.copyfile(MODELS / spec.file, publisher / upstream_path.lstrip("/"))
+    with _serve(publisher) as url:
+        local = dataclasses.replace(spec, upstream_url=url + upstream_path)
+        pulled = ModelStore([tmp_path / "models"], (local,)).pull(name)
+    assert sha256_file(pulled.path) in spec.sha256
+    assert pulled.path == tmp_path / "models" / spec.file

@@ -65,7 +65,7 @@ kind = "detector"
 backend = "yunet"
 file = "{YUNET_N}"
 sha256 = "{YUNET_N_SHA}"
-licence = "MIT"
+licence = "Apache-2.0"
 use = "commercial"
 score_threshold = 0.7
 

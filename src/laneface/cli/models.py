@@ -41,6 +41,7 @@ def list_models(
                 "use": spec.use,
                 "status": status,
                 "path": where,
+                "upstream_url": spec.upstream_url or "",
             }
         )
     if as_json:
@@ -62,15 +63,19 @@ def pull(
     ctx: typer.Context,
     names: Annotated[list[str], typer.Argument(help="Model names (see `laneface models list`).")],
     base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Base URL of a model mirror (env LANEFACE_MODELS__BASE_URL).")
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="Base URL of a model mirror (env LANEFACE_MODELS__BASE_URL); default: each model's official "
+            "upstream location.",
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Download even if a verified file is present.")] = False,
 ) -> None:
-    """Download model files into the models directory, verifying sha256 before keeping them."""
+    """Download model files into the models directory, verifying sha256 before keeping them: from a mirror
+    (--base-url) or, without one, from each model's official upstream location (`models list --json`)."""
     settings = settings_of(ctx)
-    url = base_url or settings.models.base_url
-    if not url:
-        raise ConfigError("no base URL: pass --base-url or set LANEFACE_MODELS__BASE_URL")
+    url = base_url or settings.models.base_url or None
     store = store_of(ctx)
     for name in names:
         located = store.pull(name, url, force=force)

@@ -16,6 +16,7 @@ DETECTORS: dict[str, tuple[str | None, float]] = {
     "dlib-hog": (None, 0.5),
     "dlib-mmod": ("dlib-mmod", 0.5),
     "dlib-cascade": ("dlib-mmod", 0.5),  # HOG, then MMOD where HOG finds nothing (one-face images)
+    "yunet-n": ("yunet-n", 0.6),
     "yunet": ("yunet", 0.6),
     "yunet-2026may": ("yunet-2026may", 0.6),
     "retinaface": ("retinaface", 0.5),
@@ -23,8 +24,9 @@ DETECTORS: dict[str, tuple[str | None, float]] = {
     "scrfd-500m": ("scrfd-500m", 0.5),
 }
 
-#: preference order for "auto": the first whose files are present wins; dlib HOG needs only PyPI packages.
-AUTO_ORDER = ("yunet", "retinaface", "dlib-hog")
+#: preference order for "auto", strongest first, licence-clean only (commercial use): the first whose files are
+#: present wins; dlib HOG needs only PyPI packages.
+AUTO_ORDER = ("yunet-n", "yunet", "retinaface", "dlib-hog")
 
 
 #: the ONNX families a spec-described detector may name as its ``backend`` (the decoder that reads its outputs),
@@ -43,9 +45,13 @@ def resolve_detector_name(name: str, store: ModelStore) -> str:
         if name not in detector_names(store):
             raise UnknownComponentError(f"unknown detector {name!r}; known: {', '.join(detector_names(store))}")
         return name
+    known = {s.name: s for s in store.specs}
     for candidate in AUTO_ORDER:
         spec_name = DETECTORS[candidate][0]
-        if spec_name is None or store.find(spec_name) is not None:
+        if spec_name is None:
+            return candidate
+        spec = known.get(spec_name)
+        if spec is not None and spec.use == "commercial" and store.find(spec_name) is not None:
             return candidate
     return "dlib-hog"
 
