@@ -17,6 +17,15 @@ log = logging.getLogger(__name__)
 DEFAULT_LFW = Path("../shared/data/lfw/lfw-deepfunneled")
 
 
+def _variant_help() -> str:
+    from laneface.sim.variants import VARIANTS
+
+    return "; ".join(f"{v.name} ({v.description})" for v in VARIANTS.values())
+
+
+_VARIANT_HELP = _variant_help()
+
+
 def sim_command(
     out: Annotated[Path, typer.Option("--out", help="Output directory (passages, manifest.csv, gallery/).")],
     passages: Annotated[int, typer.Option("--passages", min=1, help="Number of passages to render.")] = 20,
@@ -34,14 +43,25 @@ def sim_command(
     night_share: Annotated[
         float, typer.Option("--night-share", min=0.0, max=1.0, help="Share of night (infrared) passages.")
     ] = 0.25,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            help="Scene variant (repeatable: variants that change different parameters compose); default base. "
+            "Known: " + _VARIANT_HELP,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Render passages (passage.json + cam_<name>.mp4 + ground_truth.json) and a gallery manifest.csv."""
     import cv2
 
     from laneface.progress import progress_bar
+    from laneface.sim.variants import resolve_variants
     from laneface.sim.writer import simulate
 
+    names = tuple(variant or ())
+    resolve_variants(names)  # an unknown name fails before anything is written
     cv2.setNumThreads(1)
     with progress_bar("sim passages", total=passages) as bar:
         rendered = 0
@@ -60,6 +80,7 @@ def sim_command(
             distractors=distractors,
             inbound_share=inbound_share,
             night_share=night_share,
+            variants=names,
             progress=progress,
         )
     if as_json:
