@@ -17,13 +17,19 @@ log = logging.getLogger(__name__)
 DEFAULT_LFW = Path("../shared/data/lfw/lfw-deepfunneled")
 
 
-def _variant_help() -> str:
+def _variant_names() -> str:
     from laneface.sim.variants import VARIANTS
 
-    return "; ".join(f"{v.name} ({v.description})" for v in VARIANTS.values())
+    return ", ".join(VARIANTS)
 
 
-_VARIANT_HELP = _variant_help()
+def _variant_table() -> str:
+    from laneface.sim.variants import VARIANTS
+
+    return "\n\n".join(f"{v.name}: {v.description}" for v in VARIANTS.values())
+
+
+_VARIANT_NAMES = _variant_names()
 
 
 def sim_command(
@@ -47,8 +53,8 @@ def sim_command(
         list[str] | None,
         typer.Option(
             "--variant",
-            help="Scene variant (repeatable: variants that change different parameters compose); default base. "
-            "Known: " + _VARIANT_HELP,
+            help=f"Scene variant: {_VARIANT_NAMES} (default base; repeatable: variants that change different "
+            "parameters compose; what each changes: above).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -91,3 +97,6 @@ def sim_command(
         f"({summary.distractors} distractors) in {summary.seconds:.1f} s ({summary.seconds_per_passage:.2f} s per "
         f"passage) -> {summary.out}"
     )
+
+
+sim_command.__doc__ = f"{sim_command.__doc__}\n\nScene variants (--variant):\n\n{_variant_table()}"

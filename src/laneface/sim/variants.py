@@ -103,7 +103,7 @@ def _rig_set(rig: Rig, name: str) -> bool:
     return bool(getattr(rig, name) != getattr(Rig(), name))
 
 
-BASE = Variant("base", "the base scenes: nothing changed (the scenes every default was chosen on)")
+BASE = Variant("base", "the base scenes, unchanged: the scenes every default was chosen on")
 
 VARIANTS: dict[str, Variant] = {
     v.name: v
