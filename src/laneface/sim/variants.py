@@ -86,7 +86,7 @@ class Variant:
             changes["blur_px"] = round(fx.blur_px * self.blur_scale)
         # a variant makes the glass darker and the glare stronger, never the reverse of what the base drew
         for key, span in (("tint", self.rear_tint), ("front_tint", self.front_tint), ("shield_tint", self.shield_tint)):
-            if span is not None:
+            if span is not None and not (key == "tint" and camera == "front"):  # it sees no rear window
                 day = float(rng.uniform(*span))
                 changes[key] = min(float(getattr(fx, key)), 1.0 - IR_TINT_LOSS * (1.0 - day) if fx.night else day)
         if not fx.night:  # glare and reflections come from the sun and the sky
