@@ -155,14 +155,25 @@ def test_manifest_documents_are_other_images_of_the_occupants(sim_out: Path, lfw
     assert distractors, "the gallery needs documents of people who did not travel"
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def test_same_seed_same_passages(lfw: Path, tmp_path: Path, sim_out: Path) -> None:
+    """Byte-identical output for the same seed, videos included; the ``base`` scene variant is the
+    simulator without variants, and its passage files name no variant (they are what it wrote before)."""
     a, b = tmp_path / "a", tmp_path / "b"
     simulate(a, 1, 11, lfw)
-    simulate(b, 1, 11, lfw)
+    simulate(b, 1, 11, lfw, variants=("base",))
     (pa,), (pb,), pc = _passages(a), _passages(b), _passages(sim_out)[0]
+    fa, fb = _files(a), _files(b)
+    assert set(fa) == set(fb) and any(k.endswith(".mp4") for k in fa) and "manifest.csv" in fa
+    for name in fa:
+        if name != "sim.json":  # it holds the output folder and the wall time
+            assert fa[name] == fb[name], name
+    assert json.loads(fb["sim.json"])["variant"] == "base"
     for name in ("passage.json", "ground_truth.json"):
-        assert (pa / name).read_bytes() == (pb / name).read_bytes()
-    assert (a / "manifest.csv").read_bytes() == (b / "manifest.csv").read_bytes()
+        assert "variant" not in json.loads((pb / name).read_text())
     assert (pa / "ground_truth.json").read_bytes() != (pc / "ground_truth.json").read_bytes()
 
 
@@ -215,3 +226,94 @@ def test_a_camera_placed_elsewhere_sees_the_scene_from_there(lfw: Path) -> None:
     moved = [f for fr in render_camera("front", scene, heads, 1, lower) for f in fr.faces]
     assert as_rig == same and as_rig
     assert [f.box_xyxy for f in moved] != [f.box_xyxy for f in as_rig]
+
+
+# -- scene variants (sim/variants.py; the scene-level checks are in test_sim_variants.py) ----------------------
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.append(frame)
+    cap.release()
+    return out
+
+
+def test_fast_low_res_passages_are_short_and_small(lfw: Path, tmp_path: Path) -> None:
+    summary = simulate(tmp_path, 2, 5, lfw, variants=("low-res", "fast"))
+    meta = json.loads((tmp_path / "sim.json").read_text())
+    assert meta["variant"] == "fast+low-res" and meta["variant_parameters"]["rig.size"] == [640, 360]
+    assert summary.passages == 2
+    faces = 0
+    for d in _passages(tmp_path):
+        passage = json.loads((d / "passage.json").read_text())
+        truth = json.loads((d / "ground_truth.json").read_text())
+        assert passage["variant"] == truth["variant"] == "fast+low-res"
+        assert 1.0 <= truth["frames"] / truth["fps"] <= 1.5
+        for name in CAMERAS:
+            frames = _frames(d / f"cam_{name}.mp4")
+            assert len(frames) == truth["frames"] and {f.shape for f in frames} == {(360, 640, 3)}
+            for frame in truth["cameras"][name]["frames"]:
+                for f in frame:
+                    x0, y0, x1, y1 = f["box_xyxy"]
+                    assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
+                    faces += 1
+    assert faces > 0
+
+
+def test_night_ir_passages_are_greyscale(lfw: Path, tmp_path: Path) -> None:
+    simulate(tmp_path, 1, 5, lfw, night_share=0.0, variants=("night-ir", "fast"))
+    (d,) = _passages(tmp_path)
+    truth = json.loads((d / "ground_truth.json").read_text())
+    assert truth["night"] is True and truth["variant"] == "night-ir+fast"
+    for name in CAMERAS:
+        assert truth["cameras"][name]["effects"]["night"] is True
+        for frame in _frames(d / f"cam_{name}.mp4"):
+            smooth = cv2.blur(frame, (31, 31)).astype(np.int16)  # the sensor noise is drawn per channel
+            spread = smooth.max(axis=2) - smooth.min(axis=2)
+            # grey up to the codec's rounding: 1.4-2.9 on LFW passages (day frames 7-16, seed 2026)
+            assert spread.mean() <= 3.5, spread.mean()
+
+
+def test_far_cameras_see_faces_about_half_the_size(lfw: Path) -> None:
+    from laneface.sim.variants import VARIANTS
+
+    pool = TravellerPool(LfwIndex(lfw), np.random.default_rng([4, 0]))
+    (scene,) = scenes(pool, 4, 1)
+    heads = head_sprites(scene, lfw, 1)
+    ratios = []
+    for name in CAMERAS:
+        near = render_camera(name, scene, heads, 1)
+        far = render_camera(name, scene, heads, 1, camera_for(name, VARIANTS["far"].rig))
+        for fn, ff in zip(near, far, strict=True):
+            sizes = {f.occupant_id: f.as_json()["ied_px"] for f in ff.faces}
+            ratios += [
+                float(f.as_json()["ied_px"]) / float(sizes[f.occupant_id]) for f in fn.faces if sizes.get(f.occupant_id)
+            ]  # type: ignore[arg-type]
+    assert len(ratios) > 20
+    assert 1.6 <= float(np.median(ratios)) <= 2.4
+
+
+def test_cli_sim_lists_variants_and_refuses_an_unknown_one(lfw: Path, tmp_path: Path) -> None:
+    from laneface.cli.app import app
+    from laneface.errors import ConfigError
+    from laneface.sim.variants import VARIANTS
+
+    runner = CliRunner()
+    helped = runner.invoke(app, ["sim", "--help"], env={"COLUMNS": "400"})
+    assert helped.exit_code == 0
+    for name in VARIANTS:
+        assert name in helped.output
+    out = tmp_path / "out"
+    args = ["--data-dir", str(tmp_path / "d"), "sim", "--out", str(out), "--lfw-dir", str(lfw), "--passages", "1"]
+    bad = runner.invoke(app, [*args, "--variant", "fast", "--variant", "nope"])
+    assert bad.exit_code != 0 and isinstance(bad.exception, ConfigError)
+    assert "known variants: base, night-ir" in str(bad.exception) and not out.exists()
+    ok = runner.invoke(app, [*args, "--variant", "fast", "--json"])
+    assert ok.exit_code == 0, ok.output
+    (d,) = _passages(out)
+    assert json.loads((d / "passage.json").read_text())["variant"] == "fast"

@@ -17,6 +17,21 @@ log = logging.getLogger(__name__)
 DEFAULT_LFW = Path("../shared/data/lfw/lfw-deepfunneled")
 
 
+def _variant_names() -> str:
+    from laneface.sim.variants import VARIANTS
+
+    return ", ".join(VARIANTS)
+
+
+def _variant_table() -> str:
+    from laneface.sim.variants import VARIANTS
+
+    return "\n\n".join(f"{v.name}: {v.description}" for v in VARIANTS.values())
+
+
+_VARIANT_NAMES = _variant_names()
+
+
 def sim_command(
     out: Annotated[Path, typer.Option("--out", help="Output directory (passages, manifest.csv, gallery/).")],
     passages: Annotated[int, typer.Option("--passages", min=1, help="Number of passages to render.")] = 20,
@@ -34,14 +49,25 @@ def sim_command(
     night_share: Annotated[
         float, typer.Option("--night-share", min=0.0, max=1.0, help="Share of night (infrared) passages.")
     ] = 0.25,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            help=f"Scene variant: {_VARIANT_NAMES} (default base; repeatable: variants that change different "
+            "parameters compose; what each changes: above).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Render passages (passage.json + cam_<name>.mp4 + ground_truth.json) and a gallery manifest.csv."""
     import cv2
 
     from laneface.progress import progress_bar
+    from laneface.sim.variants import resolve_variants
     from laneface.sim.writer import simulate
 
+    names = tuple(variant or ())
+    resolve_variants(names)  # an unknown name fails before anything is written
     cv2.setNumThreads(1)
     with progress_bar("sim passages", total=passages) as bar:
         rendered = 0
@@ -60,6 +86,7 @@ def sim_command(
             distractors=distractors,
             inbound_share=inbound_share,
             night_share=night_share,
+            variants=names,
             progress=progress,
         )
     if as_json:
@@ -70,3 +97,6 @@ def sim_command(
         f"({summary.distractors} distractors) in {summary.seconds:.1f} s ({summary.seconds_per_passage:.2f} s per "
         f"passage) -> {summary.out}"
     )
+
+
+sim_command.__doc__ = f"{sim_command.__doc__}\n\nScene variants (--variant):\n\n{_variant_table()}"

@@ -3,5 +3,6 @@ gallery manifest, for `laneface bench lane`. Entry point: :func:`laneface.sim.wr
 
 Modules: ``geometry`` (cameras), ``scene`` (vehicles, seats, occupants), ``people`` (LFW identities and
 documents), ``faces`` (head sprites, accessories, head pose), ``render`` (frames and face ground truth),
-``degrade`` (glass, light, blur, noise, compression), ``writer`` (files).
+``degrade`` (glass, light, blur, noise, compression), ``variants`` (scene variants: parameter changes on
+top of the base scenes), ``writer`` (files).
 """

@@ -31,11 +31,22 @@ class CameraEffects:
     blur_angle_deg: float
     noise_sigma: float
     jpeg_quality: int | None
+    # set by scene variants only (:mod:`.variants`); left out of the JSON at these defaults
+    shield_tint: float = 1.0  # transmission of the windshield
+    front_tint: float = 1.0  # transmission of the front side windows (row 1)
+    glare_size: float = 1.0  # size of the glare spot relative to the base scenes'
 
     def as_json(self) -> dict[str, object]:
         from dataclasses import asdict
 
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        out = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        for key, default in _VARIANT_DEFAULTS.items():
+            if out[key] == default:
+                del out[key]
+        return out
+
+
+_VARIANT_DEFAULTS = {"shield_tint": 1.0, "front_tint": 1.0, "glare_size": 1.0}
 
 
 def sample_effects(rng: np.random.Generator, camera: str, night: bool) -> CameraEffects:
@@ -64,11 +75,14 @@ def _smooth_field(rng: np.random.Generator, cells: tuple[int, int], size: tuple[
 class Degrader:
     """Applies one camera's :class:`CameraEffects` to its frames; layers slide with the vehicle."""
 
-    def __init__(self, effects: CameraEffects, rng: np.random.Generator) -> None:
+    def __init__(
+        self, effects: CameraEffects, rng: np.random.Generator, size: tuple[int, int] = (FRAME_W, FRAME_H)
+    ) -> None:
         import cv2
 
         self.fx = effects
-        big = (FRAME_W + 2 * PAD, FRAME_H + 2 * PAD)
+        self.size = size
+        big = (size[0] + 2 * PAD, size[1] + 2 * PAD)
         tile = rng.standard_normal(size=(256, 256, 3), dtype=np.float32) * effects.noise_sigma
         reps = (-(-big[1] // 256), -(-big[0] // 256), 1)
         noise = np.tile(tile, reps)[: big[1], : big[0]]  # a 256-px tile: invisible once encoded
@@ -79,6 +93,8 @@ class Degrader:
         if effects.glare > 0:
             cx, cy = int(rng.integers(PAD, big[0] - PAD)) // 4, int(rng.integers(PAD, big[1] // 2)) // 4
             axes = (int(rng.integers(30, 80)), int(rng.integers(12, 35)))
+            if effects.glare_size != 1.0:
+                axes = (round(axes[0] * effects.glare_size), round(axes[1] * effects.glare_size))
             cv2.ellipse(small, (cx, cy), axes, float(rng.uniform(-30, 30)), 0, 360, 1.0, -1)
             for _ in range(int(rng.integers(1, 4))):  # streaks
                 x = int(rng.integers(0, small.shape[1]))
@@ -104,14 +120,20 @@ class Degrader:
         tint_mask: npt.NDArray[np.uint8] | None,
         index: int,
         t: float,
+        shield_mask: npt.NDArray[np.uint8] | None = None,
     ) -> npt.NDArray[np.uint8]:
-        """The degraded frame ``index`` (time share ``t``); ``frame_rgb`` is not modified."""
+        """The degraded frame ``index`` (time share ``t``); ``frame_rgb`` is not modified.
+
+        ``tint_mask`` marks the rear windows (rows 2-3), ``shield_mask`` the windshield; the rest of
+        ``window_mask`` is the front side windows."""
         import cv2
 
         fx = self.fx
+        fw, fh = self.size
         out = frame_rgb.copy()
         x, y, w, h = cv2.boundingRect(window_mask)
-        if w > 0 and h > 0 and (fx.tint < 1.0 or fx.glare > 0 or fx.reflection > 0):
+        front_glass = fx.shield_tint < 1.0 or fx.front_tint < 1.0
+        if w > 0 and h > 0 and (fx.tint < 1.0 or fx.glare > 0 or fx.reflection > 0 or front_glass):
             # every glass effect is out = in * keep + add (per pixel, same for the three channels):
             # tint scales, a reflection mixes in the mirrored scene, glare mixes in white
             roi = (slice(y, y + h), slice(x, x + w))
@@ -120,6 +142,8 @@ class Degrader:
             add = np.zeros((h, w), np.float32)
             if tint_mask is not None and fx.tint < 1.0:
                 keep -= tint_mask[roi].astype(np.float32) * ((1.0 - fx.tint) / 255.0)
+            if front_glass:
+                keep -= self._front_glass(window_mask[roi], tint_mask, shield_mask, roi)
             shift = int(t * PAD * 1.5) % (2 * PAD)
             if fx.reflection > 0:
                 r = win * fx.reflection
@@ -138,8 +162,8 @@ class Degrader:
             out[roi] = _u8(cv2.blendLinear(part, colour3, np.ascontiguousarray(keep), np.ascontiguousarray(rest)))
         if fx.night:
             grey = _u8(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY))
-            small = cv2.resize(window_mask, (FRAME_W // 8, FRAME_H // 8), interpolation=cv2.INTER_AREA)
-            lit = _u8(cv2.resize(small, (FRAME_W, FRAME_H), interpolation=cv2.INTER_LINEAR))  # soft edges
+            small = cv2.resize(window_mask, (fw // 8, fh // 8), interpolation=cv2.INTER_AREA)
+            lit = _u8(cv2.resize(small, (fw, fh), interpolation=cv2.INTER_LINEAR))  # soft edges
             boost = _u8(cv2.multiply(grey, lit, scale=0.4 / 255.0))
             grey = _u8(cv2.addWeighted(grey, 1.0, boost, 1.0, 10.0))
             out = _u8(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB))
@@ -148,13 +172,32 @@ class Degrader:
             vertical = 45 <= abs(fx.blur_angle_deg) % 180 <= 135
             out = _u8(cv2.blur(out, (1, fx.blur_px) if vertical else (fx.blur_px, 1)))
         ox, oy = (int(v) for v in self.offsets[index % len(self.offsets)])
-        out = _u8(cv2.add(out, self.noise_pos[oy : oy + FRAME_H, ox : ox + FRAME_W]))
-        out = _u8(cv2.subtract(out, self.noise_neg[oy : oy + FRAME_H, ox : ox + FRAME_W]))
+        out = _u8(cv2.add(out, self.noise_pos[oy : oy + fh, ox : ox + fw]))
+        out = _u8(cv2.subtract(out, self.noise_neg[oy : oy + fh, ox : ox + fw]))
         if fx.jpeg_quality is not None:
             ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, fx.jpeg_quality])
             if ok:
                 out = _u8(cv2.imdecode(buf, cv2.IMREAD_UNCHANGED))
         return np.ascontiguousarray(out, dtype=np.uint8)
+
+    def _front_glass(
+        self,
+        window: npt.NDArray[np.uint8],
+        tint_mask: npt.NDArray[np.uint8] | None,
+        shield_mask: npt.NDArray[np.uint8] | None,
+        roi: tuple[slice, slice],
+    ) -> npt.NDArray[np.float32]:
+        """Transmission lost through the windshield and the front side windows, per pixel of ``roi``."""
+        import cv2
+
+        fx = self.fx
+        shield = shield_mask[roi] if shield_mask is not None else np.zeros_like(window)
+        side = _u8(cv2.subtract(window, shield))  # saturating: anti-aliased edges stay in [0, 255]
+        if tint_mask is not None:
+            side = _u8(cv2.subtract(side, tint_mask[roi]))
+        lost = shield.astype(np.float32) * ((1.0 - fx.shield_tint) / 255.0)
+        lost += side.astype(np.float32) * ((1.0 - fx.front_tint) / 255.0)
+        return np.asarray(lost, dtype=np.float32)
 
 
 def _u8(a: object) -> npt.NDArray[np.uint8]:

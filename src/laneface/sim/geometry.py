@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FRAME_H", "FRAME_W", "LookAtCamera"]
+__all__ = ["FRAME_H", "FRAME_W", "LookAtCamera", "Rig"]
 
 FRAME_W, FRAME_H = 960, 540
 
@@ -73,3 +73,16 @@ class LookAtCamera:
         yaw = np.degrees(np.arctan2(fc[0], -fc[2]) - np.arctan2(tc[0], -tc[2]))
         pitch = np.degrees(np.arcsin(min(1.0, max(-1.0, -fc[1]))) - np.arcsin(min(1.0, max(-1.0, -tc[1]))))
         return float(yaw), float(pitch)
+
+
+@dataclass(frozen=True)
+class Rig:
+    """Where the lane's cameras stand and what they resolve, relative to the standard rig.
+
+    ``distance_scale`` moves each camera along its line of sight (its aim point stays), so faces keep their
+    view angles and shrink by about that factor; ``raise_m`` lifts every camera (aim points stay);
+    ``size`` is the sensor's resolution, with the focal length scaled to keep the field of view."""
+
+    distance_scale: float = 1.0
+    raise_m: float = 0.0
+    size: tuple[int, int] = (FRAME_W, FRAME_H)

@@ -13,6 +13,10 @@ diagonally through the side windows (and the windshield's edge) at rows 2-3, so 
 looks ahead is seen at about 25-35 degrees of yaw (a camera square to the side windows would see every
 forward-looking face in profile), through the window of the passenger's own row or the one ahead of it
 rather than through a door pillar.
+
+:class:`~laneface.sim.geometry.Rig` moves that rig as a whole (farther along each camera's line of sight,
+higher) or changes its sensor's resolution, for the scene variants of :mod:`.variants`; the default rig is
+the one above.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from laneface.sim.faces import HeadSprite, pose_homography, shrink, turn_head, turned_face_box
-from laneface.sim.geometry import FRAME_H, FRAME_W, LookAtCamera
+from laneface.sim.geometry import FRAME_H, FRAME_W, LookAtCamera, Rig
 from laneface.sim.scene import ROW_DZ, Occupant, PassageScene
 
 __all__ = ["CAMERA_VIEWS", "FaceTruth", "Frame", "camera_for", "render_camera"]
@@ -36,7 +40,6 @@ HALF_WIDTH = 0.92  # vehicle half-width, metres
 MIN_VISIBLE = 0.01  # faces less visible than this are left out of the ground truth
 STOP_M = 2.9  # nominal stop position of the windshield base: where the cameras are aimed
 AIM_HEIGHT_M = 1.35  # height the cameras are aimed at (faces sit at 1.15-1.55 m by vehicle type)
-APPROACH_SHARE = 0.6  # share of the passage during which the vehicle approaches; it stands after that
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,14 @@ class FaceTruth:
 
 @dataclass(frozen=True)
 class Frame:
-    """One rendered frame: pixels, the faces in it, the windows (255 = glass) and the tinted ones."""
+    """One rendered frame: pixels, the faces in it, the windows (255 = glass), the rear ones (rows 2-3, the
+    tinted ones) and the windshield."""
 
     rgb: npt.NDArray[np.uint8]
     faces: list[FaceTruth]
     window_mask: npt.NDArray[np.uint8]
     tint_mask: npt.NDArray[np.uint8] | None
+    shield_mask: npt.NDArray[np.uint8] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,21 +85,35 @@ class _Item:
     occupant: Occupant | None = None
 
 
-def camera_for(name: str) -> LookAtCamera:
-    """The camera ``name`` of the lane: fixed, the same for every passage."""
+def camera_for(name: str, rig: Rig | None = None) -> LookAtCamera:
+    """The camera ``name`` of the lane: fixed, the same for every passage (placed by ``rig``, if given)."""
     if name == "front":
-        return LookAtCamera((0.0, 2.1, 0.0), (0.0, AIM_HEIGHT_M, STOP_M + 1.5), 2500.0)
-    side = -1.0 if name == "left" else 1.0
+        cam = LookAtCamera((0.0, 2.1, 0.0), (0.0, AIM_HEIGHT_M, STOP_M + 1.5), 2500.0)
+    else:
+        side = -1.0 if name == "left" else 1.0
+        cam = LookAtCamera(
+            (side * (HALF_WIDTH + 2.0), 1.6, STOP_M - 2.65),
+            (side * 0.2, AIM_HEIGHT_M, STOP_M + ROW_DZ[2] + 0.4),
+            2600.0,
+        )
+    if rig is None or rig == Rig():
+        return cam
+    target = np.asarray(cam.target, np.float64)
+    pos = target + rig.distance_scale * (np.asarray(cam.position, np.float64) - target)
+    pos[1] += rig.raise_m
+    width, height = rig.size
     return LookAtCamera(
-        (side * (HALF_WIDTH + 2.0), 1.6, STOP_M - 2.65),
-        (side * 0.2, AIM_HEIGHT_M, STOP_M + ROW_DZ[2] + 0.4),
-        2600.0,
+        (float(pos[0]), float(pos[1]), float(pos[2])),
+        cam.target,
+        cam.focal_px * width / FRAME_W,
+        width,
+        height,
     )
 
 
 def _z_front(scene: PassageScene, t: float) -> float:
     """Windshield base position at time share ``t``: decelerates to a stop at ``z_stop_m``, then stands."""
-    left = max(0.0, 1.0 - t / APPROACH_SHARE)
+    left = max(0.0, 1.0 - t / scene.approach_share)
     return float(scene.z_stop_m + (scene.z_start_m - scene.z_stop_m) * left**1.7)
 
 
@@ -129,8 +148,9 @@ class CameraRenderer:
         self.rng = np.random.default_rng(seed)
         self._cache: dict[tuple[int, int, int, bool, bool], tuple[HeadSprite, npt.NDArray[np.uint8]]] = {}
         self._boxes: dict[int, npt.NDArray[np.float64]] = {}
-        self.background = _background(name, self.rng, scene.night)
-        self.cabin = _cabin(int(self.rng.integers(25, 60)))
+        self.size = (self.cam.width, self.cam.height)
+        self.background = _background(name, self.rng, scene.night, self.size)
+        self.cabin = _cabin(int(self.rng.integers(25, 60)), self.size)
 
     # -- vehicle ----------------------------------------------------------------------------------
     def _windows(self, zf: float) -> list[tuple[npt.NDArray[np.int32], int]]:
@@ -231,18 +251,25 @@ class CameraRenderer:
             frame = self.background.copy()
             self._body(frame, zf)
             windows = self._windows(zf)
-            mask = np.zeros((FRAME_H, FRAME_W), np.uint8)
+            width, height = self.size
+            mask = np.zeros((height, width), np.uint8)
             tint: npt.NDArray[np.uint8] | None = None
+            shield: npt.NDArray[np.uint8] | None = None
             for poly, row in windows:
                 cv2.fillPoly(mask, [poly], 255, cv2.LINE_AA)
                 if row >= 2:
                     if tint is None:
-                        tint = np.zeros((FRAME_H, FRAME_W), np.uint8)
+                        tint = np.zeros((height, width), np.uint8)
                     cv2.fillPoly(tint, [poly], 255, cv2.LINE_AA)
+                elif row == 0 and self.name != "front":  # the front camera sees through the windshield only
+                    shield = np.zeros((height, width), np.uint8)
+                    cv2.fillPoly(shield, [poly], 255, cv2.LINE_AA)
+            if self.name == "front":
+                shield = mask
             _fill_interior(frame, mask, self.cabin)
             gx, gy, gw, gh = cv2.boundingRect(mask)
             glass = (int(gx), int(gy), int(gw), int(gh))  # props are only seen through the glass
-            idbuf = np.zeros((FRAME_H, FRAME_W), np.int16)
+            idbuf = np.zeros((height, width), np.int16)
             items: list[_Item] = []
             for o in s.occupants:
                 p = (s.lane_offset_m + o.x_m, h + o.dh_m, zf + o.dz_m)
@@ -272,10 +299,10 @@ class CameraRenderer:
                 else:
                     self._draw_prop(frame, idbuf, mask, item, glass)
             for oid, box, eyes, yaw, pitch, region_px in drawn:
-                truth = _face_truth(idbuf, oid, box, eyes, yaw, pitch, region_px)
+                truth = _face_truth(idbuf, oid, box, eyes, yaw, pitch, region_px, self.size)
                 if truth is not None:
                     truths.append(truth)
-            yield Frame(frame, truths, mask, tint)
+            yield Frame(frame, truths, mask, tint, shield)
 
     def _draw_prop(
         self,
@@ -350,7 +377,8 @@ class CameraRenderer:
         corners = corners[:, :2] / corners[:, 2:]
         bx0, by0 = np.floor(corners.min(axis=0)).astype(int)
         bx1, by1 = np.ceil(corners.max(axis=0)).astype(int)
-        if bx1 <= 0 or by1 <= 0 or bx0 >= FRAME_W or by0 >= FRAME_H or bx1 - bx0 < 2 or by1 - by0 < 2:
+        width, height = self.size
+        if bx1 <= 0 or by1 <= 0 or bx0 >= width or by0 >= height or bx1 - bx0 < 2 or by1 - by0 < 2:
             return None
         shift = np.array([[1, 0, -bx0], [0, 1, -by0], [0, 0, 1]], np.float64) @ hmat
         size = (int(bx1 - bx0), int(by1 - by0))
@@ -358,7 +386,7 @@ class CameraRenderer:
         warped = cv2.warpPerspective(masks, shift, size, flags=cv2.INTER_NEAREST)
         region_px = float(np.count_nonzero(warped[..., 1] > 127))
         fx0, fy0 = max(0, bx0), max(0, by0)
-        fx1, fy1 = min(FRAME_W, bx1), min(FRAME_H, by1)
+        fx1, fy1 = min(width, bx1), min(height, by1)
         sl = (slice(fy0 - by0, fy1 - by0), slice(fx0 - bx0, fx1 - bx0))
         roi = (slice(fy0, fy1), slice(fx0, fx1))
         alpha = cv2.multiply(np.ascontiguousarray(rgba[sl][..., 3]), mask[roi], scale=1.0 / 255.0)
@@ -380,10 +408,11 @@ class CameraRenderer:
         return o.occupant_id, pts, eyes, yaw, pitch, region_px
 
 
-def _cabin(interior: int) -> npt.NDArray[np.uint8]:
+def _cabin(interior: int, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
     """The cabin seen through the glass: dark, lighter towards the bottom of the frame."""
-    grad = np.clip(np.linspace(0.7, 1.2, FRAME_H, dtype=np.float32) * interior, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(np.broadcast_to(grad[:, None, None], (FRAME_H, FRAME_W, 3)))
+    width, height = size
+    grad = np.clip(np.linspace(0.7, 1.2, height, dtype=np.float32) * interior, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.broadcast_to(grad[:, None, None], (height, width, 3)))
 
 
 def _fill_interior(frame: npt.NDArray[np.uint8], mask: npt.NDArray[np.uint8], cabin: npt.NDArray[np.uint8]) -> None:
@@ -407,11 +436,13 @@ def _face_truth(
     yaw: float,
     pitch: float,
     region_px: float,
+    size: tuple[int, int],
 ) -> FaceTruth | None:
     x0, y0 = quad.min(axis=0)
     x1, y1 = quad.max(axis=0)
-    cx0, cy0 = min(float(FRAME_W), max(0.0, float(x0))), min(float(FRAME_H), max(0.0, float(y0)))
-    cx1, cy1 = min(float(FRAME_W), max(0.0, float(x1))), min(float(FRAME_H), max(0.0, float(y1)))
+    w, h = float(size[0]), float(size[1])
+    cx0, cy0 = min(w, max(0.0, float(x0))), min(h, max(0.0, float(y0)))
+    cx1, cy1 = min(w, max(0.0, float(x1))), min(h, max(0.0, float(y1)))
     if cx1 - cx0 < 1 or cy1 - cy0 < 1 or region_px <= 0:
         return None
     on_top = float((idbuf[int(cy0) : int(np.ceil(cy1)), int(cx0) : int(np.ceil(cx1))] == oid + 1).sum())
@@ -422,22 +453,24 @@ def _face_truth(
     return FaceTruth(oid, (cx0, cy0, cx1, cy1), e, yaw, pitch, visible)
 
 
-def _background(name: str, rng: np.random.Generator, night: bool) -> npt.NDArray[np.uint8]:
+def _background(
+    name: str, rng: np.random.Generator, night: bool, size: tuple[int, int] = (FRAME_W, FRAME_H)
+) -> npt.NDArray[np.uint8]:
     """A static scene: sky or canopy above, road with lane marks below, low-frequency texture."""
     import cv2
 
+    width, height = size
     grey = rng.integers(70, 190, size=(9, 16, 1)).astype(np.float32)
     tint = rng.uniform(0.85, 1.15, size=(1, 1, 3)).astype(np.float32)
     small = np.clip(grey * tint + rng.normal(0, 8, size=(9, 16, 3)), 0, 255).astype(np.uint8)
-    bg = cv2.resize(small, (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    bg = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     horizon = int(rng.integers(90, 200)) if name == "front" else int(rng.integers(150, 260))
+    horizon = horizon * height // FRAME_H  # drawn for the standard frame height
     road = np.float32(rng.uniform(70, 120))
     bg[horizon:] = bg[horizon:] * 0.25 + road * 0.75
     if name == "front":
         for x in (0.18, 0.82):
-            cv2.line(
-                bg, (int(FRAME_W * 0.5), horizon), (int(FRAME_W * x * 2 - FRAME_W * 0.5), FRAME_H), (200, 200, 190), 4
-            )
+            cv2.line(bg, (int(width * 0.5), horizon), (int(width * x * 2 - width * 0.5), height), (200, 200, 190), 4)
     if night:
         bg *= 0.25
     return np.clip(bg, 0, 255).astype(np.uint8)

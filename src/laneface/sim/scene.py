@@ -95,6 +95,13 @@ class PassageScene:
     z_stop_m: float
     visors_down: tuple[str, ...]  # seats of row 1 whose sun visor is lowered
     body_rgb: tuple[int, int, int]
+    # share of the passage during which the vehicle approaches (decelerating to ``z_stop_m``); it stands after
+    approach_share: float = 0.6
+
+    @property
+    def seconds(self) -> float:
+        """Length of the passage's videos."""
+        return self.frames / self.fps
 
 
 def sample_occupant_count(rng: np.random.Generator, capacity: int) -> int:

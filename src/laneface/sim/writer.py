@@ -5,7 +5,7 @@ Output::
     <out>/manifest.csv                 doc_id,image,doc_type,citizenship,identity (image relative to the CSV)
     <out>/gallery/<doc_id>.jpg         document photos: another LFW image of each traveller, plus distractors
     <out>/<passage_id>/passage.json    the passage contract (README)
-    <out>/<passage_id>/cam_<name>.mp4  960x540, 10 fps, mp4v; cameras front, left, right
+    <out>/<passage_id>/cam_<name>.mp4  960x540 (another size in some variants), 10 fps, mp4v; cameras front, left, right
     <out>/<passage_id>/ground_truth.json
     <out>/sim.json                     parameters and counts
 
@@ -20,6 +20,12 @@ another head or the window frame) and inside the frame. Only faces with ``visibl
 
 Determinism: the same seed, LFW copy and passage count give byte-identical JSON, manifest and
 gallery; passage ``i`` depends only on the seed, ``i`` and the travellers drawn before it.
+
+Scene variants (:mod:`.variants`, ``variants=``): the base scenes with some parameters changed. A variant
+other than ``base`` is named in ``passage.json`` and ``ground_truth.json`` (``"variant"``); ``sim.json``
+names every variant, ``base`` included, with the parameters it changes. The base scenes' passage files
+carry no such key and are byte for byte what the simulator wrote before variants
+existed. The travellers, and so the manifest and gallery, are the same for every variant of a seed.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import numpy as np
 from laneface.errors import ConfigError
 from laneface.sim.people import MIN_TRAVELLERS, Document, LfwIndex, TravellerPool
 from laneface.sim.scene import Occupant, PassageScene, sample_scene
+from laneface.sim.variants import BASE, Variant, resolve_variants
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -69,13 +76,16 @@ def _started_at(rng: np.random.Generator, index: int, night: bool) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int) -> dict[str, object]:
-    """Write the videos, passage.json and ground_truth.json of ``scene`` into ``out_dir``; returns the truth."""
+def render_passage(
+    scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int, variant: Variant = BASE
+) -> dict[str, object]:
+    """Write the videos, passage.json and ground_truth.json of ``scene`` into ``out_dir``; returns the truth.
+
+    ``variant`` changes the cameras' degradations and the rig (its scene changes are already in ``scene``)."""
     import cv2
 
     from laneface.sim.degrade import Degrader, sample_effects
-    from laneface.sim.geometry import FRAME_H, FRAME_W
-    from laneface.sim.render import CAMERA_VIEWS, render_camera
+    from laneface.sim.render import CAMERA_VIEWS, camera_for, render_camera
 
     out_dir.mkdir(parents=True, exist_ok=True)
     heads = head_sprites(scene, lfw_root, seed)
@@ -84,14 +94,18 @@ def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int
     for ci, name in enumerate(CAMERAS):
         rng = np.random.default_rng([seed, ci])
         effects = sample_effects(rng, name, scene.night)
-        degrader = Degrader(effects, rng)
+        if variant is not BASE:  # drawn from a generator of its own: the base draws below stay as they are
+            effects = variant.apply_effects(effects, name, np.random.default_rng([seed, ci, 1]))
+        camera = camera_for(name, variant.rig)
+        size = (camera.width, camera.height)
+        degrader = Degrader(effects, rng, size)
         path = out_dir / f"cam_{name}.mp4"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), scene.fps, (FRAME_W, FRAME_H))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), scene.fps, size)
         frames_truth: list[list[dict[str, object]]] = []
         try:
-            for i, frame in enumerate(render_camera(name, scene, heads, seed * 7 + ci)):
+            for i, frame in enumerate(render_camera(name, scene, heads, seed * 7 + ci, camera)):
                 t = i / max(1, scene.frames - 1)
-                pixels = degrader.apply(frame.rgb, frame.window_mask, frame.tint_mask, i, t)
+                pixels = degrader.apply(frame.rgb, frame.window_mask, frame.tint_mask, i, t, frame.shield_mask)
                 writer.write(cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
                 faces = []
                 for f in frame.faces:
@@ -101,8 +115,10 @@ def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int
         finally:
             writer.release()
         cameras_truth[name] = {"view": CAMERA_VIEWS[name], "effects": effects.as_json(), "frames": frames_truth}
+    tag = {} if variant is BASE else {"variant": variant.name}
     passage = {
         "passage_id": scene.passage_id,
+        **tag,
         "lane": scene.lane,
         "direction": scene.direction,
         "started_at": scene.started_at,
@@ -111,6 +127,7 @@ def render_passage(scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int
     }
     truth: dict[str, object] = {
         "passage_id": scene.passage_id,
+        **tag,
         "vehicle": scene.vehicle.name,
         "rows": len(scene.vehicle.rows),
         "night": scene.night,
@@ -151,18 +168,29 @@ def head_sprites(scene: PassageScene, lfw_root: Path, seed: int) -> dict[int, Ca
 
 
 def scenes(
-    pool: TravellerPool, seed: int, passages: int, *, inbound_share: float = 0.6, night_share: float = 0.25
+    pool: TravellerPool,
+    seed: int,
+    passages: int,
+    *,
+    inbound_share: float = 0.6,
+    night_share: float = 0.25,
+    variant: Variant = BASE,
 ) -> Iterator[PassageScene]:
     """The scenes of passages 0 .. ``passages`` - 1 of ``seed``, their travellers taken from ``pool`` in turn
-    (what :func:`simulate` renders; passage ``i`` depends only on the seed, ``i`` and the pool's state)."""
+    (what :func:`simulate` renders; passage ``i`` depends only on the seed, ``i`` and the pool's state),
+    with ``variant``'s scene parameters."""
     for i in range(passages):
         rng = np.random.default_rng([seed, 1, i])
         night = bool(rng.random() < night_share)
+        if variant.night is not None:  # the draw above is still made: the draws after it stay the base's
+            night = variant.night
         inbound = bool(rng.random() < inbound_share)
         people = [(c.identity, c.face_image, c.document.doc_id) for c in pool.peek(MIN_TRAVELLERS)]
         scene = sample_scene(
             rng, f"sim{seed}-{i:05d}", people, started_at=_started_at(rng, i, night), night=night, inbound=inbound
         )
+        if variant is not BASE:
+            scene = variant.apply_scene(scene, np.random.default_rng([seed, 2, i]))
         pool.take(len(scene.occupants))
         yield scene
 
@@ -212,9 +240,12 @@ def simulate(
     distractors: int | None = None,
     inbound_share: float = 0.6,
     night_share: float = 0.25,
+    variants: tuple[str, ...] = (),
     progress: Callable[[str], None] | None = None,
 ) -> SimSummary:
-    """Render ``passages`` passages into ``out`` (see the module docstring)."""
+    """Render ``passages`` passages into ``out`` (see the module docstring) of the scene variant made of
+    ``variants`` (:func:`laneface.sim.variants.resolve_variants`; none = the base scenes)."""
+    variant = resolve_variants(variants)
     if passages < 1:
         raise ConfigError(f"passages must be at least 1, got {passages}")
     if not 0.0 <= inbound_share <= 1.0 or not 0.0 <= night_share <= 1.0:
@@ -224,9 +255,10 @@ def simulate(
     pool = TravellerPool(index, np.random.default_rng([seed, 0]))
     out.mkdir(parents=True, exist_ok=True)
     occupants = 0
-    for i, scene in enumerate(scenes(pool, seed, passages, inbound_share=inbound_share, night_share=night_share)):
+    drawn = scenes(pool, seed, passages, inbound_share=inbound_share, night_share=night_share, variant=variant)
+    for i, scene in enumerate(drawn):
         occupants += len(scene.occupants)
-        render_passage(scene, lfw_root, out / scene.passage_id, seed * 100_003 + i)
+        render_passage(scene, lfw_root, out / scene.passage_id, seed * 100_003 + i, variant)
         if progress is not None:
             progress(f"{scene.passage_id}: {scene.vehicle.name}, {len(scene.occupants)} occupants, {scene.direction}")
     docs = pool.documents()
@@ -242,6 +274,14 @@ def simulate(
         seconds=round(seconds, 2),
         seconds_per_passage=round(seconds / passages, 3),
     )
-    meta = {"seed": seed, "lfw_dir": str(lfw_root), "inbound_share": inbound_share, "night_share": night_share}
+    meta: dict[str, object] = {
+        "seed": seed,
+        "lfw_dir": str(lfw_root),
+        "inbound_share": inbound_share,
+        "night_share": night_share,
+        "variant": variant.name,
+    }
+    if variant is not BASE:
+        meta["variant_parameters"] = {k: list(v) if isinstance(v, tuple) else v for k, v in variant.overrides().items()}
     (out / "sim.json").write_text(json.dumps({**meta, **summary.__dict__}, indent=2) + "\n", encoding="utf-8")
     return summary
