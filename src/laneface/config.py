@@ -216,9 +216,32 @@ class LaneSettings(BaseModel):
     full_frame_fps: float = Field(
         default=1.25, gt=0.0, le=120.0, description="Frames per second searched whole; the others only around tracks."
     )
+    # a base passage (3-4.5 s) gets about 4 at full_frame_fps; a fast vehicle seen for 1-1.5 s needs as many
+    min_full_frames: int = Field(
+        default=4,
+        ge=0,
+        le=64,
+        description="Whole-frame searches per camera and passage at least, spread over its duration "
+        "(short passages; when the video declares its frame count).",
+    )
+    # rear-row faces of 10-15 px between the eyes are below what detectors find at the frame's own scale
+    region_upscale: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=4.0,
+        description="Resize factor of the regions searched around tracks (separate from detection.upscale).",
+    )
+    # the unified score already counts size; a larger face may still carry more identity: measured, off by default
+    template_size_power: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=4.0,
+        description="Templates aggregated with weight quality x min(1, inter-eye distance / 40 px) ** this "
+        "(0: quality only).",
+    )
     # dark windows hold faces below the contrast detectors were trained on; the correction feeds detection only
     enhance_dark: bool = Field(
-        default=True, description="Correct exposure and local contrast of dark regions before detection."
+        default=False, description="Correct exposure and local contrast of dark regions before detection."
     )
     enhance: EnhanceSettings = Field(default_factory=EnhanceSettings, description="How dark regions are corrected.")
     roi_margin: float = Field(default=1.0, ge=0.0, le=10.0, description="Face sizes added around a predicted box.")
