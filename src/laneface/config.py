@@ -231,6 +231,17 @@ class LaneSettings(BaseModel):
         le=4.0,
         description="Resize factor of the regions searched around tracks (separate from detection.upscale).",
     )
+    # rear-row faces too small for the whole-frame search sit beside and behind the faces it finds
+    cabin_upscale: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=4.0,
+        description="Resize factor of a second search, at whole-frame searches, of the regions around the faces "
+        "found (1: none).",
+    )
+    cabin_margin: float = Field(
+        default=2.0, ge=0.0, le=10.0, description="Face sizes around each found face that the cabin search covers."
+    )
     # the unified score already counts size; a larger face may still carry more identity: measured, off by default
     template_size_power: float = Field(
         default=0.0,

@@ -396,3 +396,23 @@ def test_template_size_power_weights_small_faces_down(tmp_path: Path) -> None:
         ColourDetector(), SizeQuality(), ColourEmbedder(), matcher, LaneSettings(template_size_power=1.0)
     )
     assert sized._weights([small, large]) == pytest.approx([15.0, 60.0]), "10 px of 40: a quarter; capped at 1"
+
+
+def test_cabin_search_finds_a_face_too_small_for_the_whole_frame_search(tmp_path: Path) -> None:
+    """A detector that finds faces of at least 20 px only: the small blue face beside the red one is found by
+    the upscaled search around the red face, never by the whole-frame search."""
+
+    class MinSide(_WholeOrRegion):
+        def detect(self, image_rgb: np.ndarray) -> FaceDetections:
+            found = super().detect(image_rgb)
+            return found[(found.boxes_xyxy[:, 2] - found.boxes_xyxy[:, 0]) >= 20]
+
+    faces = [FakeFace(RED, 100, 60, 50, dx=1.0), FakeFace(BLUE, 170, 70, 14, dx=1.0)]
+    seen = {}
+    for up in (1.0, 2.0):
+        det = MinSide()
+        lane = LaneSettings(cabin_upscale=up, min_full_frames=0)
+        p = LanePipeline(det, SizeQuality(min_side=10), ColourEmbedder(), matcher_with(tmp_path / f"d{up}", DOCS), lane)
+        result = p.process(write_passage(tmp_path / f"p{up}", {"front": ("front", faces)}))
+        seen[up] = {o.match.doc_id for o in result.occupants if o.match.doc_id}
+    assert "D-BLUE" not in seen[1.0] and "D-BLUE" in seen[2.0]

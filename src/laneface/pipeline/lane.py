@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from laneface.capture.passage import CameraSpec, Passage, read_passage
 from laneface.config import LaneSettings
@@ -41,7 +42,7 @@ from laneface.detection.enhance import EnhancingDetector
 from laneface.detection.regions import detect_in_regions
 from laneface.embedding.base import FaceEmbedder
 from laneface.errors import ConfigError, TruncatedVideoError
-from laneface.geometry import regions_around
+from laneface.geometry import nms_xyxy, regions_around
 from laneface.matching import Matcher, MatchPolicy
 from laneface.pipeline.identify import NOT_CAPTURED, identify
 from laneface.pipeline.result import OccupantResult, PassageResult
@@ -56,7 +57,7 @@ from laneface.selection import (
 from laneface.tracking.association import AssociationConfig, TrackSummary, associate
 from laneface.tracking.rows import RowModel, estimate_rows, estimate_sides
 from laneface.tracking.tracker import FaceTracker, TrackerConfig
-from laneface.types import Template
+from laneface.types import FaceDetections, Template
 
 if TYPE_CHECKING:
     from laneface.config import Settings
@@ -196,6 +197,13 @@ class LanePipeline:
             from laneface.detection.scaling import ScaledTiledDetector
 
             region = ScaledTiledDetector(detector, upscale=lane_.region_upscale, full_frame_pass=False)
+        self._cabin_detector: FaceDetector | None = None
+        if lane_.cabin_upscale != 1.0:
+            from laneface.detection.scaling import ScaledTiledDetector
+
+            self._cabin_detector = ScaledTiledDetector(detector, upscale=lane_.cabin_upscale, full_frame_pass=False)
+            if lane_.enhance_dark:
+                self._cabin_detector = EnhancingDetector(self._cabin_detector, lane_.enhance)
         self._whole_detector: FaceDetector = detector
         self._region_detector = region
         if lane_.enhance_dark:
@@ -250,6 +258,20 @@ class LanePipeline:
         self.close()
 
     # ------------------------------------------------------------------ stages
+    def _whole(self, image_rgb: npt.NDArray[np.uint8], size_wh: tuple[int, int]) -> FaceDetections:
+        """A whole-frame search, then (``cabin_upscale``) an upscaled search around the faces it found."""
+        found = self._whole_detector.detect(image_rgb)
+        if self._cabin_detector is None or len(found) == 0:
+            return found
+        regions = regions_around(
+            found.boxes_xyxy, size_wh, margin=self.lane.cabin_margin, min_side=self.lane.roi_min_side
+        )
+        extra = detect_in_regions(self._cabin_detector, image_rgb, regions, cut_faces="drop")
+        if len(extra) == 0:
+            return found
+        merged = FaceDetections.concatenate([found, extra], found.detector)
+        return merged[nms_xyxy(merged.boxes_xyxy, merged.scores, 0.4)]
+
     def _weights(self, shots: list[Shot]) -> list[float]:
         """Aggregation weights: the unified quality (at least 1), times the face size term of
         ``template_size_power`` (inter-eye distance over 40 px, capped at 1)."""
@@ -283,7 +305,7 @@ class LanePipeline:
             # past the declared frames (or without a count) the rate alone decides
             on_plan = processed in planned if processed < expected else processed % full_every == 0
             if on_plan or tracker.motion_unknown:
-                detections = self._whole_detector.detect(frame.image_rgb)
+                detections = self._whole(frame.image_rgb, frame.size_wh)
             else:
                 regions = regions_around(
                     tracker.predicted_boxes(frame.index),
