@@ -17,8 +17,8 @@ regions around the tracks' predicted boxes (upscaled by ``region_upscale``); qua
 the ``candidates_per_track`` faces of each track with the best proxy score; and only the
 ``shots_per_track`` best shots of each track are embedded.
 
-Dark regions (tinted or unlit windows, night frames) are corrected for exposure and local contrast before
-detection (``enhance_dark``, :mod:`laneface.detection.enhance`); quality, best shots and templates use the
+Dark search regions (around faces in tinted or unlit windows) are corrected for exposure and local contrast
+before detection (``enhance_dark``, :mod:`laneface.detection.enhance`); quality, best shots and templates use the
 original pixels.
 """
 
@@ -204,11 +204,9 @@ class LanePipeline:
             self._cabin_detector = ScaledTiledDetector(detector, upscale=lane_.cabin_upscale, full_frame_pass=False)
             if lane_.enhance_dark:
                 self._cabin_detector = EnhancingDetector(self._cabin_detector, lane_.enhance)
+        # whole frames go to the detector as they are: the correction is for dark windows, i.e. regions
         self._whole_detector: FaceDetector = detector
-        self._region_detector = region
-        if lane_.enhance_dark:
-            self._whole_detector = EnhancingDetector(detector, lane_.enhance)
-            self._region_detector = EnhancingDetector(region, lane_.enhance)
+        self._region_detector = EnhancingDetector(region, lane_.enhance) if lane_.enhance_dark else region
         self.matcher = matcher.with_policy(lane_policy(self.lane))
         self._gallery = gallery
         if embedder.model_version != matcher.gallery.model_version:
