@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = [
     "DetectionSettings",
     "EmbeddingSettings",
+    "EnhanceSettings",
     "ImageSettings",
     "LaneSettings",
     "ModelSettings",
@@ -67,6 +68,24 @@ class DetectionSettings(BaseModel):
     tile_size: int = Field(default=0, ge=0, description="Square tile side in (upscaled) pixels; 0 = no tiling.")
     tile_overlap: float = Field(default=0.25, ge=0.0, lt=0.9)
     num_threads: int = Field(default=1, ge=1, le=64)
+
+
+class EnhanceSettings(BaseModel):
+    """Exposure and local-contrast correction of dark regions before detection
+    (:func:`laneface.detection.enhance.enhance_dark`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # tinted and unlit windows are far below a lit scene's mean; brighter crops are left as they are
+    below_mean: float = Field(
+        default=80.0, ge=0.0, le=255.0, description="Only images (regions) whose mean luma is below this are corrected."
+    )
+    target_mean: float = Field(
+        default=110.0, gt=0.0, lt=255.0, description="Mean luma the gamma curve brings a dark image towards."
+    )
+    # CLAHE's usual clip limit: stronger limits amplify sensor noise into face-like texture
+    clip_limit: float = Field(default=2.0, ge=0.0, le=40.0, description="CLAHE clip limit (0: gamma only).")
+    tile_px: int = Field(default=48, ge=8, le=1024, description="CLAHE tile side in pixels (about a large face).")
 
 
 class EmbeddingSettings(BaseModel):
@@ -201,6 +220,45 @@ class LaneSettings(BaseModel):
     full_frame_fps: float = Field(
         default=1.25, gt=0.0, le=120.0, description="Frames per second searched whole; the others only around tracks."
     )
+    # a base passage (3-4.5 s) gets about 4 at full_frame_fps; a fast vehicle seen for 1-1.5 s needs as many
+    min_full_frames: int = Field(
+        default=4,
+        ge=0,
+        le=64,
+        description="Whole-frame searches per camera and passage at least, spread over its duration "
+        "(short passages; when the video declares its frame count).",
+    )
+    # rear-row faces of 10-15 px between the eyes are below what detectors find at the frame's own scale
+    region_upscale: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=4.0,
+        description="Resize factor of the regions searched around tracks (separate from detection.upscale).",
+    )
+    # rear-row faces too small for the whole-frame search sit beside and behind the faces it finds
+    cabin_upscale: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=4.0,
+        description="Resize factor of a second search, at whole-frame searches, of the regions around the faces "
+        "found (1: none).",
+    )
+    cabin_margin: float = Field(
+        default=2.0, ge=0.0, le=10.0, description="Face sizes around each found face that the cabin search covers."
+    )
+    # the unified score already counts size; a larger face may still carry more identity: measured, off by default
+    template_size_power: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=4.0,
+        description="Templates aggregated with weight quality x min(1, inter-eye distance / 40 px) ** this "
+        "(0: quality only).",
+    )
+    # dark windows hold faces below the contrast detectors were trained on; the correction feeds detection only
+    enhance_dark: bool = Field(
+        default=False, description="Correct exposure and local contrast of dark regions before detection."
+    )
+    enhance: EnhanceSettings = Field(default_factory=EnhanceSettings, description="How dark regions are corrected.")
     roi_margin: float = Field(default=1.0, ge=0.0, le=10.0, description="Face sizes added around a predicted box.")
     roi_min_side: int = Field(default=128, ge=8, le=4096, description="Smallest side of a search region, px.")
     candidates_per_track: int = Field(default=4, ge=1, le=64, description="Faces per track assessed for quality.")

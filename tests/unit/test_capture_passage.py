@@ -80,6 +80,7 @@ def test_video_and_folder_sources_yield_frozen_rgb_frames_with_a_stride(passage:
     assert isinstance(video, VideoFileSource)
     frames = list(video.frames(stride=2))
     assert [f.index for f in frames] == [0, 2, 4] and video.frames_seen == 6
+    assert video.frame_count == 6, "the count the container declares, known before decoding"
     assert [f.timestamp_s for f in frames] == pytest.approx([0.0, 0.2, 0.4])
     f = frames[2]
     assert isinstance(f, Frame) and f.camera == "front" and f.image_rgb.dtype == np.uint8
@@ -93,6 +94,7 @@ def test_video_and_folder_sources_yield_frozen_rgb_frames_with_a_stride(passage:
     folder = p.camera("left").source()
     assert isinstance(folder, FrameFolderSource)
     assert [x.index for x in folder.frames(stride=3)] == [0, 3] and folder.frames_seen == 5
+    assert folder.frame_count == 5
     with pytest.raises(ValueError):
         list(folder.frames(stride=0))
 

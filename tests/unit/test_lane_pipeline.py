@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from lanefakes import (
     MODEL,
@@ -23,8 +24,9 @@ from typer.testing import CliRunner
 from laneface.cli.app import app
 from laneface.config import LaneSettings
 from laneface.errors import ConfigError, InvalidPassageError, InvalidVideoError
-from laneface.pipeline.lane import LanePipeline, detection_stride, full_frame_every
+from laneface.pipeline.lane import LanePipeline, detection_stride, full_frame_every, full_frame_indices
 from laneface.tracking.rows import RowModel
+from laneface.types import FaceDetections
 
 RED, GREEN, BLUE, GREY = (200, 30, 30), (30, 200, 30), (30, 30, 200), (120, 120, 120)
 DOCS = {"D-RED": RED, "D-GREEN": GREEN, "D-BLUE": BLUE, "D-GREY": GREY}
@@ -299,3 +301,121 @@ def test_every_entry_point_reads_the_one_lane_section(
     assert seen[0].shots_per_occupant == 5, "the environment's lane section is the base"
     defaults = LaneSettings()
     assert seen[0].full_frame_fps == defaults.full_frame_fps and seen[0].link_fmr == defaults.link_fmr
+
+
+class _WholeOrRegion(ColourDetector):
+    """Records the size and mean brightness of every image it searches (whole frames are 320x240)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shapes: list[tuple[int, int]] = []
+        self.means: list[float] = []
+
+    def detect(self, image_rgb: np.ndarray) -> FaceDetections:
+        self.shapes.append(image_rgb.shape[:2])
+        self.means.append(float(image_rgb.mean()))
+        # snap to the nearest colour of the scene: interpolated and enhanced pixels keep their identity
+        palette = np.array([(0, 0, 0), RED, GREEN, BLUE, GREY], np.float32)
+        dist = np.linalg.norm(image_rgb[:, :, None, :].astype(np.float32) - palette, axis=3)
+        return super().detect(palette[dist.argmin(axis=2)].astype(np.uint8))
+
+    @property
+    def whole(self) -> int:
+        return sum(s == (240, 320) for s in self.shapes)
+
+
+def test_full_frame_indices_keep_the_rate_and_give_short_passages_their_minimum() -> None:
+    assert full_frame_indices(20, 4, 4) == {0, 4, 8, 12, 16}, "the rate alone gives enough"
+    assert full_frame_indices(20, 4, 0) == {0, 4, 8, 12, 16}
+    assert full_frame_indices(8, 4, 4) == {0, 2, 5, 7}, "spread from the first frame to the last"
+    assert full_frame_indices(6, 8, 4) == {0, 2, 3, 5}
+    assert full_frame_indices(3, 8, 4) == {0, 1, 2}, "fewer frames than the minimum: every one"
+    assert full_frame_indices(5, 8, 1) == {0}
+    assert full_frame_indices(0, 4, 4) == frozenset()
+
+
+def test_a_short_passage_gets_its_minimum_of_whole_frame_searches(tmp_path: Path) -> None:
+    """12 frames at 10 fps (1.2 s): at 1.25 whole frames per second a camera would get 2 searches."""
+    counts = {}
+    for minimum in (0, 4):
+        det = _WholeOrRegion()
+        lane = LaneSettings(min_full_frames=minimum)
+        p = LanePipeline(det, SizeQuality(), ColourEmbedder(), matcher_with(tmp_path / f"d{minimum}", DOCS), lane)
+        face = [FakeFace(RED, 200, 40, 56, dx=1.0)]
+        p.process(write_passage(tmp_path / f"p{minimum}", {"front": ("front", face), "left": ("left", face)}))
+        counts[minimum] = det.whole
+    # front: 6 processed frames, every 4th {0, 4} or 4 spread {0, 2, 3, 5}; left: 12 processed, every 8th {0, 8}
+    # or {0, 4, 7, 11}; each camera also searches frame 1 whole (a new face whose motion is not known yet)
+    assert counts == {0: 3 + 3, 4: 5 + 5}
+
+
+def test_regions_are_searched_upscaled_and_dark_images_enhanced(tmp_path: Path) -> None:
+    det = _WholeOrRegion()
+    lane = LaneSettings(region_upscale=2.0, min_full_frames=0)
+    p = LanePipeline(det, SizeQuality(), ColourEmbedder(), matcher_with(tmp_path / "d", DOCS), lane)
+    result = p.process(write_passage(tmp_path / "p", {"front": ("front", [FakeFace(RED, 100, 60, 50, dx=2.0)])}))
+    regions = [s for s in det.shapes if s != (240, 320)]
+    assert regions and min(min(s) for s in regions) >= 2 * lane.roi_min_side, "crops reach the detector upscaled"
+    assert result.occupant_count == 1
+    assert all(m < 40 for m in det.means), "enhancement is off by default: the detector sees the raw frames"
+
+    bright = _WholeOrRegion()
+    lit = LaneSettings(enhance_dark=True, min_full_frames=0)
+    q = LanePipeline(bright, SizeQuality(), ColourEmbedder(), matcher_with(tmp_path / "e", DOCS), lit)
+    q.process(write_passage(tmp_path / "q", {"front": ("front", [FakeFace(RED, 100, 60, 50, dx=2.0)])}))
+    raw = _WholeOrRegion()  # the same passage and settings without the correction
+    r = LanePipeline(
+        raw,
+        SizeQuality(),
+        ColourEmbedder(),
+        matcher_with(tmp_path / "g", DOCS),
+        lit.model_copy(update={"enhance_dark": False}),
+    )
+    r.process(tmp_path / "q")
+    assert raw.shapes == bright.shapes
+    pairs = list(zip(raw.shapes, raw.means, bright.means, strict=True))
+    assert all(b == a for shape, a, b in pairs if shape == (240, 320)), "whole frames are searched as they are"
+    regions = [(a, b) for shape, a, b in pairs if shape != (240, 320)]
+    assert regions and all(b > a + 3 for a, b in regions), "dark regions are brightened before detection"
+
+
+def test_template_size_power_weights_small_faces_down(tmp_path: Path) -> None:
+    from laneface.pipeline.lane import _inter_eye_px
+    from laneface.quality.base import QualityReport
+    from laneface.selection import FaceCandidate, Shot
+
+    def shot(ied: float, unified: float) -> Shot:
+        lm = np.array([[[10, 10], [10 + ied, 10], [15, 15], [12, 20], [18, 20]]], np.float32)
+        face = FaceDetections(np.array([[0, 0, 40, 40]], np.float32), lm, np.ones(1, np.float32))
+        cand = FaceCandidate("front", 0, 0, 0.0, np.zeros((40, 40, 3), np.uint8), face, (0, 0), 1.0, (0, 0, 40, 40))
+        return Shot(cand, QualityReport({}, unified, "vehicle", True, ()))
+
+    small, large = shot(10.0, 60.0), shot(50.0, 60.0)
+    assert _inter_eye_px(small) == pytest.approx(10.0)
+    matcher = matcher_with(tmp_path / "d", DOCS)
+    plain = LanePipeline(ColourDetector(), SizeQuality(), ColourEmbedder(), matcher)
+    assert plain._weights([small, large]) == [60.0, 60.0], "quality only by default"
+    sized = LanePipeline(
+        ColourDetector(), SizeQuality(), ColourEmbedder(), matcher, LaneSettings(template_size_power=1.0)
+    )
+    assert sized._weights([small, large]) == pytest.approx([15.0, 60.0]), "10 px of 40: a quarter; capped at 1"
+
+
+def test_cabin_search_finds_a_face_too_small_for_the_whole_frame_search(tmp_path: Path) -> None:
+    """A detector that finds faces of at least 20 px only: the small blue face beside the red one is found by
+    the upscaled search around the red face, never by the whole-frame search."""
+
+    class MinSide(_WholeOrRegion):
+        def detect(self, image_rgb: np.ndarray) -> FaceDetections:
+            found = super().detect(image_rgb)
+            return found[(found.boxes_xyxy[:, 2] - found.boxes_xyxy[:, 0]) >= 20]
+
+    faces = [FakeFace(RED, 100, 60, 50, dx=1.0), FakeFace(BLUE, 170, 70, 14, dx=1.0)]
+    seen = {}
+    for up in (1.0, 2.0):
+        det = MinSide()
+        lane = LaneSettings(cabin_upscale=up, min_full_frames=0)
+        p = LanePipeline(det, SizeQuality(min_side=10), ColourEmbedder(), matcher_with(tmp_path / f"d{up}", DOCS), lane)
+        result = p.process(write_passage(tmp_path / f"p{up}", {"front": ("front", faces)}))
+        seen[up] = {o.match.doc_id for o in result.occupants if o.match.doc_id}
+    assert "D-BLUE" not in seen[1.0] and "D-BLUE" in seen[2.0]

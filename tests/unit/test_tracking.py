@@ -246,3 +246,18 @@ def test_motion_is_unknown_until_a_track_has_moved() -> None:
     t.update(_dets((120, 100, 160, 140), (400, 100, 440, 140)), 2)
     assert not t.motion_unknown, "the camera's motion predicts the new face"
     assert t.predicted_boxes(3)[1] == pytest.approx([410, 100, 450, 140])
+
+
+def test_a_frame_whose_detection_failed_does_not_split_the_track() -> None:
+    """A motion-blurred frame in which the detector finds nothing: the track waits (max_missed) and the face
+    is re-associated where its velocity predicts it, even though it moved further than the IoU gate."""
+    t = FaceTracker(config=TrackerConfig())
+    x = [0.0, 30.0, 60.0, 90.0, 120.0]  # 30 px per frame, faces 60 px wide
+    a = t.update(_dets((x[0], 50, x[0] + 60, 110)), 0)
+    b = t.update(_dets((x[1], 50, x[1] + 60, 110)), 1)
+    t.update(_dets(), 2)  # blurred: nothing found
+    t.update(_dets(), 3)
+    c = t.update(_dets((x[4], 50, x[4] + 60, 110)), 4)
+    assert a[0] == b[0] == c[0]
+    (track,) = t.finish()
+    assert track.hits == 3 and track.last_frame == 4

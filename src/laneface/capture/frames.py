@@ -108,6 +108,18 @@ class VideoFileSource:
         self.fps = float(fps)
         self.frames_seen = 0
 
+    @property
+    def frame_count(self) -> int | None:
+        """The frame count the video declares (``None`` when it declares none); may exceed what decodes."""
+        import cv2
+
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            declared = int(max(0.0, cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0)) if cap.isOpened() else 0
+        finally:
+            cap.release()
+        return declared or None
+
     def frames(self, stride: int = 1) -> Iterator[Frame]:
         import cv2
 
@@ -168,6 +180,11 @@ class FrameFolderSource:
         self.fps = float(fps)
         self.limits = limits or ImageLimits()
         self.frames_seen = 0
+
+    @property
+    def frame_count(self) -> int:
+        """The number of frame images in the folder."""
+        return len(self.files)
 
     def frames(self, stride: int = 1) -> Iterator[Frame]:
         stride = _check_stride(stride)

@@ -10,11 +10,16 @@
 
 Real time on one core comes from four choices: detection runs on ``detect_fps`` frames per second of each
 camera (``side_detect_fps`` for side views, where a passing vehicle moves fast; a stride, the frames in
-between are only grabbed); only ``full_frame_fps`` of those frames per second are searched whole (and any
-frame after a new face whose motion is not known yet), the others only in regions around the tracks'
-predicted boxes (:mod:`laneface.pipeline.roi`); quality is assessed only on the ``candidates_per_track``
-faces of each track with the best proxy score; and only the ``shots_per_track`` best shots of each track
-are embedded.
+between are only grabbed); only ``full_frame_fps`` of those frames per second are searched whole (at least
+``min_full_frames`` per camera, spread over the passage, so that a fast vehicle seen for a second gets as
+many as a slow one; and any frame after a new face whose motion is not known yet), the others only in
+regions around the tracks' predicted boxes (upscaled by ``region_upscale``); quality is assessed only on
+the ``candidates_per_track`` faces of each track with the best proxy score; and only the
+``shots_per_track`` best shots of each track are embedded.
+
+Dark search regions (around faces in tinted or unlit windows) are corrected for exposure and local contrast
+before detection (``enhance_dark``, :mod:`laneface.detection.enhance`); quality, best shots and templates use the
+original pixels.
 """
 
 from __future__ import annotations
@@ -27,13 +32,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from laneface.capture.passage import CameraSpec, Passage, read_passage
 from laneface.config import LaneSettings
 from laneface.detection.base import FaceDetector
+from laneface.detection.enhance import EnhancingDetector
 from laneface.detection.regions import detect_in_regions
 from laneface.embedding.base import FaceEmbedder
 from laneface.errors import ConfigError, TruncatedVideoError
-from laneface.geometry import regions_around
+from laneface.geometry import nms_xyxy, regions_around
 from laneface.matching import Matcher, MatchPolicy
 from laneface.pipeline.identify import NOT_CAPTURED, identify
 from laneface.pipeline.result import OccupantResult, PassageResult
@@ -48,7 +57,7 @@ from laneface.selection import (
 from laneface.tracking.association import AssociationConfig, TrackSummary, associate
 from laneface.tracking.rows import RowModel, estimate_rows, estimate_sides
 from laneface.tracking.tracker import FaceTracker, TrackerConfig
-from laneface.types import Template
+from laneface.types import FaceDetections, Template
 
 if TYPE_CHECKING:
     from laneface.config import Settings
@@ -62,6 +71,7 @@ __all__ = [
     "TrackResult",
     "detection_stride",
     "full_frame_every",
+    "full_frame_indices",
     "lane_policy",
 ]
 
@@ -82,6 +92,33 @@ def detection_stride(lane: LaneSettings, rows: RowModel, fps: float, view: str =
 def full_frame_every(lane: LaneSettings, rows: RowModel, fps: float, view: str = "front") -> int:
     """Processed frames between two full-frame detections (1: every processed frame is searched whole)."""
     return max(1, round(fps / detection_stride(lane, rows, fps, view) / lane.full_frame_fps))
+
+
+def full_frame_indices(processed: int, every: int, min_searches: int) -> frozenset[int]:
+    """The processed frames (0 .. ``processed`` - 1) of a camera that are searched whole: every ``every``-th
+    from the first, or, when that gives fewer than ``min_searches``, ``min_searches`` frames spread evenly
+    from the first to the last (all of them when the camera has no more)."""
+    if processed <= 0:
+        return frozenset()
+    by_rate = frozenset(range(0, processed, max(1, every)))
+    n = min(min_searches, processed)
+    if len(by_rate) >= n:
+        return by_rate
+    if n == 1:
+        return frozenset({0})
+    return frozenset(round(i * (processed - 1) / (n - 1)) for i in range(n))
+
+
+def _inter_eye_px(shot: Shot) -> float:
+    """Inter-eye distance of a shot's face in pixels (at least 1)."""
+    eyes = shot.candidate.face.landmarks_xy[0, :2]
+    return max(1.0, float(np.hypot(*(eyes[1] - eyes[0]))))
+
+
+def _frame_count(source: object) -> int | None:
+    """The frame count a frame source declares, if it declares one (video files and frame folders do)."""
+    count = getattr(source, "frame_count", None)
+    return count if isinstance(count, int) and count > 0 else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,6 +191,22 @@ class LanePipeline:
         self.lane = lane or LaneSettings()
         self.tracker = tracker or TrackerConfig()
         self.rows = rows or RowModel()
+        lane_ = self.lane
+        region: FaceDetector = detector
+        if lane_.region_upscale != 1.0:
+            from laneface.detection.scaling import ScaledTiledDetector
+
+            region = ScaledTiledDetector(detector, upscale=lane_.region_upscale, full_frame_pass=False)
+        self._cabin_detector: FaceDetector | None = None
+        if lane_.cabin_upscale != 1.0:
+            from laneface.detection.scaling import ScaledTiledDetector
+
+            self._cabin_detector = ScaledTiledDetector(detector, upscale=lane_.cabin_upscale, full_frame_pass=False)
+            if lane_.enhance_dark:
+                self._cabin_detector = EnhancingDetector(self._cabin_detector, lane_.enhance)
+        # whole frames go to the detector as they are: the correction is for dark windows, i.e. regions
+        self._whole_detector: FaceDetector = detector
+        self._region_detector = EnhancingDetector(region, lane_.enhance) if lane_.enhance_dark else region
         self.matcher = matcher.with_policy(lane_policy(self.lane))
         self._gallery = gallery
         if embedder.model_version != matcher.gallery.model_version:
@@ -203,6 +256,29 @@ class LanePipeline:
         self.close()
 
     # ------------------------------------------------------------------ stages
+    def _whole(self, image_rgb: npt.NDArray[np.uint8], size_wh: tuple[int, int]) -> FaceDetections:
+        """A whole-frame search, then (``cabin_upscale``) an upscaled search around the faces it found."""
+        found = self._whole_detector.detect(image_rgb)
+        if self._cabin_detector is None or len(found) == 0:
+            return found
+        regions = regions_around(
+            found.boxes_xyxy, size_wh, margin=self.lane.cabin_margin, min_side=self.lane.roi_min_side
+        )
+        extra = detect_in_regions(self._cabin_detector, image_rgb, regions, cut_faces="drop")
+        if len(extra) == 0:
+            return found
+        merged = FaceDetections.concatenate([found, extra], found.detector)
+        return merged[nms_xyxy(merged.boxes_xyxy, merged.scores, 0.4)]
+
+    def _weights(self, shots: list[Shot]) -> list[float]:
+        """Aggregation weights: the unified quality (at least 1), times the face size term of
+        ``template_size_power`` (inter-eye distance over 40 px, capped at 1)."""
+        power = self.lane.template_size_power
+        weights = [max(s.unified, 1.0) for s in shots]
+        if power == 0.0:
+            return weights
+        return [w * min(1.0, _inter_eye_px(s) / 40.0) ** power for w, s in zip(weights, shots, strict=True)]
+
     def _embed(self, shots: list[Shot]) -> list[Template]:
         if not shots:
             return []
@@ -219,10 +295,15 @@ class LanePipeline:
         processed = 0
         width = 0
         source = cam.source()
+        count = _frame_count(source)
+        expected = -(-count // stride) if count is not None else 0  # processed frames the video declares
+        planned = full_frame_indices(expected, full_every, lane.min_full_frames)
         for frame in source.frames(stride):
             width = frame.size_wh[0]
-            if processed % full_every == 0 or tracker.motion_unknown:
-                detections = self.detector.detect(frame.image_rgb)
+            # past the declared frames (or without a count) the rate alone decides
+            on_plan = processed in planned if processed < expected else processed % full_every == 0
+            if on_plan or tracker.motion_unknown:
+                detections = self._whole(frame.image_rgb, frame.size_wh)
             else:
                 regions = regions_around(
                     tracker.predicted_boxes(frame.index),
@@ -230,7 +311,7 @@ class LanePipeline:
                     margin=lane.roi_margin,
                     min_side=lane.roi_min_side,
                 )
-                detections = detect_in_regions(self.detector, frame.image_rgb, regions, cut_faces="drop")
+                detections = detect_in_regions(self._region_detector, frame.image_rgb, regions, cut_faces="drop")
             ids = tracker.update(detections, frame.index, frame.timestamp_s)
             for k in range(len(detections)):
                 buffer.offer(cam.name, int(ids[k]), frame.index, frame.timestamp_s, frame.image_rgb, detections, k)
@@ -245,7 +326,7 @@ class LanePipeline:
             if chosen and chosen[0].passed:
                 chosen = [s for s in chosen if s.passed]
             templates = self._embed(chosen)
-            template = aggregate_templates(templates, [max(s.unified, 1.0) for s in chosen]) if templates else None
+            template = aggregate_templates(templates, self._weights(chosen)) if templates else None
             summary = TrackSummary(track, cam.view, template, row, side)
             out.append(TrackResult(summary, tuple(shots), tuple(zip(chosen, templates, strict=True))))
         logger.info("camera %s: %d frames processed (stride %d), %d tracks", cam.name, processed, stride, len(out))
@@ -259,7 +340,7 @@ class LanePipeline:
         )[: self.lane.shots_per_occupant]
         template = None
         if best is not None and best.passed and passing:
-            template = aggregate_templates([t for _, t in passing], [max(s.unified, 1.0) for s, _ in passing])
+            template = aggregate_templates([t for _, t in passing], self._weights([s for s, _ in passing]))
         return Occupant(
             row=_mode_row([m.summary.row for m in members]),
             first_seen_s=min(m.summary.track.points[0].timestamp_s for m in members),
