@@ -68,6 +68,12 @@ class DetectionSettings(BaseModel):
     tile_size: int = Field(default=0, ge=0, description="Square tile side in (upscaled) pixels; 0 = no tiling.")
     tile_overlap: float = Field(default=0.25, ge=0.0, lt=0.9)
     num_threads: int = Field(default=1, ge=1, le=64)
+    min_face_px: float = Field(
+        default=16.0,
+        ge=4.0,
+        le=400.0,
+        description="MTCNN: smallest face (box side, about 2x the inter-eye distance) searched; under 12 upsamples.",
+    )
 
 
 class EnhanceSettings(BaseModel):

@@ -51,7 +51,7 @@ Kind = Literal["detector", "embedder", "landmarks"]
 
 #: the adapters that read a spec of each kind (``backend``): a detector spec names its family's decoder
 SPEC_BACKENDS: dict[str, tuple[str, ...]] = {
-    "detector": ("yunet", "retinaface", "scrfd", "dlib-mmod"),
+    "detector": ("yunet", "retinaface", "scrfd", "dlib-mmod", "mtcnn"),
     "embedder": ("onnx-arcface", "dlib-resnet"),
     "landmarks": ("dlib-shape5",),
 }
@@ -260,6 +260,33 @@ BUILTIN_SPECS: tuple[ModelSpec, ...] = (
         "data not stated by the publisher (the SFace paper trained on MS1M-derived sets)",
     ),
 )
+
+_MTCNN_SHA = {
+    "pnet": "ea6b0c3e685ebee3165326ad6484acc95f2ef78f1c94fbf40a55704fa989f7b5",
+    "rnet": "cb00e6460f3c98b0bfafaba3c0a0ded4bdf6e62cee7174d969e8670d7e757fee",
+    "onet": "94f6ea2f4cf985275ee958cdd762d17b6009348a4fb9d8c6be39ba73ffd22ca3",
+}
+
+#: MTCNN's three networks, as the ``mtcnn`` PyPI package (1.0.0) ships them: weights MIT (Kaipeng Zhang's
+#: release, converted by the package's author, also MIT); run by laneface in numpy, never by that package
+MTCNN_SPECS: tuple[ModelSpec, ...] = tuple(
+    ModelSpec(
+        name=f"mtcnn-{net}",
+        version="ipazc-1.0.0",
+        kind="detector",
+        backend="mtcnn",
+        file=f"mtcnn/{net}.lz4",
+        sha256=(_MTCNN_SHA[net],),
+        licence="MIT",
+        use="commercial",
+        package="mtcnn",
+        package_file=f"assets/weights/{net}.lz4",
+        description=f"MTCNN {net.upper()[0]}-Net weights (stage {i} of the mtcnn detector), from the mtcnn package",
+    )
+    for i, net in enumerate(("pnet", "rnet", "onet"), start=1)
+)
+
+BUILTIN_SPECS = BUILTIN_SPECS + MTCNN_SPECS
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

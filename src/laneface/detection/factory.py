@@ -22,6 +22,7 @@ DETECTORS: dict[str, tuple[str | None, float]] = {
     "retinaface": ("retinaface", 0.5),
     "scrfd": ("scrfd", 0.5),
     "scrfd-500m": ("scrfd-500m", 0.5),
+    "mtcnn": ("mtcnn-onet", 0.8),  # weights from the mtcnn PyPI package; O-Net's probability
 }
 
 #: preference order for "auto", strongest first, licence-clean only (commercial use): the first whose files are
@@ -92,6 +93,16 @@ def build_detector(name: str, store: ModelStore, settings: DetectionSettings | N
         shape5 = store.locate("dlib-shape5").path
         mmod = store.locate("dlib-mmod").path if name == "dlib-mmod" else None
         base = DlibDetector(name.removeprefix("dlib-"), shape5, mmod_path=mmod, score_threshold=threshold)
+    elif name == "mtcnn":
+        from laneface.detection.mtcnn import MtcnnDetector
+
+        base = MtcnnDetector.from_files(
+            *(store.locate(f"mtcnn-{net}").path for net in ("pnet", "rnet", "onet")),
+            score_threshold=threshold,
+            min_face_px=settings.min_face_px,
+            num_threads=settings.num_threads,
+            name=name,
+        )
     elif spec is not None and spec.backend in ONNX_FAMILIES:
         base = _onnx_detector(name, spec, store, threshold, settings.num_threads)
     else:  # pragma: no cover - DETECTORS and this chain are kept in step by test_factory
