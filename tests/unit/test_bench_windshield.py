@@ -141,6 +141,7 @@ def test_bench_with_a_localiser_counts_labelled_windshields_and_recall(tmp_path:
     oracle = bench_windshields(BoxDetector(min_width=15), frames, margin=0.0, save_found=tmp_path / "found")
     assert oracle.regions == "labels" and oracle.localiser_recall is None and oracle.windshields_with_face == 2
     assert len(list((tmp_path / "found").glob("found_*.png"))) == 2
+    assert len(list((tmp_path / "found").glob("faces_*.png"))) == 2
 
 
 def test_bench_enhance_sees_each_region_crop(tmp_path: Path) -> None:

@@ -348,10 +348,21 @@ def _save_found(
             continue
         x0, y0, x1, y1 = (int(v) for v in region)
         crop = cv2.resize(image[y0:y1, x0:x1], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+        patches = []
         for f in faces:
             a = ((f[0] - x0) * zoom, (f[1] - y0) * zoom, (f[2] - x0) * zoom, (f[3] - y0) * zoom)
-            cv2.rectangle(crop, (int(a[0]), int(a[1])), (int(a[2]), int(a[3])), (255, 255, 0), 1)
+            cv2.rectangle(crop, (int(a[0]), int(a[1])), (int(a[2]), int(a[3])), (255, 255, 0), 2)
+            # the face with one face size of context on every side, 160 px high, to judge it by eye
+            fw, fh = f[2] - f[0], f[3] - f[1]
+            px0, py0 = int(max(0, f[0] - fw)), int(max(0, f[1] - fh))
+            px1, py1 = int(min(w, f[2] + fw)), int(min(h, f[3] + fh))
+            if px1 - px0 >= 2 and py1 - py0 >= 2:
+                patch = image[py0:py1, px0:px1]
+                patches.append(cv2.resize(patch, (max(1, round(160 * patch.shape[1] / patch.shape[0])), 160)))
         cv2.imwrite(str(out / f"found_{path.stem[:40]}_{k}.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+        if patches:
+            strip = np.hstack(patches)
+            cv2.imwrite(str(out / f"faces_{path.stem[:40]}_{k}.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
 
 
 def _save_examples(
