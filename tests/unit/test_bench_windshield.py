@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from laneface.errors import InvalidDatasetError
+from laneface.errors import ConfigError, InvalidDatasetError
 from laneface.evaluation.bench_windshield import (
     bench_windshields,
     clahe_gamma,
@@ -167,3 +167,13 @@ def test_clahe_gamma_brightens_dark_crops_only_upwards() -> None:
     assert abs(float(clahe_gamma(bright, clip_limit=0.0).mean()) - 200) < 1.5  # no darkening
     with pytest.raises(ValueError, match="uint8"):
         clahe_gamma(dark.astype(np.float32))  # type: ignore[arg-type]
+
+
+def test_bench_max_face_share_drops_implausibly_large_faces(tmp_path: Path) -> None:
+    root = _dataset(tmp_path / "ws", {"b": "0 0.5 0.5 0.5 0.5\n"})  # a 60 px wide windshield
+    frames = load_windshield_dataset(root)
+    # the fake face is 8 px wide: 8/60 = 0.13 of the region
+    assert bench_windshields(BoxDetector(15), frames, margin=0.0, max_face_share=0.2).windshields_with_face == 1
+    assert bench_windshields(BoxDetector(15), frames, margin=0.0, max_face_share=0.1).windshields_with_face == 0
+    with pytest.raises(ConfigError, match="max_face_share"):
+        bench_windshields(BoxDetector(15), frames, max_face_share=0.0)

@@ -261,9 +261,22 @@ def windshield(
         float | None, typer.Option("--upscale", help="Resize factor for each windshield region (default: settings).")
     ] = None,
     tile: Annotated[int | None, typer.Option("--tile", help="Tile side in upscaled px (default: settings).")] = None,
+    score: Annotated[
+        float | None,
+        typer.Option("--score-threshold", min=0.0, max=1.0, help="Detector score threshold (default: the detector's)."),
+    ] = None,
     margin: Annotated[
         float, typer.Option("--margin", min=0.0, max=1.0, help="Enlarge each windshield box by this share per side.")
     ] = 0.1,
+    max_face_share: Annotated[
+        float | None,
+        typer.Option(
+            "--max-face-share",
+            min=0.01,
+            max=1.0,
+            help="Drop faces wider than this share of the frame's widest searched region (default: keep all).",
+        ),
+    ] = None,
     regions: Annotated[
         str,
         typer.Option(
@@ -318,6 +331,8 @@ def windshield(
         upd["upscale"] = upscale
     if tile is not None:
         upd["tile_size"] = tile
+    if score is not None:
+        upd["score_threshold"] = score
     frames = load_windshield_dataset(directory)
     train, test = split_frames(frames)
     scored = {"all": frames, "test": test, "train": train}[split][::every]
@@ -333,6 +348,7 @@ def windshield(
             det,
             scored,
             margin=margin,
+            max_face_share=max_face_share,
             localise=localise,
             enhance=enhancer,
             save_examples=None if save_examples is None else save_examples / mode,
@@ -342,7 +358,18 @@ def windshield(
         results.append(res)
     if as_json:
         emit_json(
-            [{**r.as_json(), "split": split, "every": every, "enhance": enhance, "upscale": upscale} for r in results]
+            [
+                {
+                    **r.as_json(),
+                    "split": split,
+                    "every": every,
+                    "enhance": enhance,
+                    "upscale": upscale,
+                    "score": score,
+                    "max_face_share": max_face_share,
+                }
+                for r in results
+            ]
         )
         return
     for res in results:

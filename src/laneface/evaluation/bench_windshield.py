@@ -241,6 +241,7 @@ def bench_windshields(
     frames: Sequence[WindshieldFrame],
     *,
     margin: float = 0.1,
+    max_face_share: float | None = None,
     localise: Localise | None = None,
     enhance: Enhance | None = None,
     save_examples: Path | None = None,
@@ -251,8 +252,9 @@ def bench_windshields(
     """Run ``detector`` on every windshield of ``frames``; see the module docstring for the definitions.
 
     ``localise`` (image -> boxes (N, 4) pixel xyxy) replaces the labelled boxes as search regions;
-    ``enhance`` (image -> image) corrects each region crop before detection. ``save_found`` writes one
-    enlarged crop per labelled windshield with a face, faces drawn, to check them by eye.
+    ``enhance`` (image -> image) corrects each region crop before detection. ``max_face_share`` drops faces
+    wider than that share of the frame's widest searched region (implausibly large boxes). ``save_found``
+    writes one enlarged crop per labelled windshield with a face, faces drawn, to check them by eye.
     """
     from laneface.detection.regions import detect_in_regions
     from laneface.evaluation.windshield_localiser import box_iou
@@ -260,6 +262,8 @@ def bench_windshields(
 
     if margin < 0 or margin > 1:
         raise ConfigError(f"margin must lie in [0, 1], got {margin}")
+    if max_face_share is not None and not 0 < max_face_share <= 1:
+        raise ConfigError(f"max_face_share must lie in (0, 1], got {max_face_share}")
     det: FaceDetector = detector if enhance is None else EnhancedInput(detector, enhance)
     counts_all: list[int] = []
     widths: list[float] = []
@@ -280,6 +284,9 @@ def bench_windshields(
         if len(regions):
             dets = detect_in_regions(det, image, _enlarge(regions, margin, w, h), cut_faces="keep")
             faces = dets.boxes_xyxy
+            if max_face_share is not None:
+                widest = float((regions[:, 2] - regions[:, 0]).max())
+                faces = faces[(faces[:, 2] - faces[:, 0]) <= max_face_share * widest]
         else:
             faces = np.zeros((0, 4), np.float32)
         times_ms.append((time.perf_counter() - t0) * 1000.0)
