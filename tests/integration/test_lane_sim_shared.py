@@ -60,3 +60,21 @@ def test_windshield_bench_on_real_frames(yunet: FaceDetector) -> None:
     res = bench_windshields(yunet, frames[::20])
     assert res.frames == 30 and res.windshields >= 30
     assert 0.0 <= res.share_with_face <= 0.2  # overhead cameras: heads are mostly out of view (benchmarks.md)
+
+
+def test_windshield_localiser_trained_on_a_split_finds_held_out_windshields() -> None:
+    """A HOG localiser trained on a quarter of the training split localises most held-out windshields."""
+    from laneface.evaluation.bench_windshield import parse_yolo_labels
+    from laneface.evaluation.windshield_localiser import localiser_recall, split_frames, trained_localiser
+    from laneface.imageio import read_image
+
+    train, test = split_frames(load_windshield_dataset(WINDSHIELD))
+    localiser = trained_localiser(train[::4])
+    labelled, found = [], []
+    for frame in test[::3]:
+        image = read_image(frame.image_path)
+        labelled.append(parse_yolo_labels(frame.label_path, image.shape[1], image.shape[0]))
+        found.append(localiser(image))
+    recall = localiser_recall(labelled, found)
+    assert recall.windshields >= 30
+    assert recall.recall >= 0.7  # about 0.96 with the whole training split (docs/bench16/windshield.md)

@@ -9,9 +9,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from laneface.errors import InvalidDatasetError
+from laneface.errors import ConfigError, InvalidDatasetError
 from laneface.evaluation.bench_windshield import (
     bench_windshields,
+    clahe_gamma,
     faces_per_box,
     load_windshield_dataset,
     parse_yolo_labels,
@@ -116,3 +117,63 @@ def test_bench_scores_windshields_and_saves_failures(tmp_path: Path) -> None:
     assert res.ms_per_frame_median >= 0
     assert len(list((tmp_path / "ex").glob("*.png"))) == 1
     assert res.as_json()["misses"] == 1
+
+
+def test_bench_with_a_localiser_counts_labelled_windshields_and_recall(tmp_path: Path) -> None:
+    # b: one wide labelled windshield (x 30-90 of 120, y 20-60 of 80); c: likewise
+    root = _dataset(tmp_path / "ws", {"b": "0 0.5 0.5 0.5 0.5\n", "c": "0 0.5 0.5 0.5 0.5\n"})
+    frames = load_windshield_dataset(root)
+    calls: list[tuple[int, int]] = []
+
+    def localise(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        calls.append(image.shape[:2])
+        if len(calls) == 1:  # frame b: the right box, and a second one elsewhere
+            return np.array([[32, 22, 88, 58], [0, 0, 20, 20]], np.float32)
+        return np.zeros((0, 4), np.float32)  # frame c: nothing found
+
+    res = bench_windshields(BoxDetector(min_width=15), frames, localise=localise, margin=0.0)
+    assert calls == [(80, 120), (80, 120)]
+    assert res.regions == "localised"
+    assert res.windshields == 2 and res.windshields_with_face == 1  # c had no region to search
+    assert res.faces_elsewhere == 1  # the face of the box at the corner lies in no labelled windshield
+    assert res.localised_boxes == 2 and res.localised_matched == 1 and res.localiser_recall == pytest.approx(0.5)
+    assert res.as_json()["localiser_recall"] == pytest.approx(0.5)
+    oracle = bench_windshields(BoxDetector(min_width=15), frames, margin=0.0, save_found=tmp_path / "found")
+    assert oracle.regions == "labels" and oracle.localiser_recall is None and oracle.windshields_with_face == 2
+    assert len(list((tmp_path / "found").glob("found_*.png"))) == 2
+    assert len(list((tmp_path / "found").glob("faces_*.png"))) == 2
+
+
+def test_bench_enhance_sees_each_region_crop(tmp_path: Path) -> None:
+    root = _dataset(tmp_path / "ws", {"b": "0 0.5 0.5 0.5 0.5\n"})
+    seen: list[tuple[int, ...]] = []
+
+    def enhance(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        seen.append(image.shape)
+        return image[:, :10]  # too narrow for the fake detector: nothing is found
+
+    res = bench_windshields(BoxDetector(min_width=15), load_windshield_dataset(root), enhance=enhance, margin=0.0)
+    assert seen == [(40, 60, 3)] and res.windshields_with_face == 0
+
+
+def test_clahe_gamma_brightens_dark_crops_only_upwards() -> None:
+    rng = np.random.default_rng(0)
+    dark = rng.integers(10, 40, size=(60, 90, 3), dtype=np.uint8)
+    out = clahe_gamma(dark)
+    assert out.shape == dark.shape and out.dtype == np.uint8
+    assert out.mean() > dark.mean() + 30
+    assert out.std() > dark.std()
+    bright = np.full((20, 20, 3), 200, np.uint8)
+    assert abs(float(clahe_gamma(bright, clip_limit=0.0).mean()) - 200) < 1.5  # no darkening
+    with pytest.raises(ValueError, match="uint8"):
+        clahe_gamma(dark.astype(np.float32))  # type: ignore[arg-type]
+
+
+def test_bench_max_face_share_drops_implausibly_large_faces(tmp_path: Path) -> None:
+    root = _dataset(tmp_path / "ws", {"b": "0 0.5 0.5 0.5 0.5\n"})  # a 60 px wide windshield
+    frames = load_windshield_dataset(root)
+    # the fake face is 8 px wide: 8/60 = 0.13 of the region
+    assert bench_windshields(BoxDetector(15), frames, margin=0.0, max_face_share=0.2).windshields_with_face == 1
+    assert bench_windshields(BoxDetector(15), frames, margin=0.0, max_face_share=0.1).windshields_with_face == 0
+    with pytest.raises(ConfigError, match="max_face_share"):
+        bench_windshields(BoxDetector(15), frames, max_face_share=0.0)

@@ -261,21 +261,69 @@ def windshield(
         float | None, typer.Option("--upscale", help="Resize factor for each windshield region (default: settings).")
     ] = None,
     tile: Annotated[int | None, typer.Option("--tile", help="Tile side in upscaled px (default: settings).")] = None,
+    score: Annotated[
+        float | None,
+        typer.Option("--score-threshold", min=0.0, max=1.0, help="Detector score threshold (default: the detector's)."),
+    ] = None,
     margin: Annotated[
         float, typer.Option("--margin", min=0.0, max=1.0, help="Enlarge each windshield box by this share per side.")
     ] = 0.1,
+    max_face_share: Annotated[
+        float | None,
+        typer.Option(
+            "--max-face-share",
+            min=0.01,
+            max=1.0,
+            help="Drop faces wider than this share of the frame's widest searched region (default: keep all).",
+        ),
+    ] = None,
+    regions: Annotated[
+        str,
+        typer.Option(
+            "--regions",
+            help="Search the labelled boxes ('labels', an oracle), boxes of a windshield localiser trained on "
+            "the training split ('localised'), or 'both'.",
+        ),
+    ] = "labels",
+    split: Annotated[
+        str, typer.Option("--split", help="Frames to score: 'all', or the source-grouped 'test' or 'train' split.")
+    ] = "all",
+    every: Annotated[int, typer.Option("--every", min=1, help="Score every N-th frame of the split only.")] = 1,
+    enhance: Annotated[
+        bool, typer.Option("--enhance/--no-enhance", help="Exposure and local-contrast correction of each region.")
+    ] = False,
+    localiser_cache: Annotated[
+        Path | None,
+        typer.Option("--localiser-cache", help="Load the trained localiser from this file, or train and save it."),
+    ] = None,
     save_examples: Annotated[
         Path | None, typer.Option("--save-examples", help="Write annotated failure images (no face found) here.")
+    ] = None,
+    save_found: Annotated[
+        Path | None, typer.Option("--save-found", help="Write an enlarged crop of each windshield with a face here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Share of windshields with at least one face found (every moving vehicle has a driver), faces per
-    windshield, ms per frame (one thread)."""
+    windshield, faces outside labelled windshields, CPU ms per frame (one thread); with --regions
+    localised also the localiser's recall (IoU >= 0.5)."""
     import cv2
 
     from laneface.detection.factory import build_detector
-    from laneface.evaluation.bench_windshield import bench_windshields, load_windshield_dataset
+    from laneface.errors import ConfigError
+    from laneface.evaluation.bench_windshield import (
+        Enhance,
+        Localise,
+        bench_windshields,
+        clahe_gamma,
+        load_windshield_dataset,
+    )
+    from laneface.evaluation.windshield_localiser import split_frames, trained_localiser
 
+    if regions not in ("labels", "localised", "both"):
+        raise ConfigError(f"--regions must be labels, localised or both, got {regions!r}")
+    if split not in ("all", "test", "train"):
+        raise ConfigError(f"--split must be all, test or train, got {split!r}")
     settings = settings_of(ctx)
     cv2.setNumThreads(1)
     upd: dict[str, object] = {"num_threads": 1}
@@ -283,18 +331,57 @@ def windshield(
         upd["upscale"] = upscale
     if tile is not None:
         upd["tile_size"] = tile
+    if score is not None:
+        upd["score_threshold"] = score
     frames = load_windshield_dataset(directory)
+    train, test = split_frames(frames)
+    scored = {"all": frames, "test": test, "train": train}[split][::every]
     det = build_detector(detector, store_of(ctx), settings.detection.model_copy(update=upd))
-    res = bench_windshields(det, frames, margin=margin, save_examples=save_examples, progress=log.info)
+    enhancer: Enhance | None = clahe_gamma if enhance else None
+    modes = ["labels", "localised"] if regions == "both" else [regions]
+    results = []
+    for mode in modes:
+        localise: Localise | None = None
+        if mode == "localised":
+            localise = trained_localiser(train, localiser_cache, progress=log.info)
+        res = bench_windshields(
+            det,
+            scored,
+            margin=margin,
+            max_face_share=max_face_share,
+            localise=localise,
+            enhance=enhancer,
+            save_examples=None if save_examples is None else save_examples / mode,
+            save_found=None if save_found is None else save_found / mode,
+            progress=log.info,
+        )
+        results.append(res)
     if as_json:
-        emit_json(res.as_json())
+        emit_json(
+            [
+                {
+                    **r.as_json(),
+                    "split": split,
+                    "every": every,
+                    "enhance": enhance,
+                    "upscale": upscale,
+                    "score": score,
+                    "max_face_share": max_face_share,
+                }
+                for r in results
+            ]
+        )
         return
-    typer.echo(
-        f"{res.detector}: {res.windshields} windshields in {res.frames} frames; with >= 1 face "
-        f"{res.windshields_with_face} ({100 * res.share_with_face:.1f} %); faces per windshield "
-        f"{res.faces_per_windshield:.2f} {res.faces_histogram}; {res.ms_per_frame_median:.1f} ms per frame "
-        f"(median; mean {res.ms_per_frame_mean:.1f})"
-    )
+    for res in results:
+        recall = res.localiser_recall
+        typer.echo(
+            f"{res.detector} [{res.regions}, split {split}]: {res.windshields} windshields in {res.frames} frames; "
+            f"with >= 1 face {res.windshields_with_face} ({100 * res.share_with_face:.1f} %); faces per "
+            f"windshield {res.faces_per_windshield:.3f} {res.faces_histogram}; faces outside labelled windshields "
+            f"{res.faces_elsewhere}; CPU {res.cpu_ms_per_frame_mean:.1f} ms per frame (mean; wall median "
+            f"{res.ms_per_frame_median:.1f})"
+            + ("" if recall is None else f"; localiser recall {100 * recall:.1f} % ({res.localised_boxes} boxes)")
+        )
 
 
 @bench_app.command("lane")
