@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 16 windshield figures (docs/bench16/windshield.md): runs one after the other, niced, one thread.
+# Issue 16 windshield figures (docs/benchmarks.md, "Real windshields (item 5)"): runs one after the other, niced, one thread.
 # Usage: tools/bench16_windshield.sh SPECS_TOML OUT_DIR   (SPECS_TOML describes yunet-n until it is built in)
 set -euo pipefail
 specs=$1

@@ -1,4 +1,4 @@
-"""Detector candidates for the no-download default (docs/bench16/default.md): recall on small, dark, tinted
+"""Detector candidates for the no-download default (docs/benchmarks.md, issue 16 item 2): recall on small, dark, tinted
 and blurred faces, false detections, CPU ms per 960x540 frame.
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 nice -n 19 python tools/bench_default16.py \\

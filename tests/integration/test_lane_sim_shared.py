@@ -77,4 +77,4 @@ def test_windshield_localiser_trained_on_a_split_finds_held_out_windshields() ->
         found.append(localiser(image))
     recall = localiser_recall(labelled, found)
     assert recall.windshields >= 30
-    assert recall.recall >= 0.7  # about 0.96 with the whole training split (docs/bench16/windshield.md)
+    assert recall.recall >= 0.7  # about 0.96 with the whole training split (docs/benchmarks.md, item 5)
