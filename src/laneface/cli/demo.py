@@ -328,8 +328,8 @@ def demo_command(
     for line in records_lines(rows):
         say(line)
     say(f"models     detector {pipeline.detector.name}, recognizer {model_version} (embedded defaults)")
-    say("           stronger: `laneface models list`; YuNet finds smaller faces than dlib HOG: put its file in")
-    say("           --models-dir DIR or fetch it with `laneface models pull yunet --base-url MIRROR` (sha256 checked);")
+    say("           stronger: `laneface models pull yunet-n sface` (official upstream, sha256 checked; or put the")
+    say("           files in --models-dir DIR): `auto` then picks YuNet-n + SFace; `laneface models list` shows all;")
     say("           an agency's own ONNX model: --model-specs FILE, then `laneface models check NAME`")
     say(f"files      passages {sim_dir}")
     say(f"           results  {results}")
