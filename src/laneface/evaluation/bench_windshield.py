@@ -153,31 +153,16 @@ Enhance = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.uint8]]
 def clahe_gamma(
     image_rgb: npt.NDArray[np.uint8], *, target_mean: float = 110.0, clip_limit: float = 2.0, tile_px: int = 24
 ) -> npt.NDArray[np.uint8]:
-    """Exposure and local-contrast correction of a (dark) crop: a gamma curve lifting the mean luma towards
-    ``target_mean`` (brightening only), then CLAHE on the luma (YCrCb), hue and saturation kept.
-
-    The bench's own small step, used until :mod:`laneface.detection.enhance` (``enhance_dark``) is merged;
-    any ``image -> image`` callable can be passed to :func:`bench_windshields` instead.
+    """Exposure and local-contrast correction of a windshield crop, whatever its brightness: the lane's
+    :func:`~laneface.detection.enhance.enhance_dark` (gamma towards ``target_mean``, brightening only, then
+    CLAHE on the luma) with the bench's smaller tiles. Any ``image -> image`` callable can be passed to
+    :func:`bench_windshields` instead.
     """
-    import cv2
+    from laneface.config import EnhanceSettings
+    from laneface.detection.enhance import enhance_dark
 
-    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
-        raise ValueError("clahe_gamma needs an (H, W, 3) uint8 image")
-    h, w = image_rgb.shape[:2]
-    if h < 2 or w < 2:
-        return image_rgb
-    ycc = cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2YCrCb)
-    y = ycc[:, :, 0]
-    mean = float(y.mean())
-    if 0.0 < mean < target_mean:
-        gamma = float(np.clip(np.log(target_mean / 255.0) / np.log(max(mean, 1.0) / 255.0), 0.3, 1.0))
-        lut = np.clip(255.0 * (np.arange(256) / 255.0) ** gamma + 0.5, 0, 255).astype(np.uint8)
-        y = cv2.LUT(y, lut)
-    if clip_limit > 0:
-        grid = (max(1, round(w / tile_px)), max(1, round(h / tile_px)))
-        y = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=grid).apply(np.ascontiguousarray(y))
-    ycc[:, :, 0] = y
-    return np.asarray(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB), dtype=np.uint8)
+    params = EnhanceSettings(below_mean=255.0, target_mean=target_mean, clip_limit=clip_limit, tile_px=tile_px)
+    return enhance_dark(image_rgb, params)
 
 
 class EnhancedInput:
