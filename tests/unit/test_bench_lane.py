@@ -139,6 +139,7 @@ def test_capture_by_row_complete_capture_and_count() -> None:
     assert rep.claimed_complete_rate == pytest.approx(1 / 3)
     assert rep.count_exact_rate == pytest.approx(2 / 3)  # b found 2 of 3
     assert rep.correct_identification_rate == pytest.approx(5 / 7)
+    assert rep.identified_of_captured_rate == pytest.approx(5 / 5)
     assert rep.false_matches == 0 and rep.false_match_rate == 0.0
 
 
@@ -157,6 +158,7 @@ def test_false_matches_count_wrong_documents_and_spurious_matches() -> None:
     rep = score_passages(results, truths).modes["1:few"]
     assert rep.false_matches == 2 and rep.false_match_rate == pytest.approx(1.0)
     assert rep.correct_identification_rate == pytest.approx(0.5)
+    assert rep.identified_of_captured_rate == pytest.approx(0.5)  # two captured, one given its own document
     assert rep.spurious_occupants == 1 and rep.count_exact_rate == 0.0
 
 

@@ -131,9 +131,33 @@ def test_a_new_face_moves_with_the_camera_motion_of_the_other_faces() -> None:
     first = t.update(_dets(big[2], (900, 350, 940, 390)), 2)
     second = t.update(_dets(big[3], (800, 350, 840, 390)), 3)
     assert first[0] == second[0] and first[1] == second[1]
-    plain = FaceTracker(config=TrackerConfig(max_shift_x=2.0))
+    plain = FaceTracker(config=TrackerConfig(max_shift_x=2.0, first_link_shift_x=2.0))
     plain.update(_dets((900, 350, 940, 390)), 2)
     assert plain.update(_dets((800, 350, 840, 390)), 3)[0] == 1, "without the camera's motion: a new track"
+
+
+def test_a_face_seen_once_links_further_along_x_while_the_motion_is_unknown() -> None:
+    # a fast vehicle: 160 px per processed frame for 40-px faces (4 face sizes), two faces of one row side
+    # by side 6 face sizes apart, both seen in both frames; then one face alone
+    t = FaceTracker()
+    first = t.update(_dets((900, 100, 940, 140), (1140, 100, 1180, 140)), 0)
+    second = t.update(_dets((740, 100, 780, 140), (980, 100, 1020, 140)), 1)
+    assert list(first) == list(second), "each face keeps its own track"
+    lone = FaceTracker()
+    a = lone.update(_dets((900, 100, 940, 140)), 0)[0]
+    assert lone.update(_dets((740, 100, 780, 140)), 1)[0] == a
+    assert not lone.motion_unknown, "the linked pair teaches the camera's motion"
+    narrow = FaceTracker(config=TrackerConfig(first_link_shift_x=2.0))
+    b = narrow.update(_dets((900, 100, 940, 140)), 0)[0]
+    assert narrow.update(_dets((740, 100, 780, 140)), 1)[0] != b, "a guess that may not reach: a split"
+    far = FaceTracker()
+    c = far.update(_dets((900, 100, 940, 140)), 0)[0]
+    assert far.update(_dets((640, 100, 680, 140)), 1)[0] != c, "6.5 face sizes: beyond any guess"
+    vertical = FaceTracker()
+    d = vertical.update(_dets((900, 100, 940, 140)), 0)[0]
+    assert vertical.update(_dets((900, 180, 940, 220)), 1)[0] != d, "the guess moves along x, not y"
+    with pytest.raises(ValueError, match="first_link_shift_x"):
+        TrackerConfig(first_link_shift_x=-1.0)
 
 
 def test_appearance_vetoes_a_swap() -> None:

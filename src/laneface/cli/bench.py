@@ -441,7 +441,8 @@ def lane(
             f"{mode}: {m.passages} passages ({m.errors} errors), {m.occupants} occupants | "
             f"capture {pct(m.capture_rate)}"
             f" [{rows}] | complete {pct(m.complete_capture_rate)} | count exact {pct(m.count_exact_rate)} | "
-            f"identified {pct(m.correct_identification_rate)} | false matches {m.false_matches} "
+            f"identified {pct(m.correct_identification_rate)} (of captured {pct(m.identified_of_captured_rate)}) | "
+            f"false matches {m.false_matches} "
             f"({pct(m.false_match_rate)})"
         )
         if m.capturable_by_row is not None:

@@ -31,6 +31,8 @@ Definitions (per true occupant unless said otherwise):
 * *correctly identified*: its mapped pipeline occupant has decision ``"match"`` and the true ``doc_id``;
 * *false match*: a pipeline occupant (mapped or spurious) with decision ``"match"`` and a ``doc_id`` that is
   not its true occupant's; the rate divides their number by the number of true occupants;
+* *identified of captured*: the share of captured true occupants that are correctly identified (what
+  recognition does with the faces the lane kept, apart from capture);
 * *complete capture* (per vehicle): every true occupant captured;
 * *count exact* (per vehicle): ``occupant_count`` equals the number of true occupants;
 * a passage whose result is missing or has an ``"error"`` counts with no occupants found.
@@ -160,6 +162,7 @@ class ModeReport:
     capturable_rate: float | None = None
     complete_capturable_rate: float | None = None  # vehicles whose occupants are all capturable
     captured_of_capturable_rate: float | None = None
+    identified_of_captured_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +310,7 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             "claimed": 0,
             "count": 0,
             "ident": 0,
+            "cap_ident": 0,
             "false": 0,
             "spurious": 0,
             "row_n": {},
@@ -364,6 +368,7 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             a["claimed"] += bool(res.get("complete_capture", False))
             a["count"] += (not bad) and int(res.get("occupant_count", -1)) == len(outcomes)
             a["ident"] += sum(x.identified for x in outcomes)
+            a["cap_ident"] += sum(x.identified and x.captured for x in outcomes)
             a["false"] += sum(x.false_match for x in outcomes) + spurious_false
             a["spurious"] += len(spurious)
             a["able_known"] = a["able_known"] and able is not None
@@ -398,6 +403,7 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             capturable_rate=_rate(a["able"], a["occ"]) if known else None,
             complete_capturable_rate=_rate(a["all_able"], a["passages"]) if known else None,
             captured_of_capturable_rate=_rate(a["able_cap"], a["able"]) if known else None,
+            identified_of_captured_rate=_rate(a["cap_ident"], a["cap"]),
         )
     return LaneBenchReport(
         modes=modes,

@@ -6,7 +6,10 @@ moves alike) and are assigned to the frame's detections by maximum total similar
 (:func:`max_weight_assignment`). Geometry gives the similarity: the IoU of predicted and detected box, or,
 when the IoU is below ``min_iou`` (a stride of several frames, a vehicle passing a side camera), a smaller
 value falling with the distance of the box centres, allowed up to ``max_shift_x`` / ``max_shift_y`` face
-sizes and a size change of ``max_size_ratio``. Optional appearance vectors (L2-normalised, one per
+sizes and a size change of ``max_size_ratio``. While the camera's motion is unknown, tracks seen once are
+predicted with a guess of it (:meth:`FaceTracker.guess_motion`: the shift, up to ``first_link_shift_x`` face
+sizes along x, that the most of them agree on), since on a fast vehicle the next detection of a face lies
+several face sizes further along. Optional appearance vectors (L2-normalised, one per
 detection) blend in their cosine with weight ``appearance_weight`` and veto pairs below
 ``min_appearance``.
 
@@ -37,6 +40,7 @@ class TrackerConfig:
     min_iou: float = 0.25
     max_shift_x: float = 2.0  # centre distance in face sizes (sqrt of box area), for pairs below min_iou
     max_shift_y: float = 1.0
+    first_link_shift_x: float = 5.0  # how far a guess of the camera's motion may reach, in face sizes
     max_size_ratio: float = 1.6  # larger / smaller box side, for pairs below min_iou
     max_missed: int = 3  # processed frames without a detection before a track ends
     min_hits: int = 2  # detections a track needs to be reported
@@ -49,6 +53,8 @@ class TrackerConfig:
             raise ValueError(f"min_iou must lie in (0, 1], got {self.min_iou}")
         if self.max_missed < 0 or self.min_hits < 1:
             raise ValueError("max_missed must be >= 0 and min_hits >= 1")
+        if self.first_link_shift_x < 0:
+            raise ValueError(f"first_link_shift_x must be >= 0, got {self.first_link_shift_x}")
         if not 0.0 <= self.appearance_weight <= 1.0:
             raise ValueError(f"appearance_weight must lie in [0, 1], got {self.appearance_weight}")
 
@@ -147,11 +153,52 @@ class FaceTracker:
         self._ended = []
         self._motion = None
 
-    def predicted_boxes(self, frame_index: int) -> FloatArray:
-        """Where the live tracks are expected in frame ``frame_index`` (N, 4), pixel xyxy."""
+    def predicted_boxes(self, frame_index: int, motion: FloatArray | None = None) -> FloatArray:
+        """Where the live tracks are expected in frame ``frame_index`` (N, 4), pixel xyxy; ``motion`` (box
+        change per frame) stands in for the camera's motion while that is unknown."""
         if not self._live:
             return np.zeros((0, 4), np.float32)
-        return np.stack([t.predict(frame_index, self._motion) for t in self._live]).astype(np.float32)
+        m = self._motion if self._motion is not None else motion
+        return np.stack([t.predict(frame_index, m) for t in self._live]).astype(np.float32)
+
+    def guess_motion(self, frame_index: int, boxes: FloatArray) -> FloatArray | None:
+        """A guess of the camera's motion (box change per frame) from the tracks seen once and the
+        detections ``boxes`` of frame ``frame_index``: of the shifts from such a track to a detection within
+        ``first_link_shift_x`` / ``max_shift_y`` face sizes (sizes within ``max_size_ratio``), the one that
+        the most tracks agree with (within half a face size), the smallest on a tie. ``None`` when the motion
+        is known or no shift qualifies."""
+        c = self.config
+        singles = [t for t in self._live if len(t.points) < 2]
+        if self._motion is not None or not singles or not len(boxes):
+            return None
+        b = boxes.astype(np.float64).reshape(-1, 4)
+        size_b = np.sqrt(np.clip((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6, None))
+        cb = (b[:, :2] + b[:, 2:]) / 2.0
+        shifts: list[tuple[int, float, npt.NDArray[np.float64], int]] = []  # (track, size, per-frame shift, gap)
+        for k, t in enumerate(singles):
+            last = t.points[-1]
+            p = last.box_xyxy.astype(np.float64)
+            size_p = float(np.sqrt(max((p[2] - p[0]) * (p[3] - p[1]), 1e-6)))
+            gap = max(1, frame_index - last.frame_index)
+            d = cb - (p[:2] + p[2:]) / 2.0
+            size = np.maximum(size_p, size_b)
+            ok = (
+                (np.abs(d[:, 0]) <= c.first_link_shift_x * size)
+                & (np.abs(d[:, 1]) <= c.max_shift_y * size)
+                & (size / np.minimum(size_p, size_b) <= c.max_size_ratio)
+            )
+            shifts.extend((k, float(size[j]), d[j] / gap, gap) for j in np.flatnonzero(ok))
+        if not shifts:
+            return None
+        best: tuple[int, float] | None = None
+        choice = shifts[0][2]
+        for _, _, shift, _ in shifts:
+            agree = {k for k, size, other, gap in shifts if np.all(np.abs((other - shift) * gap) <= 0.5 * size)}
+            key = (len(agree), -float(np.hypot(*shift)))
+            if best is None or key > best:
+                best, choice = key, shift
+        dx, dy = float(choice[0]), float(choice[1])
+        return np.array([dx, dy, dx, dy], np.float32)
 
     @property
     def motion_unknown(self) -> bool:
@@ -195,7 +242,8 @@ class FaceTracker:
             feats = np.asarray(appearance, dtype=np.float32).reshape(n, -1)
         ids = np.full(n, -1, dtype=np.intp)
         if self._live and n:
-            sim, ok = self._similarity(self.predicted_boxes(frame_index), detections.boxes_xyxy)
+            guess = self.guess_motion(frame_index, detections.boxes_xyxy)
+            sim, ok = self._similarity(self.predicted_boxes(frame_index, guess), detections.boxes_xyxy)
             if feats is not None:
                 for i, t in enumerate(self._live):
                     if t.appearance is None:
