@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from laneface.errors import GalleryError
-from laneface.evaluation.lfw_embeddings import LfwEmbeddings
+from laneface.evaluation.lfw_embeddings import LfwEmbeddings, LfwErratum, lfw_errata, without_label_errors
 from laneface.evaluation.onen import calibrate_from_lfw, lfw_open_set, open_set_scores, select_lfw_files
 from laneface.gallery.calibration import calibrate_from_gallery, cross_identity_tail
 from laneface.gallery.metadata import DuplicateFlag
@@ -74,6 +74,28 @@ def test_lfw_calibration_uses_every_cross_identity_pair_of_acquired_images() -> 
     assert ts.comparisons == 24 and ts.model_version == "toy@v1"
     assert ts.fpir is not None and ts.fpir.gallery_size == 3 and ts.fpir.searches == 10
     assert [f for f, _ in ts.fmr] == [0.2, 0.1, 0.05]  # deeper FMRs need more than 24 comparisons
+
+
+def test_label_errors_are_left_out_of_the_lfw_calibration() -> None:
+    emb = _embeddings()
+    # B_0002 "is" A: its non-mated search against A is the highest impostor score of the toy set
+    cleaned, removed = without_label_errors(emb, [LfwErratum(("B/B_0002.jpg", "Z/Z_0001.jpg"), "shows A")])
+    assert removed == 1 and "B/B_0002.jpg" not in cleaned.files and len(cleaned.files) == len(emb.files) - 1
+    assert cleaned.vectors.shape == (9, 8) and cleaned.acquired.tolist() == [
+        f != "E/E_0002.jpg" and f != "D/D_0001.jpg" for f in cleaned.files
+    ]
+    assert open_set_scores(cleaned).nonmated_best.max() < open_set_scores(emb).nonmated_best.max()
+    assert without_label_errors(emb, []) == (emb, 0)
+
+
+def test_the_shipped_lfw_errata_name_lfw_files() -> None:
+    errata = lfw_errata()
+    assert len(errata) >= 10 and all(e.reason for e in errata)
+    files = [f for e in errata for f in e.files]
+    assert len(files) == len(set(files))
+    for f in files:
+        name, image = f.split("/")
+        assert image.startswith(name + "_") and image.endswith(".jpg") and image[len(name) + 1 : -4].isdigit()
 
 
 def test_gallery_calibration_leaves_out_self_and_flagged_duplicates(tmp_path: Path) -> None:

@@ -119,6 +119,13 @@ def bench_onen_command(
     cache: Annotated[
         Path | None, typer.Option("--cache", help="Template cache (.npz); resumes an interrupted run.")
     ] = None,
+    keep_label_errors: Annotated[
+        bool,
+        typer.Option(
+            "--keep-label-errors",
+            help="Keep the images of laneface/data/lfw_errata.toml (people under two names), left out by default.",
+        ),
+    ] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result to this file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -126,7 +133,7 @@ def bench_onen_command(
     non-mated with their own identity's entry left out); FNIR at FPIR 1e-3 and 1e-2, rank-1 rate."""
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
-    from laneface.evaluation.lfw_embeddings import embed_lfw
+    from laneface.evaluation.lfw_embeddings import embed_lfw, without_label_errors
     from laneface.evaluation.onen import lfw_open_set, select_lfw_files
     from laneface.gallery.thresholds import load_thresholds
     from laneface.progress import progress_bar
@@ -138,9 +145,13 @@ def bench_onen_command(
     files = select_lfw_files(lfw_dir, identities=identities, seed=seed)
     with progress_bar(f"LFW templates {emb.name}", True) as bar:
         templates = embed_lfw(lfw_dir, files, det, emb, cache=cache, progress=bar)
+    sample = f"{identities} identities" if identities else "all"
+    if not keep_label_errors:
+        templates, removed = without_label_errors(templates)
+        sample += f", {removed} images of lfw_errata.toml left out"
     table = load_thresholds(settings.data_dir)
     shipped = table.sets.get(emb.model_version)
-    result = lfw_open_set(templates, thresholds=shipped, sample=f"{identities} identities" if identities else "all")
+    result = lfw_open_set(templates, thresholds=shipped, sample=sample)
     data = result.as_json()
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

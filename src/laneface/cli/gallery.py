@@ -368,6 +368,13 @@ def calibrate_command(
         int | None, typer.Option("--identities", min=10, help="LFW: seeded sample of identities (slow embedders).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of --identities and --searches samples.")] = 0,
+    keep_label_errors: Annotated[
+        bool,
+        typer.Option(
+            "--keep-label-errors",
+            help="LFW: keep the images of laneface/data/lfw_errata.toml (people under two names), left out by default.",
+        ),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Thresholds file to update (default: <data dir>/thresholds.json).")
     ] = None,
@@ -392,7 +399,7 @@ def calibrate_command(
             ts = calibrate_from_gallery(gallery, searches=searches, seed=seed)
     else:
         assert lfw_dir is not None
-        ts = _calibrate_lfw(ctx, lfw_dir, pairs, detector, embedder, cache, identities, seed)
+        ts = _calibrate_lfw(ctx, lfw_dir, pairs, detector, embedder, cache, identities, seed, keep_label_errors)
     target = save_threshold_set(ts, out or settings.data_dir / THRESHOLDS_FILE)
     if as_json:
         emit_json({ts.model_version: ts.as_json()})
@@ -416,12 +423,13 @@ def _calibrate_lfw(
     cache: Path | None,
     identities: int | None,
     seed: int,
+    keep_label_errors: bool = False,
 ) -> ThresholdSet:
     import numpy as np
 
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
-    from laneface.evaluation.lfw_embeddings import embed_lfw
+    from laneface.evaluation.lfw_embeddings import embed_lfw, without_label_errors
     from laneface.evaluation.onen import calibrate_from_lfw, select_lfw_files
     from laneface.evaluation.pairs import lfw_image_path, parse_pairs
     from laneface.gallery.calibration import calibrate_from_pairs
@@ -435,6 +443,9 @@ def _calibrate_lfw(
         with progress_bar("LFW templates", True) as bar:
             templates = embed_lfw(lfw_dir, files, det, emb, cache=cache, progress=bar)
         sample = f" ({identities} identities, seed {seed})" if identities else ""
+        if not keep_label_errors:
+            templates, removed = without_label_errors(templates)
+            sample += f", {removed} images of lfw_errata.toml left out"
         return calibrate_from_lfw(templates, f"LFW {lfw_dir.name}{sample}")
     nonmated = [p for p in parse_pairs(pairs).pairs if not p.mated]
     keys = sorted({(p.name_a, p.index_a) for p in nonmated} | {(p.name_b, p.index_b) for p in nonmated})

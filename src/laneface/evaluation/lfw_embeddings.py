@@ -28,7 +28,7 @@ from laneface.errors import InvalidDatasetError, InvalidImageError
 from laneface.evaluation.lfw import central_face
 from laneface.imageio import read_image
 
-__all__ = ["LfwEmbeddings", "embed_lfw", "lfw_image_list"]
+__all__ = ["LfwEmbeddings", "LfwErratum", "embed_lfw", "lfw_errata", "lfw_image_list", "without_label_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,40 @@ class LfwEmbeddings:
                 model_version=str(meta["model_version"]),
                 detector=str(meta["detector"]),
             )
+
+
+@dataclass(frozen=True)
+class LfwErratum:
+    """LFW images that show a person who is in LFW under another name (``laneface/data/lfw_errata.toml``)."""
+
+    files: tuple[str, ...]
+    reason: str
+
+
+def lfw_errata() -> tuple[LfwErratum, ...]:
+    """The shipped list of LFW label errors (the file's comment says how it was made)."""
+    import tomllib
+    from importlib.resources import files
+
+    data = tomllib.loads(files("laneface").joinpath("data", "lfw_errata.toml").read_text(encoding="utf-8"))
+    return tuple(LfwErratum(tuple(str(f) for f in e["files"]), str(e["reason"])) for e in data["errata"])
+
+
+def without_label_errors(emb: LfwEmbeddings, errata: Sequence[LfwErratum] | None = None) -> tuple[LfwEmbeddings, int]:
+    """``emb`` without the images of ``errata`` (default: :func:`lfw_errata`), and how many were left out."""
+    drop = {f for e in (lfw_errata() if errata is None else errata) for f in e.files}
+    keep = np.array([f not in drop for f in emb.files], dtype=bool)
+    removed = int((~keep).sum())
+    if not removed:
+        return emb, 0
+    kept = LfwEmbeddings(
+        files=tuple(f for f, k in zip(emb.files, keep, strict=True) if k),
+        vectors=emb.vectors[keep],
+        acquired=emb.acquired[keep],
+        model_version=emb.model_version,
+        detector=emb.detector,
+    )
+    return kept, removed
 
 
 def _files_key(files: Sequence[str]) -> str:
