@@ -35,6 +35,13 @@ __all__ = ["FaceTrack", "FaceTracker", "TrackPoint", "TrackerConfig"]
 FloatArray = npt.NDArray[np.float32]
 
 
+def _centres_sizes(boxes: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Centres (N, 2) and face sizes (N,: the square root of the box area) of xyxy boxes."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    sizes = np.sqrt(np.clip((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6, None))
+    return (b[:, :2] + b[:, 2:]) / 2.0, sizes
+
+
 @dataclass(frozen=True)
 class TrackerConfig:
     min_iou: float = 0.25
@@ -171,16 +178,13 @@ class FaceTracker:
         singles = [t for t in self._live if len(t.points) < 2]
         if self._motion is not None or not singles or not len(boxes):
             return None
-        b = boxes.astype(np.float64).reshape(-1, 4)
-        size_b = np.sqrt(np.clip((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6, None))
-        cb = (b[:, :2] + b[:, 2:]) / 2.0
+        cb, size_b = _centres_sizes(boxes)
+        cs, size_s = _centres_sizes(np.stack([t.points[-1].box_xyxy for t in singles]))
         shifts: list[tuple[int, float, npt.NDArray[np.float64], int]] = []  # (track, size, per-frame shift, gap)
         for k, t in enumerate(singles):
-            last = t.points[-1]
-            p = last.box_xyxy.astype(np.float64)
-            size_p = float(np.sqrt(max((p[2] - p[0]) * (p[3] - p[1]), 1e-6)))
-            gap = max(1, frame_index - last.frame_index)
-            d = cb - (p[:2] + p[2:]) / 2.0
+            size_p = float(size_s[k])
+            gap = max(1, frame_index - t.points[-1].frame_index)
+            d = cb - cs[k]
             size = np.maximum(size_p, size_b)
             ok = (
                 (np.abs(d[:, 0]) <= c.first_link_shift_x * size)
@@ -211,12 +215,8 @@ class FaceTracker:
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         c = self.config
         iou = iou_matrix(predicted, boxes)
-        p = predicted.astype(np.float64).reshape(-1, 4)
-        b = boxes.astype(np.float64).reshape(-1, 4)
-        size_p = np.sqrt(np.clip((p[:, 2] - p[:, 0]) * (p[:, 3] - p[:, 1]), 1e-6, None))
-        size_b = np.sqrt(np.clip((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6, None))
-        cp = (p[:, :2] + p[:, 2:]) / 2.0
-        cb = (b[:, :2] + b[:, 2:]) / 2.0
+        cp, size_p = _centres_sizes(predicted)
+        cb, size_b = _centres_sizes(boxes)
         size = np.maximum(size_p[:, None], size_b[None, :])
         dx = np.abs(cp[:, None, 0] - cb[None, :, 0]) / size / c.max_shift_x
         dy = np.abs(cp[:, None, 1] - cb[None, :, 1]) / size / c.max_shift_y
