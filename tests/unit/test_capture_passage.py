@@ -72,6 +72,15 @@ def test_reads_a_valid_passage(passage: Path) -> None:
     assert [c.name for c in p.cameras] == ["front", "left"]
     assert p.camera("left").view == "left" and p.camera("front").fps == 10.0
     assert passage_id_of(passage) == "P-9"
+    assert (p.camera("front").zone, p.camera("front").start_s) == (None, 0.0), "one zone unless said"
+
+
+def test_cameras_may_name_their_zone_and_start(passage: Path) -> None:
+    meta = _meta()
+    meta["cameras"]["left"].update(zone="booth", start_s=6.5)
+    p = read_passage(_write(passage, meta))
+    assert (p.camera("left").zone, p.camera("left").start_s) == ("booth", 6.5)
+    assert (p.camera("front").zone, p.camera("front").start_s) == (None, 0.0)
 
 
 def test_video_and_folder_sources_yield_frozen_rgb_frames_with_a_stride(passage: Path) -> None:
@@ -123,6 +132,10 @@ def test_default_camera_file_is_found_without_a_file_field(passage: Path) -> Non
         ({"cameras": {"front": {"file": "../outside.mp4", "fps": 10}}}, "outside the passage directory"),
         ({"cameras": {"front": {"file": "/etc/passwd", "fps": 10}}}, "must be relative"),
         ({"cameras": {"front": ["cam_front.mp4"]}}, "must be an object"),
+        ({"cameras": {"front": {"file": "cam_front.mp4", "fps": 10, "zone": ""}}}, "'zone' must be"),
+        ({"cameras": {"front": {"file": "cam_front.mp4", "fps": 10, "zone": 3}}}, "'zone' must be"),
+        ({"cameras": {"front": {"file": "cam_front.mp4", "fps": 10, "start_s": -1}}}, "'start_s' must be"),
+        ({"cameras": {"front": {"file": "cam_front.mp4", "fps": 10, "start_s": "5"}}}, "'start_s' must be"),
     ],
 )
 def test_format_errors_are_specific(passage: Path, change: dict[str, Any], message: str) -> None:

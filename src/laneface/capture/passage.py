@@ -15,7 +15,9 @@ Format (a contract)::
 
 ``view`` is ``"front"``, ``"left"``, ``"right"`` or any other label; ``file`` is relative to the passage
 directory and must stay inside it (when it is left out, ``cam_<name>.mp4`` or the folder ``cam_<name>/``
-is used). Extra keys are ignored.
+is used). Optional, for lanes with more than one capture zone: ``zone`` (a label: ``"approach"``,
+``"booth"``, ``"drive-through"``, ...) and ``start_s`` (seconds from the passage's start to the camera's
+first frame, default 0). Extra keys are ignored.
 
 :func:`read_passage` validates everything it can without decoding video and raises
 :class:`~laneface.errors.InvalidPassageError` (format) or :class:`~laneface.errors.InvalidVideoError`
@@ -52,6 +54,8 @@ class CameraSpec:
     path: Path  # resolved, inside the passage directory
     view: str
     fps: float
+    zone: str | None = None  # the capture zone this camera films (None: the passage has one zone)
+    start_s: float = 0.0  # its first frame, seconds after the passage's start
 
     def source(self) -> FrameSource:
         """A reader of this camera's frames (video file or frame folder)."""
@@ -195,7 +199,15 @@ def _cameras(directory: Path, obj: Mapping[str, Any], path: Path) -> tuple[Camer
         view = spec.get("view", "front")
         if not isinstance(view, str) or not view:
             raise _fail(path, f"camera {name!r}: 'view' must be a non-empty string, got {view!r}")
-        out.append(CameraSpec(name, _camera_path(directory, name, spec, path), view, float(fps)))
+        zone = spec.get("zone")
+        if zone is not None and (not isinstance(zone, str) or not zone.strip()):
+            raise _fail(path, f"camera {name!r}: 'zone' must be a non-empty string, got {_short(zone)}")
+        start = spec.get("start_s", 0)
+        if isinstance(start, bool) or not isinstance(start, int | float) or not 0 <= _as_float(start) <= 86_400:
+            raise _fail(
+                path, f"camera {name!r}: 'start_s' must be a number of seconds in [0, 86400], got {_short(start)}"
+            )
+        out.append(CameraSpec(name, _camera_path(directory, name, spec, path), view, float(fps), zone, float(start)))
     return tuple(out)
 
 

@@ -57,17 +57,28 @@ def sim_command(
             "parameters compose; what each changes: above).",
         ),
     ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            help="Lane operations: a scenario file (TOML) or a built-in name (two-zone): inbound = an approach "
+            "then a booth stop with booth cameras and prompts, outbound = a drive-through. Its shares replace "
+            "--inbound-share and --night-share. Without it, one drive-by zone as before.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Render passages (passage.json + cam_<name>.mp4 + ground_truth.json) and a gallery manifest.csv."""
     import cv2
 
     from laneface.progress import progress_bar
+    from laneface.sim.scenario import load_scenario
     from laneface.sim.variants import resolve_variants
     from laneface.sim.writer import simulate
 
     names = tuple(variant or ())
     resolve_variants(names)  # an unknown name fails before anything is written
+    lanes = None if scenario is None else load_scenario(scenario)  # so does a bad scenario
     cv2.setNumThreads(1)
     with progress_bar("sim passages", total=passages) as bar:
         rendered = 0
@@ -87,6 +98,7 @@ def sim_command(
             inbound_share=inbound_share,
             night_share=night_share,
             variants=names,
+            scenario=lanes,
             progress=progress,
         )
     if as_json:

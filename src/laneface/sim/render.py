@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +32,17 @@ from laneface.sim.faces import HeadSprite, pose_homography, shrink, turn_head, t
 from laneface.sim.geometry import FRAME_H, FRAME_W, LookAtCamera, Rig
 from laneface.sim.scene import ROW_DZ, Occupant, PassageScene
 
-__all__ = ["CAMERA_VIEWS", "FaceTruth", "Frame", "camera_for", "render_camera"]
+__all__ = [
+    "CAMERA_VIEWS",
+    "DriveBy",
+    "FaceTruth",
+    "Frame",
+    "HeadPose",
+    "Motion",
+    "camera_for",
+    "render_camera",
+    "yaw_at",
+]
 
 CAMERA_VIEWS = {"front": "front", "left": "left", "right": "right"}
 M_PER_SPRITE_PX = 0.063 / 43.7  # LFW deep-funneled: 43.7 px between the eyes
@@ -112,12 +123,73 @@ def camera_for(name: str, rig: Rig | None = None) -> LookAtCamera:
 
 
 def _z_front(scene: PassageScene, t: float) -> float:
-    """Windshield base position at time share ``t``: decelerates to a stop at ``z_stop_m``, then stands."""
+    """Windshield base position at time share ``t``: decelerates to a stop at ``z_stop_m``, then stands;
+    at a constant speed instead where the scene says so; it stands still during the scene's pauses."""
+    if scene.pauses:
+        t = _moving_share(scene.pauses, t)
+    if scene.constant_speed:
+        return float(scene.z_start_m + (scene.z_stop_m - scene.z_start_m) * t)
     left = max(0.0, 1.0 - t / scene.approach_share)
     return float(scene.z_stop_m + (scene.z_start_m - scene.z_stop_m) * left**1.7)
 
 
-def _yaw_at(o: Occupant, t: float) -> float:
+def _moving_share(pauses: tuple[tuple[float, float], ...], t: float) -> float:
+    """The share of the moving time that has passed at time share ``t`` (pauses: sorted, disjoint)."""
+    stood = sum(max(0.0, min(t, b) - a) for a, b in pauses)
+    total = sum(b - a for a, b in pauses)
+    return min(1.0, (t - stood) / max(1e-9, 1.0 - total))
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    """How an occupant's head is held in one frame: yaw and pitch relative to the vehicle (degrees,
+    positive yaw towards the vehicle's left, positive pitch up), a hand over the face, sunglasses on."""
+
+    yaw_deg: float
+    pitch_deg: float
+    hand: bool
+    sunglasses: bool
+
+
+class Motion(Protocol):
+    """What changes from frame to frame of one camera: where the vehicle is, and how each head is held."""
+
+    @property
+    def frames(self) -> int: ...
+
+    def share(self, index: int) -> float:
+        """Time share (0-1) of frame ``index`` within this camera's video."""
+        ...
+
+    def z_front(self, index: int) -> float: ...
+
+    def pose(self, o: Occupant, index: int) -> HeadPose: ...
+
+
+@dataclass(frozen=True)
+class DriveBy:
+    """The passage's own motion: the vehicle approaches (and stands, or drives on), heads follow the
+    occupants' sampled behaviour over the passage's time share."""
+
+    scene: PassageScene
+
+    @property
+    def frames(self) -> int:
+        return self.scene.frames
+
+    def share(self, index: int) -> float:
+        return index / max(1, self.scene.frames - 1)
+
+    def z_front(self, index: int) -> float:
+        return _z_front(self.scene, self.share(index))
+
+    def pose(self, o: Occupant, index: int) -> HeadPose:
+        t = self.share(index)
+        return HeadPose(yaw_at(o, t), o.pitch_at(t), o.hand_at(t), o.sunglasses_at(t))
+
+
+def yaw_at(o: Occupant, t: float) -> float:
+    """Head yaw of ``o`` (degrees, vehicle frame) at time share ``t`` of the passage."""
     a, b = o.yaw_deg
     k = min(1.0, max(0.0, (t - o.yaw_turn_at) / 0.12 + 0.5))  # a 1-second turn
     return a + (b - a) * k
@@ -140,16 +212,21 @@ class CameraRenderer:
         heads: Mapping[int, Callable[[bool, bool], HeadSprite]],
         seed: int,
         camera: LookAtCamera | None = None,
+        *,
+        view: str | None = None,
+        motion: Motion | None = None,
     ) -> None:
         self.name = name
+        self.view = view or CAMERA_VIEWS[name]
         self.scene = scene
+        self.motion: Motion = motion or DriveBy(scene)
         self.cam = camera or camera_for(name)
         self.heads = heads
         self.rng = np.random.default_rng(seed)
         self._cache: dict[tuple[int, int, int, bool, bool], tuple[HeadSprite, npt.NDArray[np.uint8]]] = {}
         self._boxes: dict[int, npt.NDArray[np.float64]] = {}
         self.size = (self.cam.width, self.cam.height)
-        self.background = _background(name, self.rng, scene.night, self.size)
+        self.background = _background(self.view, self.rng, scene.night, self.size)
         self.cabin = _cabin(int(self.rng.integers(25, 60)), self.size)
 
     # -- vehicle ----------------------------------------------------------------------------------
@@ -165,9 +242,9 @@ class CameraRenderer:
         ]
         shield = _poly(self.cam, pts)
         out = [] if shield is None else [(shield, 0)]
-        if self.name == "front":
+        if self.view == "front":
             return out
-        side = -1.0 if self.name == "left" else 1.0
+        side = -1.0 if self.view == "left" else 1.0
         xs = x0 + side * HALF_WIDTH
         for r in range(1, len(s.vehicle.rows) + 1):
             a, b = zf + ROW_DZ[r] - 0.5, zf + ROW_DZ[r] + 0.3
@@ -185,7 +262,7 @@ class CameraRenderer:
         col = tuple(int(c) for c in s.body_rgb)
         dark = tuple(int(c * 0.6) for c in s.body_rgb)
         length = 1.6 + ROW_DZ[len(s.vehicle.rows)]
-        if self.name == "front":
+        if self.view == "front":
             body = [
                 (x0 - 0.95, 0.35, zf - 1.3),
                 (x0 + 0.95, 0.35, zf - 1.3),
@@ -209,7 +286,7 @@ class CameraRenderer:
                 g = grille.reshape(-1, 2)
                 cv2.rectangle(frame, tuple(g[0]), tuple(g[2]), (25, 25, 25), -1)
             return
-        side = -1.0 if self.name == "left" else 1.0
+        side = -1.0 if self.view == "left" else 1.0
         xs = x0 + side * HALF_WIDTH
         body = [(xs, 0.35, zf - 1.3), (xs, 0.35, zf + length), (xs, h + 0.3, zf + length - 0.2), (xs, h + 0.3, zf)]
         hood = [(xs, 0.35, zf - 1.3), (xs, h - 0.3, zf - 0.1), (xs, h + 0.3, zf + 0.6), (xs, h + 0.3, zf)]
@@ -245,9 +322,8 @@ class CameraRenderer:
 
         s = self.scene
         h = s.vehicle.face_height_m
-        for i in range(s.frames):
-            t = i / max(1, s.frames - 1)
-            zf = _z_front(s, t)
+        for i in range(self.motion.frames):
+            zf = self.motion.z_front(i)
             frame = self.background.copy()
             self._body(frame, zf)
             windows = self._windows(zf)
@@ -261,10 +337,10 @@ class CameraRenderer:
                     if tint is None:
                         tint = np.zeros((height, width), np.uint8)
                     cv2.fillPoly(tint, [poly], 255, cv2.LINE_AA)
-                elif row == 0 and self.name != "front":  # the front camera sees through the windshield only
+                elif row == 0 and self.view != "front":  # the front camera sees through the windshield only
                     shield = np.zeros((height, width), np.uint8)
                     cv2.fillPoly(shield, [poly], 255, cv2.LINE_AA)
-            if self.name == "front":
+            if self.view == "front":
                 shield = mask
             _fill_interior(frame, mask, self.cabin)
             gx, gy, gw, gh = cv2.boundingRect(mask)
@@ -281,7 +357,7 @@ class CameraRenderer:
                     x = {"L": -0.38, "M": 0.0, "R": 0.38}[side]
                     p = (s.lane_offset_m + x, h - 0.07, zf + ROW_DZ[r] + 0.2)
                     items.append(_Item(float(self.cam.to_camera([p])[0, 2]), "headrest", p))
-            if self.name == "front":
+            if self.view == "front":
                 for seat in s.visors_down:
                     x = -0.38 if seat.endswith("L") else 0.38
                     p = (s.lane_offset_m + x, h + 0.2, zf + 0.5)
@@ -293,7 +369,8 @@ class CameraRenderer:
                 if item.depth < 0.3:
                     continue
                 if item.kind == "head" and item.occupant is not None:
-                    res = self._draw_head(frame, idbuf, mask, item.occupant, item.point, item.depth, t)
+                    pose = self.motion.pose(item.occupant, i)
+                    res = self._draw_head(frame, idbuf, mask, item.occupant, item.point, item.depth, pose)
                     if res is not None:
                         drawn.append(res)
                 else:
@@ -355,22 +432,21 @@ class CameraRenderer:
         o: Occupant,
         p: tuple[float, float, float],
         depth: float,
-        t: float,
+        pose: HeadPose,
     ) -> tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64], float, float, float] | None:
         import cv2
 
-        yaw_o = _yaw_at(o, t)
-        pitch_o = o.pitch_at(t)
+        yaw_o, pitch_o = pose.yaw_deg, pose.pitch_deg
         facing = (-np.sin(np.radians(yaw_o)), np.sin(np.radians(pitch_o)), -np.cos(np.radians(yaw_o)))
         yaw, pitch = self.cam.view_angles(p, facing)
         if abs(yaw) > 80:
             return None
         scale = self.cam.focal_px * M_PER_SPRITE_PX / depth  # frame px per full-size sprite px
-        sprite, masks, k = self._sprite(o, yaw, scale, o.hand_at(t), o.sunglasses_at(t))
+        sprite, masks, k = self._sprite(o, yaw, scale, pose.hand, pose.sunglasses)
         uv, _ = self.cam.project([p])
         a = np.array([[scale, 0, uv[0, 0] - scale * ANCHOR[0]], [0, scale, uv[0, 1] - scale * ANCHOR[1]], [0, 0, 1]])
-        pose = pose_homography(pitch, o.roll_deg, ANCHOR)
-        full = a @ pose  # full-size sprite -> frame
+        tilt = pose_homography(pitch, o.roll_deg, ANCHOR)
+        full = a @ tilt  # full-size sprite -> frame
         hmat = full @ np.diag([1 / k, 1 / k, 1.0])  # shrunk sprite -> frame
         w, hh = sprite.size
         corners = np.array([[0, 0, 1], [w, 0, 1], [w, hh, 1], [0, hh, 1]], np.float64) @ hmat.T
@@ -482,9 +558,14 @@ def render_camera(
     heads: Mapping[int, Callable[[bool, bool], HeadSprite]],
     seed: int,
     camera: LookAtCamera | None = None,
+    *,
+    view: str | None = None,
+    motion: Motion | None = None,
 ) -> Iterator[Frame]:
     """Frames of camera ``name`` (before degradations) with their face ground truth and window masks.
 
-    ``camera`` places it elsewhere than the lane's rig (:func:`camera_for`); ``name`` still says which
-    windows it sees occupants through (``"front"``: the windshield; ``"left"``/``"right"``: that side's)."""
-    return CameraRenderer(name, scene, heads, seed, camera).frames()
+    ``camera`` places it elsewhere than the lane's rig (:func:`camera_for`); ``view`` says which windows it
+    sees occupants through (``"front"``: the windshield; ``"left"``/``"right"``: that side's; by default the
+    view of the lane camera ``name``); ``motion`` gives the vehicle's position and the heads per frame (by
+    default the passage's own, :class:`DriveBy`)."""
+    return CameraRenderer(name, scene, heads, seed, camera, view=view, motion=motion).frames()

@@ -97,6 +97,10 @@ class PassageScene:
     body_rgb: tuple[int, int, int]
     # share of the passage during which the vehicle approaches (decelerating to ``z_stop_m``); it stands after
     approach_share: float = 0.6
+    # shares of the passage during which the vehicle stands in a queue (sorted, disjoint; stop-and-go)
+    pauses: tuple[tuple[float, float], ...] = ()
+    # drives from ``z_start_m`` to ``z_stop_m`` at a constant speed (a drive-through), not decelerating
+    constant_speed: bool = False
 
     @property
     def seconds(self) -> float:

@@ -21,6 +21,14 @@ another head or the window frame) and inside the frame. Only faces with ``visibl
 Determinism: the same seed, LFW copy and passage count give byte-identical JSON, manifest and
 gallery; passage ``i`` depends only on the seed, ``i`` and the travellers drawn before it.
 
+Scenarios (:mod:`.scenario`, ``scenario=``, ``laneface sim --scenario``): every camera of ``passage.json``
+and of the ground truth names its ``zone`` and ``start_s``; an inbound passage adds the booth cameras
+``booth1``-``booth3`` (zone ``booth``, starting when the approach ends, at the booth's frame rate). The
+ground truth adds ``"zones": [{"zone", "start_s", "end_s", ("pauses_s" | "speed_kmh")}]``, for inbound
+passages ``"booth": {"dwell_s", "fps", "frames", "prompts": [{"at_s", "source"}]}`` and per occupant
+``"booth": {"asleep", "complies", "camera", "looks_at_camera", "looks_at_booth", "looks_down",
+"sunglasses_off_s"}`` (spans in seconds after the stop). Without a scenario nothing of this is written.
+
 Scene variants (:mod:`.variants`, ``variants=``): the base scenes with some parameters changed. A variant
 other than ``base`` is named in ``passage.json`` and ``ground_truth.json`` (``"variant"``); ``sim.json``
 names every variant, ``base`` included, with the parameters it changes. The base scenes' passage files
@@ -43,7 +51,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from laneface.errors import ConfigError
+from laneface.sim.booth import (
+    BOOTH_CAMERAS,
+    BoothPlan,
+    BoothStop,
+    booth_camera,
+    drive_through,
+    queue_approach,
+    sample_booth,
+)
 from laneface.sim.people import MIN_TRAVELLERS, Document, LfwIndex, TravellerPool
+from laneface.sim.scenario import InboundZones, Scenario
 from laneface.sim.scene import Occupant, PassageScene, sample_scene
 from laneface.sim.variants import BASE, Variant, resolve_variants
 
@@ -51,6 +69,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from laneface.sim.faces import HeadSprite
+    from laneface.sim.geometry import LookAtCamera
 
 __all__ = ["CAMERAS", "SimSummary", "head_sprites", "render_passage", "scenes", "simulate"]
 
@@ -76,35 +95,65 @@ def _started_at(rng: np.random.Generator, index: int, night: bool) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(frozen=True)
+class Zones:
+    """A passage of a :class:`~laneface.sim.scenario.Scenario`: the zone the lane's rig films, and for an
+    inbound passage the booth stop after it."""
+
+    zone: str  # "approach" | "drive-through"
+    inbound: InboundZones
+    booth: BoothPlan | None = None
+    speed_kmh: float | None = None  # drive-through
+
+
 def render_passage(
-    scene: PassageScene, lfw_root: Path, out_dir: Path, seed: int, variant: Variant = BASE
+    scene: PassageScene,
+    lfw_root: Path,
+    out_dir: Path,
+    seed: int,
+    variant: Variant = BASE,
+    zones: Zones | None = None,
 ) -> dict[str, object]:
     """Write the videos, passage.json and ground_truth.json of ``scene`` into ``out_dir``; returns the truth.
 
-    ``variant`` changes the cameras' degradations and the rig (its scene changes are already in ``scene``)."""
+    ``variant`` changes the cameras' degradations and the rig (its scene changes are already in ``scene``);
+    ``zones`` (a scenario's passage) names the zone of the lane's cameras and adds the booth cameras."""
     import cv2
 
     from laneface.sim.degrade import Degrader, sample_effects
-    from laneface.sim.render import CAMERA_VIEWS, camera_for, render_camera
+    from laneface.sim.render import CAMERA_VIEWS, DriveBy, Motion, camera_for, render_camera
 
     out_dir.mkdir(parents=True, exist_ok=True)
     heads = head_sprites(scene, lfw_root, seed)
     by_id = {o.occupant_id: o for o in scene.occupants}
     cameras_truth: dict[str, object] = {}
-    for ci, name in enumerate(CAMERAS):
+    cameras_json: dict[str, dict[str, object]] = {}
+    # (name, view, camera, motion, zone, start_s, fps, layers slide with the vehicle)
+    plan: list[tuple[str, str, LookAtCamera, Motion, str | None, float, float, bool]] = [
+        (n, CAMERA_VIEWS[n], camera_for(n, variant.rig), DriveBy(scene), None if zones is None else zones.zone, 0.0,
+         scene.fps, True)
+        for n in CAMERAS
+    ]  # fmt: skip
+    if zones is not None and zones.booth is not None:
+        booth_cams = tuple(booth_camera(r, zones.inbound) for r in (1, 2, 3))
+        stop = BoothStop(scene, zones.booth, booth_cams)
+        start = round(scene.frames / scene.fps, 3)
+        for r, n in enumerate(BOOTH_CAMERAS):
+            plan.append((n, zones.inbound.booth_side, booth_cams[r], stop, "booth", start, zones.booth.fps, False))
+    for ci, (name, view, camera, motion, zone, start_s, fps, sliding) in enumerate(plan):
         rng = np.random.default_rng([seed, ci])
-        effects = sample_effects(rng, name, scene.night)
+        effects = sample_effects(rng, view, scene.night)
         if variant is not BASE:  # drawn from a generator of its own: the base draws below stay as they are
-            effects = variant.apply_effects(effects, name, np.random.default_rng([seed, ci, 1]))
-        camera = camera_for(name, variant.rig)
+            effects = variant.apply_effects(effects, view, np.random.default_rng([seed, ci, 1]))
         size = (camera.width, camera.height)
         degrader = Degrader(effects, rng, size)
         path = out_dir / f"cam_{name}.mp4"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), scene.fps, size)
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
         frames_truth: list[list[dict[str, object]]] = []
         try:
-            for i, frame in enumerate(render_camera(name, scene, heads, seed * 7 + ci, camera)):
-                t = i / max(1, scene.frames - 1)
+            frames = render_camera(name, scene, heads, seed * 7 + ci, camera, view=view, motion=motion)
+            for i, frame in enumerate(frames):
+                t = motion.share(i) if sliding else 0.0
                 pixels = degrader.apply(frame.rgb, frame.window_mask, frame.tint_mask, i, t, frame.shield_mask)
                 writer.write(cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
                 faces = []
@@ -114,8 +163,14 @@ def render_passage(
                 frames_truth.append(faces)
         finally:
             writer.release()
-        cameras_truth[name] = {"view": CAMERA_VIEWS[name], "effects": effects.as_json(), "frames": frames_truth}
-    tag = {} if variant is BASE else {"variant": variant.name}
+        where: dict[str, object] = {} if zone is None else {"zone": zone, "start_s": start_s}
+        if zone is not None:
+            where["fps"] = fps
+        cameras_truth[name] = {"view": view, **where, "effects": effects.as_json(), "frames": frames_truth}
+        cameras_json[name] = {"file": f"cam_{name}.mp4", "view": view, "fps": fps}
+        if zone is not None:
+            cameras_json[name].update(zone=zone, start_s=start_s)
+    tag: dict[str, object] = {} if variant is BASE else {"variant": variant.name}
     passage = {
         "passage_id": scene.passage_id,
         **tag,
@@ -123,7 +178,7 @@ def render_passage(
         "direction": scene.direction,
         "started_at": scene.started_at,
         "documents": list(scene.documents),
-        "cameras": {n: {"file": f"cam_{n}.mp4", "view": CAMERA_VIEWS[n], "fps": scene.fps} for n in CAMERAS},
+        "cameras": cameras_json,
     }
     truth: dict[str, object] = {
         "passage_id": scene.passage_id,
@@ -155,9 +210,31 @@ def render_passage(
         ],
         "cameras": cameras_truth,
     }
+    if zones is not None:
+        _zones_truth(truth, scene, zones)
     (out_dir / "passage.json").write_text(json.dumps(passage, indent=2) + "\n", encoding="utf-8")
     (out_dir / "ground_truth.json").write_text(json.dumps(truth) + "\n", encoding="utf-8")
     return truth
+
+
+def _zones_truth(truth: dict[str, object], scene: PassageScene, zones: Zones) -> None:
+    """The scenario's part of the ground truth: zones with their times, the booth stop, each occupant's
+    behaviour at the booth, the pauses in the queue or the drive-through speed."""
+    end = round(scene.frames / scene.fps, 3)
+    spans: list[dict[str, object]] = [{"zone": zones.zone, "start_s": 0.0, "end_s": end}]
+    if zones.speed_kmh is not None:
+        spans[0]["speed_kmh"] = round(zones.speed_kmh, 1)
+    if scene.pauses:
+        spans[0]["pauses_s"] = [[round(a * end, 2), round(b * end, 2)] for a, b in scene.pauses]
+    if zones.booth is not None:
+        spans.append({"zone": "booth", "start_s": end, "end_s": round(end + zones.booth.dwell_s, 3)})
+        truth["booth"] = zones.booth.as_json()
+        by_id = {b.occupant_id: b for b in zones.booth.behaviour}
+        occupants = truth["occupants"]
+        assert isinstance(occupants, list)
+        for o in occupants:
+            o["booth"] = by_id[o["occupant_id"]].as_json()
+    truth["zones"] = spans
 
 
 def head_sprites(scene: PassageScene, lfw_root: Path, seed: int) -> dict[int, Callable[[bool, bool], HeadSprite]]:
@@ -193,6 +270,30 @@ def scenes(
             scene = variant.apply_scene(scene, np.random.default_rng([seed, 2, i]))
         pool.take(len(scene.occupants))
         yield scene
+
+
+def scenario_passages(
+    pool: TravellerPool, seed: int, passages: int, scenario: Scenario, variant: Variant = BASE
+) -> Iterator[tuple[PassageScene, Zones]]:
+    """The passages of ``scenario``: the scenes of :func:`scenes` (same travellers, vehicles and occupants
+    for a seed) with the scenario's shares, each turned into an approach then a booth stop (inbound) or a
+    drive-through (outbound) by draws of a generator of its own."""
+    drawn = scenes(
+        pool,
+        seed,
+        passages,
+        inbound_share=scenario.inbound_share,
+        night_share=scenario.night_share,
+        variant=variant,
+    )
+    for i, scene in enumerate(drawn):
+        rng = np.random.default_rng([seed, 3, i])
+        if scene.direction == "inbound":
+            approach = queue_approach(rng, scene, scenario.inbound)
+            yield approach, Zones("approach", scenario.inbound, booth=sample_booth(rng, approach, scenario.inbound))
+        else:
+            drive, kmh = drive_through(rng, scene, scenario.outbound)
+            yield drive, Zones("drive-through", scenario.inbound, speed_kmh=kmh)
 
 
 class _HeadVariants:
@@ -241,10 +342,12 @@ def simulate(
     inbound_share: float = 0.6,
     night_share: float = 0.25,
     variants: tuple[str, ...] = (),
+    scenario: Scenario | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SimSummary:
     """Render ``passages`` passages into ``out`` (see the module docstring) of the scene variant made of
-    ``variants`` (:func:`laneface.sim.variants.resolve_variants`; none = the base scenes)."""
+    ``variants`` (:func:`laneface.sim.variants.resolve_variants`; none = the base scenes); with a
+    ``scenario`` (whose shares replace ``inbound_share`` and ``night_share``), its zones."""
     variant = resolve_variants(variants)
     if passages < 1:
         raise ConfigError(f"passages must be at least 1, got {passages}")
@@ -255,10 +358,15 @@ def simulate(
     pool = TravellerPool(index, np.random.default_rng([seed, 0]))
     out.mkdir(parents=True, exist_ok=True)
     occupants = 0
-    drawn = scenes(pool, seed, passages, inbound_share=inbound_share, night_share=night_share, variant=variant)
-    for i, scene in enumerate(drawn):
+    drawn: Iterator[tuple[PassageScene, Zones | None]]
+    if scenario is None:
+        plain = scenes(pool, seed, passages, inbound_share=inbound_share, night_share=night_share, variant=variant)
+        drawn = ((scene, None) for scene in plain)
+    else:
+        drawn = scenario_passages(pool, seed, passages, scenario, variant)
+    for i, (scene, zones) in enumerate(drawn):
         occupants += len(scene.occupants)
-        render_passage(scene, lfw_root, out / scene.passage_id, seed * 100_003 + i, variant)
+        render_passage(scene, lfw_root, out / scene.passage_id, seed * 100_003 + i, variant, zones)
         if progress is not None:
             progress(f"{scene.passage_id}: {scene.vehicle.name}, {len(scene.occupants)} occupants, {scene.direction}")
     docs = pool.documents()
@@ -277,10 +385,12 @@ def simulate(
     meta: dict[str, object] = {
         "seed": seed,
         "lfw_dir": str(lfw_root),
-        "inbound_share": inbound_share,
-        "night_share": night_share,
+        "inbound_share": inbound_share if scenario is None else scenario.inbound_share,
+        "night_share": night_share if scenario is None else scenario.night_share,
         "variant": variant.name,
     }
+    if scenario is not None:
+        meta["scenario"] = scenario.as_json()
     if variant is not BASE:
         meta["variant_parameters"] = {k: list(v) if isinstance(v, tuple) else v for k, v in variant.overrides().items()}
     (out / "sim.json").write_text(json.dumps({**meta, **summary.__dict__}, indent=2) + "\n", encoding="utf-8")
