@@ -278,6 +278,23 @@ class LaneSettings(BaseModel):
         default=5e-2, gt=0.0, lt=1.0, description="The same where seat geometry (side, row) agrees."
     )
     one_to_n_k: int = Field(default=10, ge=1, le=1000, description="Candidates a 1:N search returns.")
+    # the officer's view of who is still missing refreshes about as fast as a person reads it
+    checkpoint_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=60.0,
+        description="Seconds of passage time between two looks at the occupants so far, when events are wanted.",
+    )
+    auto_prompt: bool = Field(
+        default=False,
+        description="Prompt the occupants (sign, light, voice) when a seat is still missing at the booth.",
+    )
+    prompt_after_s: float = Field(
+        default=5.0, ge=0.0, le=600.0, description="Seconds after the booth stop before the first automatic prompt."
+    )
+    prompt_every_s: float = Field(
+        default=15.0, gt=0.0, le=600.0, description="Seconds between automatic prompts while a seat is missing."
+    )
     # the lane's false matches are about few_fmr x the share of occupants whose document is not read
     few_fmr: float = Field(
         default=1e-2,

@@ -74,6 +74,16 @@ class Passage:
     documents: tuple[str, ...]
     cameras: tuple[CameraSpec, ...]
 
+    @property
+    def stop_s(self) -> float | None:
+        """When the vehicle stops at the booth: the first frame of a ``booth`` camera (``None``: no booth)."""
+        return min((c.start_s for c in self.cameras if c.zone == "booth"), default=None)
+
+    def zone_at(self, t: float) -> str | None:
+        """The zone the vehicle is in at passage time ``t``: that of the camera started last by then."""
+        started = [c for c in self.cameras if c.zone is not None and c.start_s <= t]
+        return max(started, key=lambda c: c.start_s).zone if started else None
+
     def camera(self, name: str) -> CameraSpec:
         for c in self.cameras:
             if c.name == name:

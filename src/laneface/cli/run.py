@@ -4,6 +4,7 @@ delivers what an earlier `--post` left pending."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -188,6 +189,14 @@ def run_command(
             "(`laneface records import --shots DIR` takes them).",
         ),
     ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events",
+            help="Write each passage's events (occupant_captured, occupant_identified, seat_missing, prompt, "
+            "passage_complete) to this JSON Lines file as they happen.",
+        ),
+    ] = None,
     post: PostOption = None,
     api_key_env: ApiKeyEnvOption = "LANEFACE_LANE_API_KEY",
     api_key_file: ApiKeyFileOption = None,
@@ -227,12 +236,21 @@ def run_command(
             poster.start()  # delivers while the next passages are processed
         pipeline = LanePipeline.from_settings(settings, store_of(ctx))
         out.parent.mkdir(parents=True, exist_ok=True)
+        if events is not None:
+            events.parent.mkdir(parents=True, exist_ok=True)
         with (
             pipeline,
             out.open("w", encoding="utf-8") as fh,
+            events.open("w", encoding="utf-8") if events is not None else contextlib.nullcontext() as ev,
             progress_bar("passages", progress, total=len(passages)) as bar,
         ):
-            for outcome in process_passages(pipeline, passages):
+
+            def emit(event: dict[str, object]) -> None:
+                assert ev is not None
+                ev.write(json.dumps(event) + "\n")
+                ev.flush()
+
+            for outcome in process_passages(pipeline, passages, events=emit if ev is not None else None):
                 if outcome.result is not None and lane is not None:
                     outcome = dataclasses.replace(outcome, result=dataclasses.replace(outcome.result, lane=lane))
                 outcomes.append(outcome)

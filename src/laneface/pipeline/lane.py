@@ -24,10 +24,13 @@ original pixels.
 
 from __future__ import annotations
 
+import heapq
 import logging
+import math
 import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -35,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from laneface.capture.frames import Frame
 from laneface.capture.passage import CameraSpec, Passage, read_passage
 from laneface.config import LaneSettings
 from laneface.detection.base import FaceDetector
@@ -44,14 +48,15 @@ from laneface.embedding.base import FaceEmbedder
 from laneface.errors import ConfigError, TruncatedVideoError
 from laneface.geometry import nms_xyxy, regions_around
 from laneface.matching import Matcher, MatchPolicy
-from laneface.pipeline.identify import NOT_CAPTURED, identify
+from laneface.pipeline.events import EventSink, PassageEvents
+from laneface.pipeline.identify import NOT_CAPTURED, OccupantMatch, identify
 from laneface.pipeline.result import OccupantResult, PassageResult
 from laneface.selection import (
     CandidateBuffer,
+    FaceCandidate,
     QualityGate,
     Shot,
     aggregate_templates,
-    assess_candidates,
     rank_key,
 )
 from laneface.tracking.association import AssociationConfig, TrackSummary, associate
@@ -68,6 +73,7 @@ __all__ = [
     "CameraResult",
     "LanePipeline",
     "Occupant",
+    "PassageStream",
     "TrackResult",
     "detection_stride",
     "full_frame_every",
@@ -150,6 +156,9 @@ class Occupant:
     template: Template | None
     cameras: tuple[str, ...]
     tracks: int
+    captured_at_s: float | None = None  # passage time of its earliest shot that passes the profile
+    capture_zone: str | None = None  # the zone of that shot's camera
+    members: frozenset[tuple[str, int]] = frozenset()  # (camera, track id) of its tracks
 
     @property
     def order(self) -> tuple[int, float]:
@@ -279,60 +288,30 @@ class LanePipeline:
             return weights
         return [w * min(1.0, _inter_eye_px(s) / 40.0) ** power for w, s in zip(weights, shots, strict=True)]
 
-    def _embed(self, shots: list[Shot]) -> list[Template]:
-        if not shots:
-            return []
-        crops = [crop for s in shots for crop in self.embedder.crops(s.candidate.patch_rgb, s.candidate.face)]
-        batch = self.embedder.embed(crops)
-        return [batch[i] for i in range(len(batch))]
+    def _embed(self, shots: list[Shot], cache: _ShotCache) -> list[Template]:
+        """A template per shot, each embedded on its own once per passage (so the result does not depend on
+        which shots were embedded together, nor on when: a streamed passage embeds some shots early)."""
+        out = []
+        for s in shots:
+            template = cache.templates.get(s.candidate)
+            if template is None:
+                crops = self.embedder.crops(s.candidate.patch_rgb, s.candidate.face)
+                template = self.embedder.embed(crops)[0]
+                cache.templates[s.candidate] = template
+            out.append(template)
+        return out
 
-    def _camera(self, cam: CameraSpec) -> CameraResult:
-        lane = self.lane
-        stride = detection_stride(lane, self.rows, cam.fps, cam.view)
-        full_every = full_frame_every(lane, self.rows, cam.fps, cam.view)
-        tracker = FaceTracker(cam.name, self.tracker)
-        buffer = CandidateBuffer(lane.candidates_per_track)
-        processed = 0
-        width = 0
-        source = cam.source()
-        count = _frame_count(source)
-        expected = -(-count // stride) if count is not None else 0  # processed frames the video declares
-        planned = full_frame_indices(expected, full_every, lane.min_full_frames)
-        for frame in source.frames(stride):
-            width = frame.size_wh[0]
-            # past the declared frames (or without a count) the rate alone decides
-            on_plan = processed in planned if processed < expected else processed % full_every == 0
-            if on_plan or tracker.motion_unknown:
-                detections = self._whole(frame.image_rgb, frame.size_wh)
-            else:
-                regions = regions_around(
-                    tracker.predicted_boxes(frame.index),
-                    frame.size_wh,
-                    margin=lane.roi_margin,
-                    min_side=lane.roi_min_side,
-                )
-                detections = detect_in_regions(self._region_detector, frame.image_rgb, regions, cut_faces="drop")
-            ids = tracker.update(detections, frame.index, frame.timestamp_s)
-            for k in range(len(detections)):
-                buffer.offer(cam.name, int(ids[k]), frame.index, frame.timestamp_s, frame.image_rgb, detections, k)
-            processed += 1
-        tracks = tracker.finish()
-        rows = estimate_rows(tracks, cam.view, self.rows)
-        sides = estimate_sides(tracks, cam.view, width, self.rows)
-        out: list[TrackResult] = []
-        for track, row, side in zip(tracks, rows, sides, strict=True):
-            shots = assess_candidates(self.quality, buffer.candidates(cam.name, track.track_id))
-            chosen = shots[: lane.shots_per_track]
-            if chosen and chosen[0].passed:
-                chosen = [s for s in chosen if s.passed]
-            templates = self._embed(chosen)
-            template = aggregate_templates(templates, self._weights(chosen)) if templates else None
-            summary = TrackSummary(track, cam.view, template, row, side)
-            out.append(TrackResult(summary, tuple(shots), tuple(zip(chosen, templates, strict=True))))
-        logger.info("camera %s: %d frames processed (stride %d), %d tracks", cam.name, processed, stride, len(out))
-        return CameraResult(tuple(out), source.frames_seen / cam.fps, processed)
+    def _assess(self, candidates: list[FaceCandidate], cache: _ShotCache) -> list[Shot]:
+        """The candidates assessed (once per passage each), best first."""
+        shots = []
+        for c in candidates:
+            shot = cache.shots.get(c)
+            if shot is None:
+                shot = cache.shots[c] = Shot(c, self.quality.assess(c.patch_rgb, c.face)[0])
+            shots.append(shot)
+        return sorted(shots, key=rank_key, reverse=True)
 
-    def _occupant(self, members: list[TrackResult]) -> Occupant:
+    def _occupant(self, members: list[TrackResult], starts: dict[str, tuple[float, str | None]]) -> Occupant:
         shots = sorted((s for m in members for s in m.shots), key=rank_key, reverse=True)
         best = shots[0] if shots else None
         passing = sorted(
@@ -341,6 +320,12 @@ class LanePipeline:
         template = None
         if best is not None and best.passed and passing:
             template = aggregate_templates([t for _, t in passing], self._weights([s for s, _ in passing]))
+        captured: tuple[float, str | None] | None = None
+        for shot in shots:  # the earliest shot that passes, in the passage's time
+            if shot.passed:
+                start, zone = starts[shot.candidate.camera]
+                at = (start + shot.candidate.timestamp_s, zone)
+                captured = at if captured is None or at[0] < captured[0] else captured
         return Occupant(
             row=_mode_row([m.summary.row for m in members]),
             first_seen_s=min(m.summary.track.points[0].timestamp_s for m in members),
@@ -348,35 +333,112 @@ class LanePipeline:
             template=template,
             cameras=tuple(sorted({m.summary.track.camera for m in members})),
             tracks=len(members),
+            captured_at_s=None if captured is None else captured[0],
+            capture_zone=None if captured is None else captured[1],
+            members=frozenset((m.summary.track.camera, m.summary.track.track_id) for m in members),
         )
 
     # ------------------------------------------------------------------ entry points
-    def process(self, passage_dir: Path | str) -> PassageResult:
+    def process(self, passage_dir: Path | str, events: EventSink | None = None) -> PassageResult:
         """Read, validate and process one passage directory
-        (:class:`~laneface.errors.InvalidPassageError` / :class:`~laneface.errors.InvalidVideoError` on bad input)."""
+        (:class:`~laneface.errors.InvalidPassageError` / :class:`~laneface.errors.InvalidVideoError` on bad input);
+        ``events`` receives the passage's events as they happen (:mod:`laneface.pipeline.events`)."""
         start, cpu = time.perf_counter(), time.process_time()
-        return self._process(read_passage(passage_dir), start, cpu)
+        return self._process(read_passage(passage_dir), start, cpu, events)
 
-    def process_passage(self, passage: Passage) -> PassageResult:
+    def process_passage(self, passage: Passage, events: EventSink | None = None) -> PassageResult:
         """Process an already validated passage."""
-        return self._process(passage, time.perf_counter(), time.process_time())
+        return self._process(passage, time.perf_counter(), time.process_time(), events)
 
-    def _process(self, passage: Passage, start: float, cpu: float) -> PassageResult:
-        cameras: list[CameraResult] = []
-        broken: list[TruncatedVideoError] = []
-        for cam in passage.cameras:
-            try:
-                cameras.append(self._camera(cam))
-            except TruncatedVideoError as exc:  # the other cameras may still see the car: flag, not fail
-                logger.warning("passage %s: %s", passage.passage_id, exc)
-                broken.append(exc)
-        if broken and not cameras:
-            raise broken[0]
-        tracks = [t for c in cameras for t in c.tracks]
+    def _people(self, runs: list[_CameraRun], passage: Passage) -> tuple[list[Occupant], list[OccupantMatch]]:
+        """The occupants of the tracks so far, front rows first, and their identification."""
+        tracks = [t for r in runs if r.broken is None for t in r.tracks()]
+        starts = {r.cam.name: (r.cam.start_s, r.cam.zone) for r in runs}
         association = AssociationConfig(self.link_threshold, self.consistent_threshold)
         clusters = associate([t.summary for t in tracks], association)
-        people = sorted((self._occupant([tracks[i] for i in cluster]) for cluster in clusters), key=lambda o: o.order)
+        people = sorted(
+            (self._occupant([tracks[i] for i in cluster], starts) for cluster in clusters), key=lambda o: o.order
+        )
         matches = identify(self.matcher, [p.template for p in people], passage.documents, k=self.lane.one_to_n_k)
+        return people, matches
+
+    def _process(self, passage: Passage, start: float, cpu: float, events: EventSink | None = None) -> PassageResult:
+        """Every camera's frames in the passage's time order (a camera's ``start_s`` plus the frame's time),
+        through a :class:`PassageStream`."""
+        stream = PassageStream(self, passage, events, start=(start, cpu), read=True)
+        runs = stream.runs
+        for _, i, _, frame in heapq.merge(*(r.timed(i) for i, r in enumerate(runs))):
+            stream.feed(runs[i].cam.name, frame)
+        for r in runs:
+            r.seen = r.source.frames_seen if r.source is not None else r.seen
+        return stream.finish()
+
+    def stream(
+        self, passage: Passage, events: EventSink | None = None, frame_counts: Mapping[str, int] | None = None
+    ) -> PassageStream:
+        """A passage whose frames are pushed as they arrive (:meth:`PassageStream.feed`); ``passage`` gives its
+        cameras (their files are not read). ``frame_counts`` (camera -> frames) lets the whole-frame searches be
+        spread as for a recorded passage; without it they follow the rate alone, as on a live lane."""
+        return PassageStream(self, passage, events, frame_counts=frame_counts)
+
+
+class PassageStream:
+    """One passage processed as its frames come: :meth:`feed` each frame of each camera (every frame; those
+    between two detections are only counted), then :meth:`finish`. With an event sink (or automatic prompts at
+    a booth) the occupants so far are looked at every ``checkpoint_s`` of passage time. The result depends on
+    each camera's frames, not on how the cameras' frames interleave, nor on the looks."""
+
+    def __init__(
+        self,
+        pipe: LanePipeline,
+        passage: Passage,
+        events: EventSink | None = None,
+        *,
+        frame_counts: Mapping[str, int] | None = None,
+        start: tuple[float, float] | None = None,
+        read: bool = False,
+    ) -> None:
+        self.pipe, self.passage = pipe, passage
+        self.t0, self.cpu0 = start if start is not None else (time.perf_counter(), time.process_time())
+        cache = _ShotCache()
+        counts = frame_counts or {}
+        self.runs = [
+            _CameraRun(pipe, cam, cache, read=read, frame_count=counts.get(cam.name)) for cam in passage.cameras
+        ]
+        self._by_name = {r.cam.name: r for r in self.runs}
+        looks = events is not None or (pipe.lane.auto_prompt and passage.stop_s is not None)
+        self.events = PassageEvents(passage, events, pipe.lane) if looks else None
+        self._next_look = pipe.lane.checkpoint_s
+
+    def feed(self, camera: str, frame: Frame) -> None:
+        """The next frame of ``camera`` (frames of one camera in order; :class:`KeyError` for an unknown one)."""
+        run = self._by_name[camera]
+        at = run.cam.start_s + frame.timestamp_s
+        if self.events is not None and at >= self._next_look:
+            step = self.pipe.lane.checkpoint_s
+            self.events.update(self._next_look, *self.pipe._people(self.runs, self.passage))
+            self._next_look = (math.floor(at / step) + 1) * step
+        run.seen = max(run.seen, frame.index + 1)
+        if frame.index % run.stride == 0:
+            run.feed(frame)
+
+    def fail(self, camera: str, error: TruncatedVideoError) -> None:
+        """``camera``'s video broke off: it is left out of the result (the passage still counts)."""
+        self._by_name[camera].broken = error
+
+    def finish(self) -> PassageResult:
+        pipe, passage, runs = self.pipe, self.passage, self.runs
+        broken = [r.broken for r in runs if r.broken is not None]
+        for error in broken:  # the other cameras may still see the car: flag, not fail
+            logger.warning("passage %s: %s", passage.passage_id, error)
+        if broken and len(broken) == len(runs):
+            raise broken[0]
+        kept = [r for r in runs if r.broken is None]
+        cameras = [r.result() for r in kept]
+        people, matches = pipe._people(runs, passage)
+        end_s = max((r.cam.start_s + c.video_s for r, c in zip(kept, cameras, strict=True)), default=0.0)
+        if self.events is not None:
+            self.events.finish(end_s, people, matches)
         occupants = tuple(
             OccupantResult(
                 occupant_id=n + 1,
@@ -387,6 +449,8 @@ class LanePipeline:
                 cameras=person.cameras,
                 tracks=person.tracks,
                 best_shot=person.best,
+                captured_at_s=person.captured_at_s,
+                capture_zone=person.capture_zone,
             )
             for n, (person, match) in enumerate(zip(people, matches, strict=True))
         )
@@ -396,17 +460,21 @@ class LanePipeline:
             direction=passage.direction,
             documents=passage.documents,
             occupants=occupants,
-            timing_s=time.perf_counter() - start,
-            cpu_s=time.process_time() - cpu,
-            video_s=max((c.video_s for c in cameras), default=0.0),
+            timing_s=time.perf_counter() - self.t0,
+            cpu_s=time.process_time() - self.cpu0,
+            video_s=end_s,
             frames_processed=sum(c.frames_processed for c in cameras),
-            model_version=self.embedder.model_version,
+            model_version=pipe.embedder.model_version,
             started_at=passage.started_at,
             warnings=tuple(
                 f"camera {e.camera!r}: {e.decoded} of {e.declared} declared frames decoded; camera left out"
                 for e in broken
             ),
+            stop_s=passage.stop_s,
+            prompts=() if self.events is None else tuple(self.events.prompts),
         )
+        if self.events is not None:
+            self.events.done(result)
         logger.info(
             "passage %s: %d occupants, complete %s, %.2f s for %.2f s of video",
             result.passage_id,
@@ -416,3 +484,96 @@ class LanePipeline:
             result.video_s,
         )
         return result
+
+
+@dataclass
+class _ShotCache:
+    """Quality reports and templates of one passage's candidates, each computed once."""
+
+    shots: dict[FaceCandidate, Shot] = field(default_factory=dict)
+    templates: dict[FaceCandidate, Template] = field(default_factory=dict)
+
+
+class _CameraRun:
+    """One camera of a passage being processed: its frames are fed in order; its tracks, with their shots
+    assessed and embedded, can be asked for at any time."""
+
+    def __init__(
+        self, pipe: LanePipeline, cam: CameraSpec, cache: _ShotCache, *, read: bool, frame_count: int | None = None
+    ) -> None:
+        lane = pipe.lane
+        self.pipe, self.cam, self.cache = pipe, cam, cache
+        self.stride = detection_stride(lane, pipe.rows, cam.fps, cam.view)
+        self.full_every = full_frame_every(lane, pipe.rows, cam.fps, cam.view)
+        self.tracker = FaceTracker(cam.name, pipe.tracker)
+        self.buffer = CandidateBuffer(lane.candidates_per_track)
+        self.processed = 0
+        self.seen = 0  # frames of the camera so far (also those between two detections)
+        self.width = 0
+        self.source = cam.source() if read else None
+        count = _frame_count(self.source) if self.source is not None else frame_count
+        self.expected = -(-count // self.stride) if count is not None else 0  # processed frames the video declares
+        self.planned = full_frame_indices(self.expected, self.full_every, lane.min_full_frames)
+        self.broken: TruncatedVideoError | None = None
+
+    def timed(self, order: int) -> Iterator[tuple[float, int, int, Frame]]:
+        """(passage time, ``order``, frame index, frame) of every frame to process; a truncated video ends the
+        camera and is kept in :attr:`broken`."""
+        if self.source is None:
+            return
+        try:
+            for frame in self.source.frames(self.stride):
+                yield self.cam.start_s + frame.timestamp_s, order, frame.index, frame
+        except TruncatedVideoError as exc:
+            self.broken = exc
+
+    def feed(self, frame: Frame) -> None:
+        lane, pipe, tracker = self.pipe.lane, self.pipe, self.tracker
+        self.width = frame.size_wh[0]
+        # past the declared frames (or without a count) the rate alone decides
+        processed = self.processed
+        on_plan = processed in self.planned if processed < self.expected else processed % self.full_every == 0
+        if on_plan or tracker.motion_unknown:
+            detections = pipe._whole(frame.image_rgb, frame.size_wh)
+        else:
+            regions = regions_around(
+                tracker.predicted_boxes(frame.index),
+                frame.size_wh,
+                margin=lane.roi_margin,
+                min_side=lane.roi_min_side,
+            )
+            detections = detect_in_regions(pipe._region_detector, frame.image_rgb, regions, cut_faces="drop")
+        ids = tracker.update(detections, frame.index, frame.timestamp_s)
+        name = self.cam.name
+        for k in range(len(detections)):
+            self.buffer.offer(name, int(ids[k]), frame.index, frame.timestamp_s, frame.image_rgb, detections, k)
+        self.processed += 1
+
+    def tracks(self) -> list[TrackResult]:
+        """The camera's tracks so far (the tracker keeps going: this can be asked for again)."""
+        pipe, cam = self.pipe, self.cam
+        tracks = self.tracker.finish()
+        rows = estimate_rows(tracks, cam.view, pipe.rows)
+        sides = estimate_sides(tracks, cam.view, self.width, pipe.rows)
+        out: list[TrackResult] = []
+        for track, row, side in zip(tracks, rows, sides, strict=True):
+            shots = pipe._assess(self.buffer.candidates(cam.name, track.track_id), self.cache)
+            chosen = shots[: pipe.lane.shots_per_track]
+            if chosen and chosen[0].passed:
+                chosen = [s for s in chosen if s.passed]
+            templates = pipe._embed(chosen, self.cache)
+            template = aggregate_templates(templates, pipe._weights(chosen)) if templates else None
+            summary = TrackSummary(track, cam.view, template, row, side)
+            out.append(TrackResult(summary, tuple(shots), tuple(zip(chosen, templates, strict=True))))
+        return out
+
+    def result(self) -> CameraResult:
+        tracks = self.tracks()
+        logger.info(
+            "camera %s: %d frames processed (stride %d), %d tracks",
+            self.cam.name,
+            self.processed,
+            self.stride,
+            len(tracks),
+        )
+        return CameraResult(tuple(tracks), self.seen / self.cam.fps, self.processed)

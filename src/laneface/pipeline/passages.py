@@ -17,6 +17,7 @@ from laneface.capture.passage import passage_id_of
 from laneface.errors import InputError
 
 if TYPE_CHECKING:
+    from laneface.pipeline.events import EventSink
     from laneface.pipeline.lane import LanePipeline
     from laneface.pipeline.result import PassageLine, PassageResult
 
@@ -67,14 +68,16 @@ def process_passages(
     directories: Iterable[Path],
     *,
     progress: Callable[[int, PassageOutcome], None] | None = None,
+    events: EventSink | None = None,
 ) -> Iterator[PassageOutcome]:
-    """Process each passage directory in turn; ``progress(done, outcome)`` after each."""
+    """Process each passage directory in turn; ``progress(done, outcome)`` after each; ``events`` receives
+    each passage's events (:mod:`laneface.pipeline.events`)."""
     for done, directory in enumerate(directories, start=1):
         t0 = time.perf_counter()
         result: PassageResult | None = None
         error: InputError | None = None
         try:
-            result = pipeline.process(directory)
+            result = pipeline.process(directory, events)
         except InputError as exc:
             error = exc
             logger.warning("passage %s: %s", directory, exc)

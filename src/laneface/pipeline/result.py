@@ -24,6 +24,7 @@ __all__ = [
     "OccupantResult",
     "PassageLine",
     "PassageResult",
+    "PromptLine",
     "finite",
     "match_line",
 ]
@@ -72,6 +73,14 @@ class OccupantLine(TypedDict):
     cameras: list[str]
     tracks: int
     best_shot: BestShotLine | None
+    captured_at_s: NotRequired[float | None]  # passage time of the first shot that passes; lanes with zones
+    capture_zone: NotRequired[str | None]
+
+
+class PromptLine(TypedDict):
+    at_s: float | None  # passage time
+    source: str  # "auto" | "officer"
+    missing: int  # seats still missing when it was given
 
 
 class PassageLine(TypedDict):
@@ -89,6 +98,9 @@ class PassageLine(TypedDict):
     model_version: str
     started_at: str  # ISO 8601, from passage.json: the service's record needs it
     warnings: NotRequired[list[str]]  # only when something was left out (a corrupt camera video)
+    stop_s: NotRequired[float | None]  # lanes with a booth: when the vehicle stopped there (passage time)
+    stop_to_complete_s: NotRequired[float | None]  # from the stop to the last occupant's capture (None: incomplete)
+    prompts: NotRequired[list[PromptLine]]
 
 
 def match_line(match: OccupantMatch) -> MatchLine:
@@ -127,11 +139,13 @@ class OccupantResult:
     cameras: tuple[str, ...]
     tracks: int
     best_shot: Shot | None = None
+    captured_at_s: float | None = None  # passage time of its earliest shot that passes the profile
+    capture_zone: str | None = None  # the zone of that shot's camera (lanes with zones)
 
     def as_json(self) -> OccupantLine:
         """Quality clamped to 0-100 (0 when unknown)."""
         quality = finite(self.quality, QUALITY_DIGITS)
-        return {
+        line: OccupantLine = {
             "occupant_id": self.occupant_id,
             "row": self.row,
             "quality": 0.0 if quality is None else min(100.0, max(0.0, quality)),
@@ -141,6 +155,10 @@ class OccupantResult:
             "tracks": self.tracks,
             "best_shot": None if self.best_shot is None else _best_shot_line(self.best_shot),
         }
+        if self.capture_zone is not None:
+            line["captured_at_s"] = finite(self.captured_at_s, SECONDS_DIGITS)
+            line["capture_zone"] = self.capture_zone
+        return line
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,10 +184,21 @@ class PassageResult:
     model_version: str
     started_at: datetime
     warnings: tuple[str, ...] = ()
+    stop_s: float | None = None  # lanes with a booth: when the vehicle stopped there
+    prompts: tuple[PromptLine, ...] = ()
 
     @property
     def occupant_count(self) -> int:
         return len(self.occupants)
+
+    @property
+    def stop_to_complete_s(self) -> float | None:
+        """Seconds from the booth stop until every occupant was captured (0 when all were before it);
+        ``None`` without a stop or a complete capture."""
+        if self.stop_s is None or not self.complete_capture:
+            return None
+        last = max(o.captured_at_s if o.captured_at_s is not None else math.inf for o in self.occupants)
+        return max(0.0, last - self.stop_s) if math.isfinite(last) else None
 
     @property
     def complete_capture(self) -> bool:
@@ -194,4 +223,8 @@ class PassageResult:
         }
         if self.warnings:
             line["warnings"] = list(self.warnings)
+        if self.stop_s is not None:
+            line["stop_s"] = finite(self.stop_s, SECONDS_DIGITS)
+            line["stop_to_complete_s"] = finite(self.stop_to_complete_s, SECONDS_DIGITS)
+            line["prompts"] = list(self.prompts)
         return line
