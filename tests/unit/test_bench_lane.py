@@ -338,3 +338,52 @@ def test_report_gives_the_ceiling_the_cameras_allowed() -> None:
     # a passage without per-frame faces leaves the ceiling unknown for its modes
     unknown = score_passages(results, [a, truth("b", ["1L", "1R"])]).modes
     assert unknown["all"].capturable_rate is None and unknown["all"].capturable_by_row is None
+
+
+def _zoned(pid: str, seats: list[str], booth_from: float = 2.0, end: float = 12.0) -> dict[str, Any]:
+    """A two-zone passage: approach camera 'front' (0 - booth_from), booth camera 'booth1' (booth_from - end);
+    occupant 0 is capturable on the approach, every occupant at the booth."""
+    t = truth(pid, seats)
+    t["zones"] = [
+        {"zone": "approach", "start_s": 0.0, "end_s": booth_from},
+        {"zone": "booth", "start_s": booth_from, "end_s": end},
+    ]
+    good = {"visible": 1.0, "ied_px": 40.0, "yaw_deg": 0.0, "pitch_deg": 0.0}
+    t["cameras"] = {
+        "front": {"zone": "approach", "frames": [[{"occupant_id": 0, **good}]]},
+        "booth1": {"zone": "booth", "frames": [[{"occupant_id": i, **good} for i in range(len(seats))]]},
+    }
+    return t
+
+
+def _at(o: dict[str, Any], seconds: float | None, zone: str | None) -> dict[str, Any]:
+    return {**o, "captured_at_s": seconds, "capture_zone": zone}
+
+
+def test_zones_report_what_was_reached_by_their_end_and_the_time_from_the_stop() -> None:
+    truths = [_zoned("a", ["1L", "1R"]), _zoned("b", ["1L", "1R"]), _zoned("c", ["1L"])]
+    results = [
+        # a: driver on the approach (1.0 s), passenger at the booth 3.5 s after the stop
+        result("a", [_at(occ(1, 1, True, "a-D0"), 1.0, "approach"), _at(occ(2, 1, True, "a-D1"), 5.5, "booth")]),
+        # b: the passenger is never captured
+        result("b", [_at(occ(1, 1, True, "b-D0"), 0.5, "approach"), _at(occ(2, 1, False), None, None)]),
+        # c: the only occupant, on the approach
+        result("c", [_at(occ(1, 1, True, "c-D0"), 1.5, "approach")]),
+    ]
+    m = score_passages(results, truths).modes["all"]
+    assert m.zones is not None and list(m.zones) == ["approach", "booth"]
+    approach, booth = m.zones["approach"], m.zones["booth"]
+    assert (approach.passages, approach.occupants) == (3, 5)
+    assert approach.capture_rate == pytest.approx(3 / 5) and approach.complete_capture_rate == pytest.approx(1 / 3)
+    assert approach.capturable_rate == pytest.approx(3 / 5), "only occupant 0 shows on the approach camera"
+    assert booth.capture_rate == pytest.approx(4 / 5) and booth.complete_capture_rate == pytest.approx(2 / 3)
+    assert booth.capturable_rate == 1.0 and booth.captured_of_capturable_rate == pytest.approx(4 / 5)
+    st = m.stop_to_complete
+    assert st is not None and (st.passages, st.complete) == (3, 2)
+    assert st.median_s == pytest.approx(1.75) and st.p90_s == pytest.approx(3.15), "times 3.5 and 0"
+    assert score_passages(results, truths).video_s == pytest.approx(36.0), "a passage lasts until its last zone ends"
+
+
+def test_one_zone_passages_have_no_zone_figures() -> None:
+    m = score_passages([result("a", [occ(1, 1, True, "a-D0")])], [truth("a", ["1L"])]).modes["all"]
+    assert m.zones is None and m.stop_to_complete is None

@@ -452,6 +452,22 @@ def lane(
                 f"complete {pct(m.complete_capturable_rate)} | captured of capturable "
                 f"{pct(m.captured_of_capturable_rate)}"
             )
+        for z in (m.zones or {}).values():
+            typer.echo(
+                f"  by the end of zone {z.zone} ({z.passages} passages): capture {pct(z.capture_rate)} | complete "
+                f"{pct(z.complete_capture_rate)} | capturable {pct(z.capturable_rate)} (complete "
+                f"{pct(z.complete_capturable_rate)}) | captured of capturable {pct(z.captured_of_capturable_rate)}"
+            )
+        if m.stop_to_complete is not None:
+            st = m.stop_to_complete
+
+            def sec(v: float | None) -> str:
+                return "-" if v is None else f"{v:.1f} s"
+
+            typer.echo(
+                f"  from the booth stop to complete capture: {st.complete} of {st.passages} passages complete, "
+                f"median {sec(st.median_s)}, p90 {sec(st.p90_s)}"
+            )
     if report.few_curve and report.few_curve[0].occupants:
         typer.echo(
             "1:few stage at fixed thresholds (identified / false matches): "

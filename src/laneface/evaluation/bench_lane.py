@@ -45,6 +45,14 @@ share by row, the share of vehicles whose occupants are all capturable (the ceil
 and the share of capturable occupants the pipeline captured. Ground truth without ``cameras`` leaves these
 ``None``.
 
+Lanes with capture zones (ground truth with ``zones``, results with ``captured_at_s``): per zone, what was
+reached *by its end* (that zone and the ones before it): the share of true occupants captured by then (the
+pipeline's capture time of the mapped occupant, at most the zone's end), the share of vehicles completely
+captured by then, and the capturable ceiling from the cameras of those zones alone. *From the booth stop to
+complete capture*: per passage with a ``booth`` zone whose true occupants were all captured, the seconds from
+the stop to the last one's capture time (0 when all were captured on the approach); median and 90th
+percentile, and the count of passages with a stop that were not completely captured.
+
 1:few operating curve (:func:`few_operating_curve`): from every occupant's ``match.few_scores`` (its score
 against each document read in the lane), the 1:few stage is decided again at fixed thresholds by the
 pipeline's own rule (:func:`~laneface.pipeline.identify.assign_documents`); per threshold, the share
@@ -55,8 +63,9 @@ where the calibrated threshold sits for lane images; the 1:N fallback is not par
 
 Modes: *1:few* = inbound passages with at least one document read; *1:N* = every other passage (outbound,
 no document). Speed: total ``timing_s`` (wall clock) and total ``cpu_s`` (process CPU time: a shared or virtual
-machine's stolen time is not in it) divided by the video duration of the passages (frames / fps; the
-cameras record at the same time, so one second of passage = one second of video per camera).
+machine's stolen time is not in it) divided by the duration of the passages (frames / fps, or the end of the
+last zone; the cameras of a zone record at the same time, so one second of passage = one second of video
+per camera).
 """
 
 from __future__ import annotations
@@ -75,12 +84,15 @@ __all__ = [
     "LaneBenchReport",
     "ModeReport",
     "OccupantOutcome",
+    "StopTimes",
+    "ZoneReport",
     "capturable_occupants",
     "few_operating_curve",
     "find_passages",
     "load_truth",
     "map_occupants",
     "score_passages",
+    "truth_seconds",
     "write_row_chart",
 ]
 
@@ -108,15 +120,19 @@ class CapturableRule:
         )
 
 
-def capturable_occupants(truth: Mapping[str, Any], rule: CapturableRule | None = None) -> set[int] | None:
-    """Ids of the true occupants with a face that ``rule`` accepts in some frame of some camera; ``None``
-    when the ground truth has no per-frame faces (``cameras``)."""
+def capturable_occupants(
+    truth: Mapping[str, Any], rule: CapturableRule | None = None, zones: frozenset[str] | None = None
+) -> set[int] | None:
+    """Ids of the true occupants with a face that ``rule`` accepts in some frame of some camera (of those
+    ``zones``, when given); ``None`` when the ground truth has no per-frame faces (``cameras``)."""
     rule = rule or CapturableRule()
     cameras = truth.get("cameras")
     if not isinstance(cameras, Mapping) or not cameras:
         return None
     found: set[int] = set()
     for cam in cameras.values():
+        if zones is not None and (cam or {}).get("zone") not in zones:
+            continue
         for frame in (cam or {}).get("frames") or []:
             for face in frame:
                 if int(face["occupant_id"]) not in found and rule.accepts(face):
@@ -137,6 +153,32 @@ class OccupantOutcome:
     identified: bool
     false_match: bool
     capturable: bool | None = None  # None: the ground truth does not say
+
+
+@dataclass(frozen=True)
+class ZoneReport:
+    """What was reached by the end of one capture zone (and the zones before it), over the passages that
+    have that zone."""
+
+    zone: str
+    passages: int
+    occupants: int
+    capture_rate: float | None  # captured (by the pipeline's capture time) by the end of the zone
+    complete_capture_rate: float | None
+    capturable_rate: float | None  # the cameras of this zone and the zones before it allowed it
+    complete_capturable_rate: float | None
+    captured_of_capturable_rate: float | None
+
+
+@dataclass(frozen=True)
+class StopTimes:
+    """Seconds from the booth stop until every true occupant was captured, over the passages with a stop
+    whose occupants were all captured; the others are counted apart."""
+
+    passages: int  # with a stop
+    complete: int
+    median_s: float | None
+    p90_s: float | None
 
 
 @dataclass(frozen=True)
@@ -163,6 +205,8 @@ class ModeReport:
     complete_capturable_rate: float | None = None  # vehicles whose occupants are all capturable
     captured_of_capturable_rate: float | None = None
     identified_of_captured_rate: float | None = None
+    zones: dict[str, ZoneReport] | None = None  # lanes with capture zones, in the passages' order of zones
+    stop_to_complete: StopTimes | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +339,72 @@ def _rate(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
+def truth_seconds(truth: Mapping[str, Any]) -> float:
+    """The passage's duration: the end of its last zone, or (one zone) its frames / fps."""
+    zones = truth.get("zones")
+    if isinstance(zones, list) and zones:
+        return float(zones[-1]["end_s"])
+    return float(truth.get("frames", 0)) / float(truth.get("fps", 10.0) or 10.0)
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(len(ordered) - 1, int(k) + 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def _zone_counts(
+    truth: Mapping[str, Any], outcomes: Sequence[OccupantOutcome], found: Mapping[int, Mapping[str, Any]]
+) -> list[tuple[str, int, int, bool, int, bool, int]]:
+    """Per zone of the passage (in order): (zone, occupants, captured by its end, all captured, capturable by
+    its end, all capturable, capturable and captured)."""
+    out = []
+    seen: set[str] = set()
+    for zone in truth.get("zones") or []:
+        name, end = str(zone["zone"]), float(zone["end_s"])
+        seen.add(name)
+        able = capturable_occupants(truth, zones=frozenset(seen)) or set()
+        cap = [
+            x.captured
+            and x.pipeline_occupant is not None
+            and (found[x.pipeline_occupant].get("captured_at_s") if x.pipeline_occupant in found else None) is not None
+            and float(found[x.pipeline_occupant]["captured_at_s"]) <= end + 1e-6
+            for x in outcomes
+        ]
+        ok = [x.occupant_id in able for x in outcomes]
+        out.append(
+            (
+                name,
+                len(outcomes),
+                sum(cap),
+                all(cap),
+                sum(ok),
+                all(ok),
+                sum(c and a for c, a in zip(cap, ok, strict=True)),
+            )
+        )
+    return out
+
+
+def _stop_to_complete(
+    truth: Mapping[str, Any], outcomes: Sequence[OccupantOutcome], found: Mapping[int, Mapping[str, Any]]
+) -> tuple[bool, float | None]:
+    """(the passage has a booth stop, seconds from it until its last true occupant was captured or None)."""
+    stop = next((float(z["start_s"]) for z in truth.get("zones") or [] if z.get("zone") == "booth"), None)
+    if stop is None:
+        return False, None
+    times = []
+    for x in outcomes:
+        o = found.get(x.pipeline_occupant) if x.pipeline_occupant is not None else None
+        if not x.captured or o is None or o.get("captured_at_s") is None:
+            return True, None
+        times.append(float(o["captured_at_s"]))
+    return True, (max(0.0, max(times) - stop) if times else None)
+
+
 def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mapping[str, Any]]) -> LaneBenchReport:
     """Score ``results`` (any order; extra ones are ignored) against ``truths`` (one per passage)."""
     by_id: dict[str, Mapping[str, Any]] = {}
@@ -320,6 +430,9 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             "able_cap": 0,
             "all_able": 0,
             "able_known": True,
+            "zones": {},
+            "stops": 0,
+            "stop_times": [],
         }
         for m in MODES
     }
@@ -357,7 +470,9 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             cpu += float(res["cpu_s"])
         elif not bad:
             cpu_known = False
-        video += float(truth.get("frames", 0)) / float(truth.get("fps", 10.0) or 10.0)
+        video += truth_seconds(truth)
+        zone_counts = _zone_counts(truth, outcomes, found) if not bad else []
+        has_stop, stop_time = _stop_to_complete(truth, outcomes, found) if not bad else (False, None)
         for mode in (_mode_of(truth), "all"):
             a = acc[mode]
             a["passages"] += 1
@@ -375,6 +490,13 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             a["able"] += sum(bool(x.capturable) for x in outcomes)
             a["able_cap"] += sum(bool(x.capturable) and x.captured for x in outcomes)
             a["all_able"] += all(x.capturable for x in outcomes)
+            for name, occ, cap, complete, able_n, all_able, able_cap in zone_counts:
+                z = a["zones"].setdefault(name, [0, 0, 0, 0, 0, 0, 0])
+                for k, v in enumerate((1, occ, cap, complete, able_n, all_able, able_cap)):
+                    z[k] += int(v)
+            a["stops"] += has_stop
+            if stop_time is not None:
+                a["stop_times"].append(stop_time)
             for x in outcomes:
                 key = str(x.row)
                 a["row_n"][key] = a["row_n"].get(key, 0) + 1
@@ -404,6 +526,28 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             complete_capturable_rate=_rate(a["all_able"], a["passages"]) if known else None,
             captured_of_capturable_rate=_rate(a["able_cap"], a["able"]) if known else None,
             identified_of_captured_rate=_rate(a["cap_ident"], a["cap"]),
+            zones={
+                name: ZoneReport(
+                    zone=name,
+                    passages=z[0],
+                    occupants=z[1],
+                    capture_rate=_rate(z[2], z[1]),
+                    complete_capture_rate=_rate(z[3], z[0]),
+                    capturable_rate=_rate(z[4], z[1]),
+                    complete_capturable_rate=_rate(z[5], z[0]),
+                    captured_of_capturable_rate=_rate(z[6], z[4]),
+                )
+                for name, z in a["zones"].items()
+            }
+            or None,
+            stop_to_complete=StopTimes(
+                passages=a["stops"],
+                complete=len(a["stop_times"]),
+                median_s=_percentile(a["stop_times"], 0.5),
+                p90_s=_percentile(a["stop_times"], 0.9),
+            )
+            if a["stops"]
+            else None,
         )
     return LaneBenchReport(
         modes=modes,
