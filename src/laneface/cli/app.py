@@ -22,7 +22,7 @@ from laneface.cli.records import db_app, keys_app, ledger_app, purge_command
 from laneface.cli.records_import import records_app
 from laneface.cli.run import outbox_app, run_command
 from laneface.cli.serve import serve_command
-from laneface.cli.sim import sim_command
+from laneface.cli.sim import sim_app
 from laneface.config import load_settings
 from laneface.errors import LanefaceError
 
@@ -57,7 +57,7 @@ app.command("calibrate")(calibrate_command)
 app.command("run")(run_command)
 bench_app.command("gallery")(bench_gallery_command)
 bench_app.command("onen")(bench_onen_command)
-app.command("sim")(sim_command)
+app.add_typer(sim_app, name="sim")
 app.command("lane")(lane_command)
 app.add_typer(records_app, name="records")
 app.add_typer(outbox_app, name="outbox")
