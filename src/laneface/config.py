@@ -295,6 +295,14 @@ class LaneSettings(BaseModel):
     prompt_every_s: float = Field(
         default=15.0, gt=0.0, le=600.0, description="Seconds between automatic prompts while a seat is missing."
     )
+    # big enough for an officer to tell faces apart on the booth view, a few kB each
+    event_thumbnail_px: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Height of the face thumbnail an occupant_captured event carries (JPEG, base64); 0: none. "
+        "`laneface lane` sends them to the service's booth view only, never to stdout.",
+    )
     # the lane's false matches are about few_fmr x the share of occupants whose document is not read
     few_fmr: float = Field(
         default=1e-2,

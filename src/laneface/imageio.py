@@ -139,6 +139,19 @@ def encode_png(image_rgb: RgbImage) -> bytes:
     return buf.getvalue()
 
 
+def encode_jpeg(image_rgb: RgbImage, *, height: int | None = None, quality: int = 85) -> bytes:
+    """Encode a uint8 ``(H, W, 3)`` RGB array as JPEG, scaled to ``height`` pixels high (aspect kept) if given."""
+    arr = np.asarray(image_rgb)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3 or 0 in arr.shape:
+        raise ValueError(f"encode_jpeg needs a non-empty uint8 (H, W, 3) array, got {arr.dtype} {arr.shape}")
+    img = Image.fromarray(np.ascontiguousarray(arr))
+    if height is not None and height != img.height:
+        img = img.resize((max(1, round(img.width * height / img.height)), height), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
 def _check_size(width: int, height: int, limits: ImageLimits, source: str) -> None:
     if width <= 0 or height <= 0:
         raise CorruptImageError(f"{source}: image has a zero or negative size ({width}x{height})")

@@ -30,6 +30,7 @@ from laneface.records.crypto import generate_key
 KEYS = {role: secrets.token_urlsafe(32) for role in ("lane", "officer", "auditor", "admin")}
 ROLE_OF_PREFIX = [
     ("/v1/passages", "lane"),
+    ("/v1/lanes", "lane"),
     ("/v1/audit-events", "auditor"),
     ("/v1/gallery", "admin"),
     ("/v1/retention", "admin"),
@@ -72,7 +73,8 @@ def api_schema(module_database_url: str, tmp_path_factory: pytest.TempPathFactor
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-@schema.parametrize()
+# the booth's server-sent events stream stays open for max_s seconds (up to an hour): tested in test_api_booth
+@schema.exclude(path_regex=r"/stream$").parametrize()
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_no_server_errors(case: Any) -> None:
     key = KEYS[_role_for(case.path)]

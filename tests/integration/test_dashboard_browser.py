@@ -7,6 +7,7 @@ Without Chromium or the ``playwright`` package the tests are skipped, except und
 
 from __future__ import annotations
 
+import base64
 import os
 import random
 import re
@@ -439,3 +440,105 @@ def test_signed_out_after_the_key_is_refused(page: Page, dashboard: Seeded) -> N
     page.click("#live-refresh")
     page.wait_for_selector("#view-signin:not([hidden])")
     assert "no longer accepts" in page.locator("#banner").inner_text()
+
+
+def _lane_events(dashboard: Seeded, *events: dict[str, object], lane: str = "B1") -> list[dict[str, object]]:
+    response = dashboard.client.post(f"/v1/lanes/{lane}/events", json={"events": list(events)}, headers=HEADERS["lane"])
+    assert response.status_code == 200, response.text
+    prompts: list[dict[str, object]] = response.json()["prompts"]
+    return prompts
+
+
+def _booth_event(kind: str, t: float, **fields: object) -> dict[str, object]:
+    return {"event": kind, "passage_id": "P-BOOTH-1", "lane": "B1", "t_s": t, "zone": "booth", **fields}
+
+
+def _seats(page: Page) -> dict[str, str]:
+    return dict(
+        page.locator("#booth-seats article[data-occupant]").evaluate_all(
+            "cards => cards.map(c => [c.dataset.occupant, c.dataset.state])"
+        )
+    )
+
+
+def test_booth_view_updates_live_and_prompts_reach_the_lane(page: Page, dashboard: Seeded) -> None:
+    """The lane reports a vehicle at the booth step by step; the officer's open page follows without a reload,
+    shows each seat's thumbnail and candidate document, and the prompt button's prompt reaches the lane."""
+    thumbnail = base64.b64encode(face_jpeg(4242, 96)).decode("ascii")
+    _lane_events(
+        dashboard,
+        _booth_event(
+            "occupant_captured",
+            3.0,
+            occupant=1,
+            row=1,
+            cameras=["front"],
+            quality=82.0,
+            captured_at_s=2.5,
+            capture_zone="approach",
+            thumbnail_jpeg_b64=thumbnail,
+        ),
+        _booth_event("seat_missing", 8.0, seen_not_captured=[{"row": 2}], documents_unmatched=2),
+    )
+    page.goto("/dashboard/#booth/B1")
+    page.fill("#signin-key", KEYS["officer"])
+    page.click("#signin-submit")
+    page.wait_for_selector("#view-booth:not([hidden])")
+    page.wait_for_function("() => document.querySelector('#booth-status').dataset.state === 'live'")
+    page.wait_for_selector("#booth-seats article[data-occupant='1']")
+    assert _seats(page) == {"1": "captured"}
+    assert page.locator("#booth-seats article[data-state='missing']").count() == 1
+    assert "Still missing: 3" in page.locator("#booth-state").inner_text()
+    _images_loaded(page, "#booth-seats")
+
+    # the lane identifies occupant 1 (document with a photo) and captures occupant 2: no reload
+    _lane_events(
+        dashboard,
+        _booth_event("occupant_identified", 9.0, occupant=1, row=1, doc_id=ANNA, score=0.712, mode="one_to_few"),
+        _booth_event(
+            "occupant_captured",
+            11.0,
+            occupant=2,
+            row=2,
+            cameras=["booth2"],
+            quality=64.0,
+            captured_at_s=11.0,
+            capture_zone="booth",
+            thumbnail_jpeg_b64=thumbnail,
+        ),
+        _booth_event("seat_missing", 11.0, seen_not_captured=[], documents_unmatched=1),
+    )
+    page.wait_for_function(
+        "() => document.querySelector(\"#booth-seats article[data-occupant='2']\") !== null"
+        " && document.querySelector(\"#booth-seats article[data-occupant='1']\").dataset.state === 'identified'"
+    )
+    assert _seats(page) == {"1": "identified", "2": "captured"}
+    first = page.locator("#booth-seats article[data-occupant='1']")
+    assert ANNA in first.inner_text() and "0.712" in first.inner_text()
+    _images_loaded(page, "#booth-seats article[data-occupant='1']")
+    assert first.locator(".thumb img").count() == 2, "the face and the candidate document's photo"
+    assert "Still missing: 1" in page.locator("#booth-state").inner_text()
+
+    # the officer prompts; the lane gets it with the answer to its next post, once
+    page.select_option("#booth-message", "remove_sunglasses")
+    page.click("#booth-prompt")
+    page.wait_for_selector("#booth-prompts li[data-source='officer']")
+    assert "Remove sunglasses" in page.locator("#booth-prompts").inner_text()
+    _shot(page, dashboard, "06-booth", full_page=False)
+    handed = _lane_events(dashboard, _booth_event("prompt", 14.0, source="auto", missing=1))
+    assert [(p["message"], p["passage_id"]) for p in handed] == [("remove_sunglasses", "P-BOOTH-1")]
+    assert (
+        _lane_events(dashboard, _booth_event("seat_missing", 15.0, seen_not_captured=[], documents_unmatched=1)) == []
+    )
+    page.wait_for_function("() => document.querySelectorAll('#booth-prompts li').length === 2")
+
+    _lane_events(
+        dashboard,
+        _booth_event("passage_complete", 20.0, occupant_count=2, complete_capture=True, stop_to_complete_s=3.0),
+    )
+    page.wait_for_function("() => document.querySelector('#booth-state').textContent.includes('complete')")
+    assert page.locator("#booth-prompt").is_disabled()
+    audit = dashboard.client.get("/v1/audit-events", headers=HEADERS["auditor"], params={"limit": 1000}).json()["items"]
+    assert any(e["action"] == "booth.prompt" and e["object_id"] == "B1/P-BOOTH-1" for e in audit)
+    thumbnails = [e for e in audit if e["action"] == "biometric.read" and e["object_type"] == "booth_occupant"]
+    assert {e["object_id"] for e in thumbnails} == {"B1/P-BOOTH-1/1", "B1/P-BOOTH-1/2"}

@@ -96,7 +96,7 @@ def service(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def _lane_toml(directory: Path, passage: Path, url: str, trigger: str) -> Path:
+def _lane_toml(directory: Path, passage: Path, url: str, trigger: str, *, booth: bool = False) -> Path:
     cameras = "".join(
         f'\n[[camera]]\nname = "{name}"\nview = "{name}"\nurl = "{passage / f"cam_{name}.mp4"}"\nfps = 10\n'
         for name in ("front", "left", "right")
@@ -120,9 +120,13 @@ backoff_max_s = 2
 [trigger]
 {trigger}
 
+[booth]
+post_events = {"true" if booth else "false"}
+
 [pipeline]
 detector = "yunet"
 embedder = "mobilefacenet"
+event_thumbnail_px = {64 if booth else 0}
 {cameras}""",
         encoding="utf-8",
     )
@@ -193,7 +197,7 @@ def _crossings(url: str) -> list[dict[str, Any]]:
 
 
 def test_lane_with_a_stdin_trigger_on_video_files(world: dict[str, Any], service: str, tmp_path: Path) -> None:
-    config = _lane_toml(tmp_path, world["passage"], service, 'kind = "stdin"')
+    config = _lane_toml(tmp_path, world["passage"], service, 'kind = "stdin"', booth=True)
     lane = Lane(config, world["data"], tmp_path / "lane.log")
     try:
         lane.wait_for("ready", 120)
@@ -204,6 +208,8 @@ def test_lane_with_a_stdin_trigger_on_video_files(world: dict[str, Any], service
         lane.proc.stdin.flush()
         spooled = lane.wait_for("spooled", 60)[0]
         assert spooled["passage_id"] == "E2E-1" and min(spooled["frames"].values()) >= 30
+        captured = lane.wait_for("occupant_captured", 180)
+        assert captured and all("thumbnail_jpeg_b64" not in e for e in captured), "thumbnails stay off stdout"
         lane.wait_for("stored", 180)
         assert lane.wait_for("delivered", 60)[0]["status"] == 201
         lane.proc.stdin.close()
@@ -219,6 +225,13 @@ def test_lane_with_a_stdin_trigger_on_video_files(world: dict[str, Any], service
     assert all(o["has_face_image"] for o in occupants if o["quality_passed"])
     assert read_summary(tmp_path / "state" / "outbox.db").counts == {"pending": 0, "delivered": 1, "rejected": 0}
     assert not any((tmp_path / "state" / "spool").glob("*_E2E-1"))
+    # the pipeline's events reached the service's booth view as they happened
+    booth = httpx.get(service + "/v1/booth/L9", headers={"X-API-Key": KEYS["officer"]}, timeout=30).json()
+    assert booth["passage_id"] == "E2E-1" and booth["complete"] is True
+    assert booth["occupant_count"] == crossing["occupant_count"]
+    assert booth["seats"] and all(seat["thumbnail"] for seat in booth["seats"])
+    identified = {s["doc_id"] for s in booth["seats"] if s["state"] == "identified"}
+    assert identified and identified <= set(documents)
 
 
 def test_lane_with_automatic_segmentation(world: dict[str, Any], service: str, tmp_path: Path) -> None:

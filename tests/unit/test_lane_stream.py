@@ -144,3 +144,40 @@ def test_run_writes_events_as_json_lines(tmp_path: Path, monkeypatch: pytest.Mon
     lines = [json.loads(x) for x in events.read_text("utf-8").splitlines()]
     assert lines[-1]["event"] == "passage_complete" and {x["event"] for x in lines} >= {"occupant_captured"}
     assert json.loads(out.read_text("utf-8"))["stop_s"] == 1.2
+
+
+def test_officer_prompts_are_announced_and_listed_with_the_result(tmp_path: Path) -> None:
+    from laneface.edge.mapping import line_body
+
+    events: list[dict[str, Any]] = []
+    waiting = [["remove_sunglasses"]]
+
+    def feed() -> list[str]:  # one prompt, given while the first frames are processed
+        return waiting.pop() if waiting else []
+
+    result = _pipeline(tmp_path).process(_two_zones(tmp_path / "p"), events.append, feed)
+    given = [e for e in events if e["event"] == "prompt"]
+    assert [(e["source"], e["message"]) for e in given] == [("officer", "remove_sunglasses")]
+    assert [(p["source"], p.get("message"), p["at_s"]) for p in result.prompts] == [
+        ("officer", "remove_sunglasses", given[0]["t_s"])
+    ]
+    body = line_body(result.as_json())
+    assert body["prompts"] == [{"source": "officer", "message": "remove_sunglasses", "at_s": given[0]["t_s"]}]
+    quiet = _pipeline(tmp_path).process(_two_zones(tmp_path / "q"))
+    assert "prompts" not in line_body(quiet.as_json()), "bodies without prompts stay as they were"
+
+
+def test_thumbnails_only_when_the_lane_asks_for_them(tmp_path: Path) -> None:
+    import base64
+
+    from laneface.imageio import decode_image
+
+    plain: list[dict[str, Any]] = []
+    _pipeline(tmp_path).process(_two_zones(tmp_path / "p"), plain.append)
+    assert all("thumbnail_jpeg_b64" not in e for e in plain)
+    events: list[dict[str, Any]] = []
+    _pipeline(tmp_path, event_thumbnail_px=48).process(_two_zones(tmp_path / "q"), events.append)
+    captured = [e for e in events if e["event"] == "occupant_captured"]
+    assert captured and all("thumbnail_jpeg_b64" in e for e in captured)
+    image = decode_image(base64.b64decode(captured[0]["thumbnail_jpeg_b64"]))
+    assert image.shape[0] == 48

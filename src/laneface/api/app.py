@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from laneface.api.booth import BoothHub
 from laneface.api.deps import reject_unknown_query, require
 from laneface.api.docs import docs_page
 from laneface.api.errors import install_error_handlers
@@ -29,7 +30,7 @@ from laneface.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from laneface.api.metrics import PassagePostTimer, ServiceMetrics
 from laneface.api.refusals import RefusalAuditor
 from laneface.api.roles import Caller
-from laneface.api.routes import admin, audit, crossings, health, ledger, passages, review_queue, trends
+from laneface.api.routes import admin, audit, booth, crossings, health, ledger, passages, review_queue, trends
 from laneface.api.security import security_from_settings
 from laneface.config import Settings
 from laneface.dashboard import dashboard_router
@@ -90,8 +91,9 @@ def create_app(
     app.state.security = security
     app.state.gallery = gallery or UnavailableGallery()
     app.state.scheduler = scheduler
+    app.state.booth = BoothHub(clock)
     install_error_handlers(app)
-    for module in (health, passages, crossings, review_queue, ledger, trends, audit, admin):
+    for module in (health, passages, booth, crossings, review_queue, ledger, trends, audit, admin):
         app.include_router(module.router, dependencies=[Depends(reject_unknown_query)])
     app.include_router(metrics_router())
     if settings.service.docs:

@@ -24,7 +24,8 @@ def lane_command(
 ) -> None:
     """Run a lane: cameras (RTSP or video files) are buffered, a trigger (stdin JSON lines, HTTP on loopback or
     automatic segmentation) cuts a passage, the lane pipeline processes it, its record is committed to the
-    local outbox and delivered to the records service with retries. Events are JSON lines on stdout."""
+    local outbox and delivered to the records service with retries. Events are JSON lines on stdout (the
+    pipeline's too); with [booth] post_events they also go to the service's booth view."""
     from laneface.edge.config import load_lane_config
 
     cfg = load_lane_config(config)
@@ -35,7 +36,8 @@ def lane_command(
         return
     api_key = cfg.service.api_key()  # before the models load: a missing key fails at once
 
-    from laneface.edge.lane import build_runner, pipeline_processor, run_lane
+    from laneface.edge.booth import BoothLink, OfficerPrompts, fan_out
+    from laneface.edge.lane import JsonLinesSink, build_runner, pipeline_processor, run_lane
     from laneface.pipeline.lane import LanePipeline
 
     # lane.toml's [pipeline] keys over the environment's lane section, like a command's options
@@ -49,8 +51,29 @@ def lane_command(
 
             name = cfg.trigger.detector or cfg.pipeline.detector or settings.detection.detector
             detector = build_detector(name, store, settings.detection)
-        runner = build_runner(cfg, pipeline_processor(pipeline, images=cfg.delivery.send_images), api_key=api_key)
-        logger.info(
-            "lane %s (%s): %d camera(s), trigger %s", cfg.lane, cfg.direction, len(cfg.camera), cfg.trigger.kind
-        )
-        run_lane(cfg, runner, detector=detector)
+        stdout = JsonLinesSink()
+        prompts = OfficerPrompts()
+        link = None
+        if cfg.booth.post_events:
+            link = BoothLink(
+                cfg.service.url,
+                cfg.lane,
+                api_key,
+                prompts,
+                emit=stdout,
+                timeout_s=min(cfg.service.timeout_s, 5.0),
+                poll_s=cfg.booth.poll_s,
+            )
+            link.start()
+        try:
+            processor = pipeline_processor(
+                pipeline, images=cfg.delivery.send_images, events=fan_out(link, stdout), prompts=prompts
+            )
+            runner = build_runner(cfg, processor, api_key=api_key, emit=stdout)
+            logger.info(
+                "lane %s (%s): %d camera(s), trigger %s", cfg.lane, cfg.direction, len(cfg.camera), cfg.trigger.kind
+            )
+            run_lane(cfg, runner, detector=detector, emit=stdout)
+        finally:
+            if link is not None:
+                link.stop()

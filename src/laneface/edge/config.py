@@ -161,6 +161,15 @@ class PassageConfig(_Model):
         return self
 
 
+class BoothConfig(_Model):
+    """The service's booth view: ``post_events`` sends the pipeline's events to it (``/v1/lanes/{lane}/events``)
+    and takes the officers' prompts from its answers, asking every ``poll_s`` when there is nothing to send.
+    Thumbnails on the view need ``[pipeline] event_thumbnail_px`` (96 is enough)."""
+
+    post_events: bool = False
+    poll_s: float = Field(default=2.0, gt=0.0, le=60.0)
+
+
 class LaneFileConfig(_Model):
     """The whole ``lane.toml``."""
 
@@ -173,6 +182,7 @@ class LaneFileConfig(_Model):
     trigger: TriggerConfig = Field(default_factory=TriggerConfig)
     passage: PassageConfig = Field(default_factory=PassageConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    booth: BoothConfig = Field(default_factory=BoothConfig)
     pipeline: LaneSettings = Field(default_factory=LaneSettings)  # the lane pipeline, as `laneface run`'s options
 
     @model_validator(mode="after")

@@ -4,7 +4,10 @@ the processor and the cameras for fakes): :func:`build_runner`, :func:`run_lane`
 Events go to stdout as JSON lines (:class:`JsonLinesSink`): ``ready``, ``spooled``/``duplicate``/``started``
 (trigger answers), ``stored`` (the record is in the outbox), ``delivered``/``retry``/``rejected`` (delivery
 attempts), ``camera_connected``/``camera_lost``/``camera_ended``, ``failed``, ``listening`` (HTTP trigger
-port), ``stopped``. Logs go to stderr.
+port), ``stopped``; the pipeline's events as it processes a passage (``occupant_captured``,
+``occupant_identified``, ``seat_missing``, ``prompt``, ``passage_complete``: :mod:`laneface.pipeline.events`)
+and, with ``[booth] post_events``, ``officer_prompt`` when an officer prompts the occupants from the booth
+view. Logs go to stderr.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from types import FrameType
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
+from laneface.edge.booth import OfficerPrompts
 from laneface.edge.cameras import CameraHub, FrameHub
 from laneface.edge.config import LaneFileConfig
 from laneface.edge.delivery import Attempt, Deliverer
@@ -63,17 +67,26 @@ class JsonLinesSink:
                 logger.warning("event output closed; events are no longer written")
 
 
-def pipeline_processor(pipeline: LanePipeline, *, images: bool = True) -> Processor:
+def pipeline_processor(
+    pipeline: LanePipeline,
+    *,
+    images: bool = True,
+    events: Callable[[dict[str, Any]], None] | None = None,
+    prompts: OfficerPrompts | None = None,
+) -> Processor:
     """The processor of the real lane: the lane pipeline on the spooled passage
     (:func:`~laneface.pipeline.passages.process_passages`), its result as the body; a passage that cannot be
-    read raises its :class:`~laneface.errors.InputError` (the runner records it as failed)."""
+    read raises its :class:`~laneface.errors.InputError` (the runner records it as failed). ``events``
+    receives the passage's events; ``prompts`` gives the officers' prompts received while it is processed."""
     from laneface.pipeline.passages import process_passages
 
     def process(spooled: SpooledPassage) -> bytes:
         if not spooled.has_frames:
             body = empty_passage_body(spooled.passage_id, spooled.lane, spooled.direction, spooled.started_at)
             return encode_body(body)
-        (outcome,) = process_passages(pipeline, [spooled.directory])
+        (outcome,) = process_passages(
+            pipeline, [spooled.directory], events=events, prompts=None if prompts is None else prompts.take
+        )
         result = outcome.unwrap()
         return encode_body(passage_body(result, result.started_at, images=images))
 

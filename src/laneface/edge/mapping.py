@@ -97,8 +97,9 @@ def line_body(line: PassageLine, jpegs: Mapping[int, bytes] | None = None) -> di
     """The ``PassageCreate`` body of a ``laneface run`` line (:class:`PassageLine`); ``jpegs`` are the best
     shots by occupant_id. ``timing_s`` carries the pipeline's wall-clock, CPU and video seconds."""
     timing = {"total": line["timing_s"], "cpu": line["cpu_s"], "video": line["video_s"]}
+    timing["stop_to_complete"] = line.get("stop_to_complete_s")  # lanes with a booth
     images = jpegs or {}
-    return {
+    body: dict[str, object] = {
         "passage_id": line["passage_id"],
         "lane": line["lane"],
         "direction": line["direction"],
@@ -110,6 +111,9 @@ def line_body(line: PassageLine, jpegs: Mapping[int, bytes] | None = None) -> di
         ],
         "timing_s": {name: v for name, v in timing.items() if v is not None},
     }
+    if line.get("prompts"):  # only when there are some: bodies of lanes without a booth stay as they were
+        body["prompts"] = [{k: v for k, v in p.items() if v is not None} for p in line["prompts"]]
+    return body
 
 
 def passage_body(

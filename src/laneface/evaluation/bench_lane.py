@@ -77,6 +77,7 @@ from typing import Any
 
 from laneface.errors import InvalidDatasetError
 from laneface.geometry import iou
+from laneface.sim.capturable import CapturableRule
 
 __all__ = [
     "CapturableRule",
@@ -100,24 +101,6 @@ SEAT_ORDER = {"L": 0, "M": 1, "R": 2}
 BEST_SHOT_MIN_IOU = 0.3
 FEW_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 MODES = ("1:few", "1:N", "all")
-
-
-@dataclass(frozen=True)
-class CapturableRule:
-    """When a ground-truth face is good enough for a capture (module docstring)."""
-
-    min_visible: float = 0.85  # share of the face on top and inside the frame
-    min_ied_px: float = 20.0  # the vehicle profile's inter_eye_distance minimum
-    max_abs_yaw_deg: float = 30.0  # the vehicle profile's yaw limits
-    max_abs_pitch_deg: float = 25.0  # the vehicle profile's pitch limits
-
-    def accepts(self, face: Mapping[str, Any]) -> bool:
-        return (
-            float(face.get("visible", 0.0)) >= self.min_visible
-            and float(face.get("ied_px", 0.0)) >= self.min_ied_px
-            and abs(float(face.get("yaw_deg", 180.0))) <= self.max_abs_yaw_deg
-            and abs(float(face.get("pitch_deg", 180.0))) <= self.max_abs_pitch_deg
-        )
 
 
 def capturable_occupants(

@@ -10,6 +10,7 @@ seconds) and ``zone`` (the zone the vehicle is in then, ``null`` for a lane with
      "mode": "one_to_few"}
     {"event": "seat_missing", ..., "seen_not_captured": [{"row": 3}], "documents_unmatched": 1}
     {"event": "prompt", ..., "source": "auto", "missing": 2}
+    {"event": "prompt", ..., "source": "officer", "message": "remove_sunglasses"}
     {"event": "passage_complete", ..., "occupant_count": 3, "complete_capture": true, "stop_to_complete_s": 4.0}
 
 ``occupant`` numbers the occupants in the order they were first captured (the passage result's
@@ -18,15 +19,19 @@ the booth (from the stop on; at the end for a lane without a booth) whenever wha
 occupants seen whose faces have not yet passed the quality profile, and the documents read in the lane that
 no occupant has matched yet (each stands for a traveller not yet identified). With ``auto_prompt`` a
 ``prompt`` is given ``prompt_after_s`` after the stop while anything is missing, then every
-``prompt_every_s``; the passage result lists the prompts.
+``prompt_every_s``; an officer's prompt (:meth:`PassageStream.prompt`) is announced the same way, with no
+``missing``; the passage result lists the prompts. With ``event_thumbnail_px``, ``occupant_captured`` carries
+``thumbnail_jpeg_b64``, the best shot that many pixels high (for the service's booth view).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from laneface.pipeline.result import SCORE_DIGITS, SECONDS_DIGITS, PromptLine, finite
+from laneface.imageio import encode_jpeg
+from laneface.pipeline.result import MAX_PROMPTS, SCORE_DIGITS, SECONDS_DIGITS, PromptLine, finite
 
 if TYPE_CHECKING:
     from laneface.capture.passage import Passage
@@ -82,6 +87,10 @@ class PassageEvents:
                 self.captured.append(set(person.members))
                 number = len(self.captured)
                 best = person.best
+                extra: dict[str, Any] = {}
+                if best is not None and self.lane.event_thumbnail_px:
+                    jpeg = encode_jpeg(best.candidate.patch_rgb, height=self.lane.event_thumbnail_px)
+                    extra["thumbnail_jpeg_b64"] = base64.b64encode(jpeg).decode("ascii")
                 self._emit(
                     "occupant_captured",
                     t,
@@ -91,6 +100,7 @@ class PassageEvents:
                     quality=None if best is None else finite(best.unified, 2),
                     captured_at_s=finite(person.captured_at_s, SECONDS_DIGITS),
                     capture_zone=person.capture_zone,
+                    **extra,
                 )
             if number is not None and match.decision == "match" and match.doc_id not in self.identified:
                 assert match.doc_id is not None
@@ -113,9 +123,16 @@ class PassageEvents:
         missing = len(seen) + unmatched
         if self.lane.auto_prompt and missing and t >= stop + self.lane.prompt_after_s:
             last = self.prompts[-1]["at_s"] if self.prompts else None
-            if last is None or t >= last + self.lane.prompt_every_s:
+            if (last is None or t >= last + self.lane.prompt_every_s) and len(self.prompts) < MAX_PROMPTS:
                 self.prompts.append({"at_s": finite(t, SECONDS_DIGITS), "source": "auto", "missing": missing})
                 self._emit("prompt", t, source="auto", missing=missing)
+
+    def officer_prompt(self, t: float, message: str) -> None:
+        """An officer prompted the occupants (the booth view) at passage time ``t``: listed and announced."""
+        if len(self.prompts) < MAX_PROMPTS:
+            self.prompts.append({"at_s": finite(t, SECONDS_DIGITS), "source": "officer", "missing": None})
+            self.prompts[-1]["message"] = message
+        self._emit("prompt", t, source="officer", message=message)
 
     def _missing(self, t: float, seen: tuple[int | None, ...], unmatched: int) -> None:
         state = (tuple(sorted(seen, key=lambda r: 99 if r is None else r)), unmatched)

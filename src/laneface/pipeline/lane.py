@@ -29,7 +29,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -339,12 +339,15 @@ class LanePipeline:
         )
 
     # ------------------------------------------------------------------ entry points
-    def process(self, passage_dir: Path | str, events: EventSink | None = None) -> PassageResult:
+    def process(
+        self, passage_dir: Path | str, events: EventSink | None = None, prompts: PromptFeed | None = None
+    ) -> PassageResult:
         """Read, validate and process one passage directory
         (:class:`~laneface.errors.InvalidPassageError` / :class:`~laneface.errors.InvalidVideoError` on bad input);
-        ``events`` receives the passage's events as they happen (:mod:`laneface.pipeline.events`)."""
+        ``events`` receives the passage's events as they happen (:mod:`laneface.pipeline.events`); ``prompts``
+        is asked between frames for the officers' prompts given since (:meth:`PassageStream.prompt`)."""
         start, cpu = time.perf_counter(), time.process_time()
-        return self._process(read_passage(passage_dir), start, cpu, events)
+        return self._process(read_passage(passage_dir), start, cpu, events, prompts)
 
     def process_passage(self, passage: Passage, events: EventSink | None = None) -> PassageResult:
         """Process an already validated passage."""
@@ -362,13 +365,23 @@ class LanePipeline:
         matches = identify(self.matcher, [p.template for p in people], passage.documents, k=self.lane.one_to_n_k)
         return people, matches
 
-    def _process(self, passage: Passage, start: float, cpu: float, events: EventSink | None = None) -> PassageResult:
+    def _process(
+        self,
+        passage: Passage,
+        start: float,
+        cpu: float,
+        events: EventSink | None = None,
+        prompts: PromptFeed | None = None,
+    ) -> PassageResult:
         """Every camera's frames in the passage's time order (a camera's ``start_s`` plus the frame's time),
         through a :class:`PassageStream`."""
         stream = PassageStream(self, passage, events, start=(start, cpu), read=True)
         runs = stream.runs
         for _, i, _, frame in heapq.merge(*(r.timed(i) for i, r in enumerate(runs))):
             stream.feed(runs[i].cam.name, frame)
+            if prompts is not None:
+                for message in prompts():
+                    stream.prompt(message)
         for r in runs:
             r.seen = r.source.frames_seen if r.source is not None else r.seen
         return stream.finish()
@@ -380,6 +393,10 @@ class LanePipeline:
         cameras (their files are not read). ``frame_counts`` (camera -> frames) lets the whole-frame searches be
         spread as for a recorded passage; without it they follow the rate alone, as on a live lane."""
         return PassageStream(self, passage, events, frame_counts=frame_counts)
+
+
+PromptFeed = Callable[[], Sequence[str]]
+"""Asked between frames: the officers' prompts given since it was last asked (their message names)."""
 
 
 class PassageStream:
@@ -408,12 +425,15 @@ class PassageStream:
         self._by_name = {r.cam.name: r for r in self.runs}
         looks = events is not None or (pipe.lane.auto_prompt and passage.stop_s is not None)
         self.events = PassageEvents(passage, events, pipe.lane) if looks else None
+        self._officer = PassageEvents(passage, None, pipe.lane) if self.events is None else self.events
         self._next_look = pipe.lane.checkpoint_s
+        self.now_s = 0.0  # passage time of the latest frame fed
 
     def feed(self, camera: str, frame: Frame) -> None:
         """The next frame of ``camera`` (frames of one camera in order; :class:`KeyError` for an unknown one)."""
         run = self._by_name[camera]
         at = run.cam.start_s + frame.timestamp_s
+        self.now_s = max(self.now_s, at)
         if self.events is not None and at >= self._next_look:
             step = self.pipe.lane.checkpoint_s
             self.events.update(self._next_look, *self.pipe._people(self.runs, self.passage))
@@ -421,6 +441,11 @@ class PassageStream:
         run.seen = max(run.seen, frame.index + 1)
         if frame.index % run.stride == 0:
             run.feed(frame)
+
+    def prompt(self, message: str, at_s: float | None = None) -> None:
+        """An officer prompted the occupants (booth view) at passage time ``at_s`` (default: the latest frame's):
+        a ``prompt`` event, and listed with the result's prompts."""
+        self._officer.officer_prompt(self.now_s if at_s is None else at_s, message)
 
     def fail(self, camera: str, error: TruncatedVideoError) -> None:
         """``camera``'s video broke off: it is left out of the result (the passage still counts)."""
@@ -471,7 +496,7 @@ class PassageStream:
                 for e in broken
             ),
             stop_s=passage.stop_s,
-            prompts=() if self.events is None else tuple(self.events.prompts),
+            prompts=tuple(sorted(self._officer.prompts, key=lambda p: p["at_s"] or 0.0)),
         )
         if self.events is not None:
             self.events.done(result)

@@ -18,7 +18,7 @@ from laneface.errors import InputError
 
 if TYPE_CHECKING:
     from laneface.pipeline.events import EventSink
-    from laneface.pipeline.lane import LanePipeline
+    from laneface.pipeline.lane import LanePipeline, PromptFeed
     from laneface.pipeline.result import PassageLine, PassageResult
 
 __all__ = ["ErrorLine", "PassageOutcome", "process_passages"]
@@ -69,6 +69,7 @@ def process_passages(
     *,
     progress: Callable[[int, PassageOutcome], None] | None = None,
     events: EventSink | None = None,
+    prompts: PromptFeed | None = None,
 ) -> Iterator[PassageOutcome]:
     """Process each passage directory in turn; ``progress(done, outcome)`` after each; ``events`` receives
     each passage's events (:mod:`laneface.pipeline.events`)."""
@@ -77,7 +78,7 @@ def process_passages(
         result: PassageResult | None = None
         error: InputError | None = None
         try:
-            result = pipeline.process(directory, events)
+            result = pipeline.process(directory, events, prompts)
         except InputError as exc:
             error = exc
             logger.warning("passage %s: %s", directory, exc)

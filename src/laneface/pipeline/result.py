@@ -32,6 +32,7 @@ __all__ = [
 SCORE_DIGITS = 4  # similarity scores and thresholds
 QUALITY_DIGITS = 2  # unified quality, 0-100
 SECONDS_DIGITS = 3  # timings and timestamps
+MAX_PROMPTS = 64  # prompts listed per passage (the service takes as many)
 PIXEL_DIGITS = 1  # boxes
 
 
@@ -80,7 +81,8 @@ class OccupantLine(TypedDict):
 class PromptLine(TypedDict):
     at_s: float | None  # passage time
     source: str  # "auto" | "officer"
-    missing: int  # seats still missing when it was given
+    missing: int | None  # seats still missing when it was given (an automatic prompt)
+    message: NotRequired[str]  # an officer's prompt: which one (the service's prompt names)
 
 
 class PassageLine(TypedDict):

@@ -36,6 +36,7 @@ class Actions:
     RETENTION_UPDATE = "retention.update"
     RETENTION_PURGE = "retention.purge"
     KEY_ROTATE = "key.rotate"
+    BOOTH_PROMPT = "booth.prompt"
 
 
 def record_event(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from laneface.errors import RecordNotFoundError, ReviewConflictError
 from laneface.records.audit import Actions, Actor, record_event
-from laneface.records.domain import CrossingFilter, CrossingView, OccupantView, ReviewView
+from laneface.records.domain import CrossingFilter, CrossingView, OccupantView, PassagePrompt, ReviewView
 from laneface.records.tables import BiometricBlob, Crossing, Document, LedgerEntry, Occupant, Review
 
 __all__ = ["add_review", "get_crossing", "list_crossings"]
@@ -54,6 +54,7 @@ def _view(session: Session, crossing: Crossing) -> CrossingView:
         for o in crossing.occupants
     )
     timing = json.loads(crossing.timing_json) if crossing.timing_json else None
+    prompts = tuple(PassagePrompt(**p) for p in json.loads(crossing.prompts_json)) if crossing.prompts_json else ()
     return CrossingView(
         id=crossing.id,
         passage_id=crossing.passage_id,
@@ -65,6 +66,7 @@ def _view(session: Session, crossing: Crossing) -> CrossingView:
         complete_capture=crossing.complete_capture,
         timing_s=timing,
         occupants=occupants,
+        prompts=prompts,
     )
 
 

@@ -60,6 +60,19 @@ class OccupantSubmission:
 
 
 @dataclass(frozen=True)
+class PassagePrompt:
+    """A prompt given to a vehicle's occupants while it passed: automatic (the lane's rule) or an officer's."""
+
+    source: str  # "auto" | "officer"
+    at_s: float | None = None  # passage time, when the lane knows it
+    missing: int | None = None  # seats still missing when it was given
+    message: str | None = None  # an officer's prompt: which one
+
+    def as_json(self) -> dict[str, object]:
+        return {"source": self.source, "at_s": self.at_s, "missing": self.missing, "message": self.message}
+
+
+@dataclass(frozen=True)
 class PassageSubmission:
     """What a lane reports for one passage. ``(passage_id, lane)`` is the idempotency key."""
 
@@ -71,6 +84,7 @@ class PassageSubmission:
     complete_capture: bool
     occupants: tuple[OccupantSubmission, ...]
     timing_s: float | dict[str, float] | None = None
+    prompts: tuple[PassagePrompt, ...] = ()
 
     def body_sha256(self) -> str:
         """Hash of the whole body (images by their own hash): equal bodies give equal hashes."""
@@ -84,6 +98,8 @@ class PassageSubmission:
             "timing_s": self.timing_s,
             "occupants": [o.fingerprint() for o in self.occupants],
         }
+        if self.prompts:  # only when there are some: bodies stored before prompts existed keep their hash
+            doc["prompts"] = [p.as_json() for p in self.prompts]
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).hexdigest()
 
 
@@ -138,6 +154,7 @@ class CrossingView:
     complete_capture: bool
     timing_s: float | dict[str, float] | None
     occupants: tuple[OccupantView, ...]
+    prompts: tuple[PassagePrompt, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,7 @@ def ingest_passage(
         complete_capture=submission.complete_capture,
         timing_json=None if submission.timing_s is None else json.dumps(submission.timing_s, sort_keys=True),
         body_sha256=body_hash,
+        prompts_json=json.dumps([p.as_json() for p in submission.prompts]) if submission.prompts else None,
     )
     session.add(crossing)
     stored = {"face_image": 0, "template": 0}

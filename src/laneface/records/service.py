@@ -238,6 +238,28 @@ class RecordsService:
         with self.sessions() as session:
             return review_days(session, since=since, until=until)
 
+    def audit(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        """One audit event for an act the records do not store otherwise (a booth thumbnail read, a prompt)."""
+        with self.sessions() as session:
+            record_event(
+                session,
+                at=self.clock(),
+                actor=actor,
+                action=action,
+                object_type=object_type,
+                object_id=None if object_id is None else object_id[:128],
+                details=details,
+            )
+            session.commit()
+
     # auditors -----------------------------------------------------------------------------------------
     def audit_events(self, flt: AuditFilter) -> list[AuditEvent]:
         with self.sessions() as session:

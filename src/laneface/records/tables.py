@@ -139,6 +139,7 @@ class Crossing(Base):
     occupant_count: Mapped[int] = mapped_column(Integer)
     complete_capture: Mapped[bool] = mapped_column()
     timing_json: Mapped[str | None] = mapped_column(Text)
+    prompts_json: Mapped[str | None] = mapped_column(Text)  # the prompts given while it passed (booth)
     body_sha256: Mapped[str] = mapped_column(String(64))
 
     occupants: Mapped[list[Occupant]] = relationship(

@@ -3,7 +3,7 @@
 For the first passages of a seed of a :class:`~laneface.sim.scenario.Scenario` (the scenes ``laneface sim``
 renders), every candidate camera placement of each zone is rendered (ground truth only, no video written)
 and each true occupant is marked capturable by that camera when some face of it meets
-:class:`~laneface.evaluation.bench_lane.CapturableRule`. Resolution needs no second rendering: at a fixed
+:class:`~laneface.sim.capturable.CapturableRule`. Resolution needs no second rendering: at a fixed
 field of view a face's inter-eye distance scales with the sensor's width, so a placement is scored at each
 resolution by scaling the rule's minimum. A rig of a zone is a set of placements at one resolution; its
 *ceiling* is the share of vehicles whose every occupant some camera of the zone (and of the zones before
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from laneface.evaluation.bench_lane import CapturableRule
 from laneface.sim.booth import BoothPlan, BoothStop, booth_camera
+from laneface.sim.capturable import CapturableRule
 from laneface.sim.faces import HeadSprite
 from laneface.sim.geometry import FRAME_H, FRAME_W, LookAtCamera
 from laneface.sim.render import AIM_HEIGHT_M, HALF_WIDTH, STOP_M, DriveBy, Motion, render_camera

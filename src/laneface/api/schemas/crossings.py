@@ -51,6 +51,15 @@ class OccupantPublic(BaseModel):
     reviews: list[ReviewPublic]
 
 
+class PassagePromptPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    source: str
+    at_s: float | None
+    missing: int | None
+    message: str | None
+
+
 class CrossingPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -64,6 +73,7 @@ class CrossingPublic(BaseModel):
     complete_capture: bool
     timing_s: float | dict[str, float] | None
     occupants: list[OccupantPublic]
+    prompts: list[PassagePromptPublic] = Field(default_factory=list, description="Prompts given while it passed.")
 
 
 class CrossingList(BaseModel):

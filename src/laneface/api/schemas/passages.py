@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from laneface.api.schemas.common import FiniteFloat, Ident, Instant, LongIdent, decode_b64
-from laneface.records.domain import OccupantSubmission, PassageReceipt, PassageSubmission
+from laneface.records.domain import OccupantSubmission, PassagePrompt, PassageReceipt, PassageSubmission
 from laneface.types import Decision, Direction
 
-__all__ = ["MatchCreate", "OccupantCreate", "PassageCreate", "PassageReceiptPublic"]
+__all__ = ["MatchCreate", "OccupantCreate", "PassageCreate", "PassagePromptCreate", "PassageReceiptPublic"]
 
 # 2 MiB of image data is 2.8 MB of base64; the configured byte limit is checked after decoding
 _MAX_B64 = 12 * 1024 * 1024
@@ -56,6 +56,17 @@ class OccupantCreate(BaseModel):
     )
 
 
+class PassagePromptCreate(BaseModel):
+    """A prompt given to the occupants while the vehicle passed (the lane's passage result lists them)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    source: Literal["auto", "officer"]
+    at_s: Annotated[float, Field(ge=0.0, le=86400.0, allow_inf_nan=False)] | None = None
+    missing: Annotated[int, Field(ge=0, le=64)] | None = None
+    message: Annotated[str, StringConstraints(max_length=32, pattern=r"^[a-z][a-z0-9_]*$")] | None = None
+
+
 class PassageCreate(BaseModel):
     """A passage as the lane pipeline reports it. ``(passage_id, lane)`` is the idempotency key: the same key
     with the same body returns the stored record (200), with another body 409."""
@@ -72,6 +83,9 @@ class PassageCreate(BaseModel):
     complete_capture: bool
     occupants: list[OccupantCreate] = Field(default_factory=list, max_length=64)
     timing_s: FiniteFloat | dict[Ident, FiniteFloat] | None = Field(default=None)
+    prompts: list[PassagePromptCreate] = Field(
+        default_factory=list, max_length=64, description="Prompts given while it passed (booth), in order."
+    )
 
     @model_validator(mode="after")
     def _unique_occupants(self) -> PassageCreate:
@@ -118,6 +132,7 @@ class PassageCreate(BaseModel):
             complete_capture=self.complete_capture,
             occupants=tuple(occupants),
             timing_s=self.timing_s,
+            prompts=tuple(PassagePrompt(p.source, p.at_s, p.missing, p.message) for p in self.prompts),
         )
 
 

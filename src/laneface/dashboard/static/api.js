@@ -23,6 +23,7 @@ export const session = {
     window.sessionStorage.removeItem(KEY_NAME);
     images.clear();
     documentPhotos.clear();
+    boothThumbnails.clear();
   },
 };
 
@@ -55,9 +56,9 @@ async function errorOf(response) {
   return new ApiError(response.status, code, message);
 }
 
-async function request(path, { method = "GET", params, body, key } = {}) {
+async function request(path, { method = "GET", params, body, key, signal, accept } = {}) {
   const apiKey = key ?? session.key();
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: accept ?? "application/json" };
   if (apiKey) headers["X-API-Key"] = apiKey;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -69,8 +70,10 @@ async function request(path, { method = "GET", params, body, key } = {}) {
       cache: "no-store",
       credentials: "omit",
       referrerPolicy: "no-referrer",
+      signal,
     });
-  } catch {
+  } catch (e) {
+    if (signal?.aborted) throw e;
     throw new ApiError(0, "network", "The service cannot be reached. Check the connection and try again.");
   }
   if (response.status === 401 && key === undefined) onUnauthenticated();
@@ -86,6 +89,33 @@ export async function getJSON(path, params, options = {}) {
 export async function postJSON(path, body) {
   const response = await request(path, { method: "POST", body });
   return response.json();
+}
+
+/**
+ * Server-sent events read with fetch (EventSource cannot send the API key): calls onEvent(name, data) for each
+ * event until the stream ends (resolves) or fails (rejects); abort with the signal.
+ */
+export async function readEvents(path, params, onEvent, signal) {
+  const response = await request(path, { params, signal, accept: "text/event-stream" });
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) name = line.slice(7);
+        else if (line.startsWith("data: ")) data.push(line.slice(6));
+      }
+      if (data.length) onEvent(name, data.join("\n"));
+    }
+  }
 }
 
 // Face images and document photos: each read is audited by the service, so each image is fetched once per
@@ -118,6 +148,16 @@ function imageCache(pathOf) {
 
 const images = imageCache((occupantPk) => `/v1/occupants/${encodeURIComponent(occupantPk)}/face-image`);
 const documentPhotos = imageCache((docId) => `/v1/documents/${encodeURIComponent(docId)}/photo`);
+// booth thumbnails by "lane/passage_id/occupant": the passage in the key, so the next vehicle's seat 1 is read anew
+const boothThumbnails = imageCache((key) => {
+  const [lane, , occupant] = key.split("/");
+  return `/v1/booth/${encodeURIComponent(lane)}/thumbnails/${encodeURIComponent(occupant)}`;
+});
+
+/** A promise of an object URL of a booth occupant's thumbnail (audited; read once per session). */
+export function boothThumbnailURL(lane, passageId, occupant) {
+  return boothThumbnails.get(`${lane}/${passageId}/${occupant}`);
+}
 
 /** A promise of an object URL of a document's enrolled photo (officers only; read once per session). */
 export function documentPhotoURL(docId) {

@@ -1,14 +1,15 @@
-// Entry point: sign-in with an officer API key, hash routing between the four views.
+// Entry point: sign-in with an officer API key, hash routing between the five views.
 
 import { ApiError, getJSON, session, setUnauthenticatedHandler } from "./api.js";
 import { h, replace } from "./dom.js";
+import { createBoothView } from "./booth.js";
 import { createHistoryView } from "./history.js";
 import { createLiveView } from "./live.js";
 import { createQueueView } from "./queue.js";
 import { createStatsView } from "./stats.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["live", "queue", "history", "stats"];
+const VIEWS = ["live", "booth", "queue", "history", "stats"];
 
 const lanes = {
   known: new Set(),
@@ -37,6 +38,7 @@ async function refreshQueueCount() {
 
 const views = {
   live: createLiveView({ lanes, refreshQueueCount }),
+  booth: createBoothView({ lanes }),
   queue: createQueueView({ lanes, setQueueCount }),
   history: createHistoryView(),
   stats: createStatsView(),

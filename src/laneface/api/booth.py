@@ -1,0 +1,285 @@
+"""The booth hub: what each lane's pipeline reports about the vehicle passing now, for the officer's booth
+view, and the prompts officers give, for the lane.
+
+State lives in the service's memory, on its event loop (every route that touches it is ``async``): it is
+live feedback, not a record. The record of a passage is what the lane posts to ``/v1/passages`` when the
+passage ends (with every prompt given); a restarted service shows a lane's next vehicle from its next event.
+One service process holds one hub: a service run with several worker processes needs a sticky lane-to-worker
+routing or a shared bus for the booth view (not provided).
+
+Bounds: at most ``max_lanes`` lanes (the least recently updated is forgotten), 64 occupants and 64 prompts per
+passage, ``max_subscribers`` open streams per lane, 16 officer prompts waiting for a lane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import secrets
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from laneface.api.schemas.booth import (
+    BoothPublic,
+    BoothSeatPublic,
+    LaneEventIn,
+    OfficerPromptPublic,
+    PromptMessage,
+    PromptPublic,
+)
+from laneface.errors import InputError, RecordNotFoundError
+from laneface.records.clock import Clock, system_clock
+
+__all__ = ["PROMPT_MESSAGES", "BoothHub", "TooManySubscribersError"]
+
+PROMPT_MESSAGES: dict[PromptMessage, str] = {
+    "look_at_camera": "Everyone, please look at the camera",
+    "remove_sunglasses": "Please remove sunglasses",
+    "remove_hat": "Please remove hats and caps",
+    "lower_window": "Please lower the rear windows",
+}
+_MAX_PROMPTS = 64
+_MAX_WAITING = 16
+_MAX_SEATS = 64
+
+
+class TooManySubscribersError(Exception):
+    """A lane has ``max_subscribers`` open booth streams."""
+
+
+@dataclass
+class _Seat:
+    occupant: int
+    row: int | None = None
+    cameras: list[str] = field(default_factory=list)
+    quality: float | None = None
+    captured_at_s: float | None = None
+    capture_zone: str | None = None
+    doc_id: str | None = None
+    score: float | None = None
+    mode: str | None = None
+    thumbnail: bytes | None = None
+
+    def public(self) -> BoothSeatPublic:
+        return BoothSeatPublic(
+            occupant=self.occupant,
+            row=self.row,
+            state="identified" if self.doc_id is not None else "captured",
+            cameras=list(self.cameras),
+            quality=self.quality,
+            captured_at_s=self.captured_at_s,
+            capture_zone=self.capture_zone,
+            doc_id=self.doc_id,
+            score=self.score,
+            mode=self.mode,
+            thumbnail=self.thumbnail is not None,
+        )
+
+
+@dataclass
+class _Passage:
+    passage_id: str
+    zone: str | None = None
+    t_s: float | None = None
+    seats: dict[int, _Seat] = field(default_factory=dict)
+    seen_not_captured: list[int | None] = field(default_factory=list)
+    documents_unmatched: int = 0
+    prompts: list[PromptPublic] = field(default_factory=list)
+    complete: bool = False
+    complete_capture: bool | None = None
+    occupant_count: int | None = None
+    stop_to_complete_s: float | None = None
+
+
+@dataclass
+class _Lane:
+    name: str
+    seq: int = 0
+    updated_at: datetime | None = None
+    passage: _Passage | None = None
+    waiting: list[OfficerPromptPublic] = field(default_factory=list)  # officer prompts not yet sent to the lane
+    subscribers: set[asyncio.Queue[int]] = field(default_factory=set)
+
+
+def _thumbnail(text: str) -> bytes:
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError("thumbnail_jpeg_b64 is not valid base64") from None
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise InputError("thumbnail_jpeg_b64 is not a JPEG")
+    return data
+
+
+class BoothHub:
+    """See the module docstring."""
+
+    def __init__(self, clock: Clock = system_clock, *, max_lanes: int = 256, max_subscribers: int = 32) -> None:
+        self._clock = clock
+        self._lanes: OrderedDict[str, _Lane] = OrderedDict()
+        self._max_lanes = max_lanes
+        self._max_subscribers = max_subscribers
+
+    # ------------------------------------------------------------------ lanes
+    def _lane(self, name: str, *, create: bool) -> _Lane | None:
+        lane = self._lanes.get(name)
+        if lane is None and create:
+            lane = self._lanes[name] = _Lane(name)
+            while len(self._lanes) > self._max_lanes:  # forget the stalest lane, one nobody watches if any
+                idle = [known for known, state in self._lanes.items() if not state.subscribers and known != name]
+                del self._lanes[idle[0] if idle else next(iter(self._lanes))]
+        if lane is not None:
+            self._lanes.move_to_end(name)
+        return lane
+
+    def lanes(self) -> list[BoothPublic]:
+        """Every lane known, most recently updated first."""
+        return [self._public(lane) for lane in reversed(self._lanes.values())]
+
+    def _changed(self, lane: _Lane) -> None:
+        lane.seq += 1
+        lane.updated_at = self._clock()
+        for queue in lane.subscribers:
+            if queue.empty():  # a waiting subscriber reads the newest state anyway: one signal is enough
+                queue.put_nowait(lane.seq)
+
+    # ------------------------------------------------------------------ the lane's side
+    def publish(self, lane_name: str, events: Sequence[LaneEventIn]) -> list[OfficerPromptPublic]:
+        """Apply a lane's events in order; answer the officer prompts waiting for that lane (handed over once).
+        Every event is checked before any is applied (:class:`InputError` for a bad thumbnail or an event of
+        another lane)."""
+        thumbnails: list[bytes | None] = []
+        for event in events:
+            if event.lane is not None and event.lane != lane_name:
+                raise InputError(f"an event of lane {event.lane!r} was posted for lane {lane_name!r}")
+            thumbnails.append(None if event.thumbnail_jpeg_b64 is None else _thumbnail(event.thumbnail_jpeg_b64))
+        lane = self._lane(lane_name, create=True)
+        assert lane is not None
+        for event, thumbnail in zip(events, thumbnails, strict=True):
+            self._apply(lane, event, thumbnail)
+        if events:
+            self._changed(lane)
+        waiting, lane.waiting = lane.waiting, []
+        return waiting
+
+    def _apply(self, lane: _Lane, event: LaneEventIn, thumbnail: bytes | None) -> None:
+        passage = lane.passage
+        if passage is None or passage.passage_id != event.passage_id:
+            passage = lane.passage = _Passage(event.passage_id)
+            for waiting in lane.waiting:  # prompts given before the vehicle's first event are its own
+                waiting.passage_id = event.passage_id
+        passage.zone, passage.t_s = event.zone, event.t_s
+        kind = event.event
+        if kind in ("occupant_captured", "occupant_identified") and event.occupant is not None:
+            seat = passage.seats.get(event.occupant)
+            if seat is None:
+                if len(passage.seats) >= _MAX_SEATS:
+                    return
+                seat = passage.seats[event.occupant] = _Seat(event.occupant)
+            if event.row is not None:
+                seat.row = event.row
+            if kind == "occupant_captured":
+                seat.cameras = list(event.cameras)
+                seat.quality, seat.captured_at_s, seat.capture_zone = (
+                    event.quality,
+                    event.captured_at_s,
+                    event.capture_zone,
+                )
+                if thumbnail is not None:
+                    seat.thumbnail = thumbnail
+            else:
+                seat.doc_id, seat.score, seat.mode = event.doc_id, event.score, event.mode
+        elif kind == "seat_missing":
+            passage.seen_not_captured = [s.row for s in event.seen_not_captured]
+            passage.documents_unmatched = event.documents_unmatched or 0
+        elif kind == "prompt" and event.source == "auto":  # an officer's prompt is listed when it is given
+            self._add_prompt(
+                passage, PromptPublic(at_s=event.t_s, at=self._clock(), source="auto", missing=event.missing)
+            )
+        elif kind == "passage_complete":
+            passage.complete = True
+            passage.complete_capture = event.complete_capture
+            passage.occupant_count = event.occupant_count
+            passage.stop_to_complete_s = event.stop_to_complete_s
+
+    @staticmethod
+    def _add_prompt(passage: _Passage, prompt: PromptPublic) -> None:
+        if len(passage.prompts) < _MAX_PROMPTS:
+            passage.prompts.append(prompt)
+
+    # ------------------------------------------------------------------ the officer's side
+    def snapshot(self, lane_name: str) -> BoothPublic:
+        """The lane's booth now (a lane that has reported nothing yet is empty, not unknown: the officer may
+        open the view before the first vehicle)."""
+        lane = self._lanes.get(lane_name) or _Lane(lane_name)
+        return self._public(lane)
+
+    @staticmethod
+    def _public(lane: _Lane) -> BoothPublic:
+        p = lane.passage
+        return BoothPublic(
+            lane=lane.name,
+            seq=lane.seq,
+            passage_id=None if p is None else p.passage_id,
+            zone=None if p is None else p.zone,
+            t_s=None if p is None else p.t_s,
+            updated_at=lane.updated_at,
+            seats=[] if p is None else [s.public() for _, s in sorted(p.seats.items())],
+            seen_not_captured=[] if p is None else list(p.seen_not_captured),
+            documents_unmatched=0 if p is None else p.documents_unmatched,
+            prompts=[] if p is None else list(p.prompts),
+            complete=False if p is None else p.complete,
+            complete_capture=None if p is None else p.complete_capture,
+            occupant_count=None if p is None else p.occupant_count,
+            stop_to_complete_s=None if p is None else p.stop_to_complete_s,
+        )
+
+    def thumbnail(self, lane_name: str, occupant: int) -> tuple[str, bytes]:
+        """(passage_id, JPEG) of an occupant of the lane's current passage; :class:`RecordNotFoundError`."""
+        lane = self._lanes.get(lane_name)
+        passage = None if lane is None else lane.passage
+        seat = None if passage is None else passage.seats.get(occupant)
+        if passage is None or seat is None or seat.thumbnail is None:
+            raise RecordNotFoundError(f"no thumbnail of occupant {occupant} at lane {lane_name!r}")
+        return passage.passage_id, seat.thumbnail
+
+    def prompt(self, lane_name: str, message: PromptMessage) -> OfficerPromptPublic:
+        """An officer's prompt: waits for the lane's next post of events, is listed with the current passage."""
+        lane = self._lane(lane_name, create=True)
+        assert lane is not None
+        now = self._clock()
+        passage = lane.passage if lane.passage is not None and not lane.passage.complete else None
+        given = OfficerPromptPublic(
+            prompt_id=secrets.token_hex(8),
+            lane=lane_name,
+            passage_id=None if passage is None else passage.passage_id,
+            at=now,
+            message=message,
+            text=PROMPT_MESSAGES[message],
+        )
+        if len(lane.waiting) >= _MAX_WAITING:
+            lane.waiting.pop(0)
+        lane.waiting.append(given)
+        if passage is not None:
+            self._add_prompt(passage, PromptPublic(at_s=None, at=now, source="officer", message=message))
+        self._changed(lane)
+        return given
+
+    # ------------------------------------------------------------------ live streams
+    def subscribe(self, lane_name: str) -> asyncio.Queue[int]:
+        """A queue that receives the lane's ``seq`` after each change (:class:`TooManySubscribersError`)."""
+        lane = self._lane(lane_name, create=True)
+        assert lane is not None
+        if len(lane.subscribers) >= self._max_subscribers:
+            raise TooManySubscribersError(lane_name)
+        queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+        lane.subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, lane_name: str, queue: asyncio.Queue[int]) -> None:
+        lane = self._lanes.get(lane_name)
+        if lane is not None:
+            lane.subscribers.discard(queue)
