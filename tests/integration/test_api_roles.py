@@ -113,7 +113,9 @@ def _e(method: str, path: str, allowed: str, request: Request | None = None, bio
 
 
 def _fill(path: str, c: Ctx) -> str:
-    return path.format(crossing_id=c.crossing_id, occupant_pk=c.occupant_pk, doc_id="D1", traveller_ref="D1")
+    return path.format(
+        crossing_id=c.crossing_id, occupant_pk=c.occupant_pk, doc_id="D1", traveller_ref="D1", lane="L1", occupant=1
+    )
 
 
 ENDPOINTS = [
@@ -163,6 +165,12 @@ ENDPOINTS = [
     ),
     _e("DELETE", "/v1/retention", "admin"),
     _e("POST", "/v1/retention/purge", "admin"),
+    _e("POST", "/v1/lanes/{lane}/events", "lane", lambda c: {"json": {"events": []}}),
+    _e("GET", "/v1/booth", "officer"),
+    _e("GET", "/v1/booth/{lane}", "officer"),
+    _e("GET", "/v1/booth/{lane}/stream", "officer", lambda c: {"params": {"max_s": 1}}),
+    _e("GET", "/v1/booth/{lane}/thumbnails/{occupant}", "officer", biometric=True),
+    _e("POST", "/v1/booth/{lane}/prompts", "officer", lambda c: {"json": {"message": "look_at_camera"}}),
 ]
 PUBLIC = {("GET", "/healthz")}  # besides /openapi.json and the documentation pages
 
@@ -202,6 +210,10 @@ def service(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) 
             assert r.status_code == 201, r.text
         r = client.post("/v1/passages", headers=lane, json=_passage("seed"))
         assert r.status_code == 201, r.text
+        captured = {"event": "occupant_captured", "passage_id": "seed", "t_s": 1.0, "occupant": 1, "row": 1}
+        captured["thumbnail_jpeg_b64"] = base64.b64encode(IMAGE).decode("ascii")
+        booth = client.post("/v1/lanes/L1/events", headers=lane, json={"events": [captured]})
+        assert booth.status_code == 200, booth.text
         crossing = client.get(f"/v1/crossings/{r.json()['crossing_id']}", headers=officer).json()
         yield client, Ctx(crossing_id=crossing["id"], occupant_pk=crossing["occupants"][0]["id"])
 

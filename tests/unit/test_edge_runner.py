@@ -8,7 +8,8 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -23,10 +24,10 @@ from laneface.edge.delivery import Deliverer
 from laneface.edge.lane import JsonLinesSink
 from laneface.edge.mapping import empty_passage_body, encode_body
 from laneface.edge.outbox import Outbox, passage_key
-from laneface.edge.runner import LaneRunner, RunnerOptions
+from laneface.edge.runner import LaneRunner, LiveFactory, RunnerOptions
 from laneface.edge.segment import Segment
 from laneface.edge.spool import FAILED_DIR, Spool, SpooledPassage
-from laneface.edge.triggers import HttpTriggerServer, TriggerEvent, parse_trigger
+from laneface.edge.triggers import Ack, HttpTriggerServer, TriggerEvent, parse_trigger
 from laneface.errors import InputError, InvalidVideoError
 from laneface.retry import Backoff
 
@@ -164,7 +165,10 @@ def make_runner(
     made: list[LaneRunner] = []
 
     def make(
-        processor: Callable[[SpooledPassage], bytes] = fake_processor, clock: Clock | None = None
+        processor: Callable[[SpooledPassage], bytes] = fake_processor,
+        clock: Clock | None = None,
+        hub: FakeHub | None = None,
+        live: LiveFactory | None = None,
     ) -> tuple[LaneRunner, list[Mapping[str, object]]]:
         events: list[Mapping[str, object]] = []
         outbox = Outbox(tmp_path / "outbox.db")
@@ -179,7 +183,7 @@ def make_runner(
         runner = LaneRunner(
             lane="L1",
             direction="inbound",
-            hub=FakeHub(),
+            hub=hub or FakeHub(),
             spool=Spool(tmp_path / "spool"),
             outbox=outbox,
             deliverer=deliverer,
@@ -187,6 +191,7 @@ def make_runner(
             options=RunnerOptions(max_passage_s=3.0, drain_s=5.0, retry_s=0.01),
             emit=events.append,
             clock=clock or Clock(1005.0),
+            live=live,
         )
         made.append(runner)
         return runner, events
@@ -426,3 +431,97 @@ def test_http_trigger_server() -> None:
     finally:
         server.stop()
     assert [e.documents for e in seen] == [["DOC-1"], [], []]
+
+
+# ---------------------------------------------------------------------------------------------- live passages
+class BoothHub(FakeHub):
+    """The fake cameras with zones: ``front`` films the approach, ``left`` the booth."""
+
+    @property
+    def cameras(self) -> tuple[CameraInfo, ...]:
+        return (CameraInfo("front", "front", 10.0, "approach"), CameraInfo("left", "left", 10.0, "booth"))
+
+
+class FakeLive:
+    def __init__(self, passage_id: str, start_t: float, documents: Sequence[str], direction: str) -> None:
+        self.passage_id, self.start_t, self.direction = passage_id, start_t, direction
+        self.calls: list[tuple[str, float, list[str]]] = [("start", start_t, list(documents))]
+        self.result: bytes | None = encode_body(
+            {
+                **empty_passage_body(passage_id, "L1", direction, datetime(2026, 12, 5, tzinfo=UTC)),
+                "timing_s": {"live": 1.0},
+            }
+        )
+
+    def stop(self, t: float, documents: Sequence[str]) -> None:
+        self.calls.append(("stop", t, list(documents)))
+
+    def end(self, t: float, documents: Sequence[str]) -> None:
+        self.calls.append(("end", t, list(documents)))
+
+    def body(self, timeout_s: float) -> bytes | None:
+        return self.result
+
+    def cancel(self) -> None:
+        self.calls.append(("cancel", 0.0, []))
+
+
+def test_live_passages_follow_start_stop_end_and_give_the_record(
+    make_runner: Callable[..., tuple[LaneRunner, list[Mapping[str, object]]]], central: Central
+) -> None:
+    lives: list[FakeLive] = []
+
+    def factory(passage_id: str, start_t: float, documents: Sequence[str], direction: str) -> FakeLive:
+        lives.append(FakeLive(passage_id, start_t, documents, direction))
+        return lives[-1]
+
+    clock = Clock(1001.0)
+    runner, events = make_runner(clock=clock, hub=BoothHub(), live=factory)
+    runner.start()
+    started = runner.trigger(TriggerEvent(event="start", passage_id="P-LIVE"))
+    assert started.status == "started" and started.passage_id == "P-LIVE"
+    clock.t = 1002.0
+    assert runner.trigger(TriggerEvent(event="stop", documents=["D-1"])) == Ack("P-LIVE", "stopped")
+    clock.t = 1003.0
+    assert runner.trigger(TriggerEvent(documents=["D-2"])) == Ack("P-LIVE", "spooled")
+    _wait(lambda: len(central.stored) == 1)
+    assert json.loads(central.stored[("P-LIVE", "L1")])["timing_s"] == {"live": 1.0}, "the live result is the record"
+    assert lives[0].calls == [("start", 1001.0, []), ("stop", 1002.0, ["D-1"]), ("end", 1003.0, ["D-1", "D-2"])]
+    assert "stopped_at_booth" in _kinds(events)
+
+    # no live result: the spooled copy is processed, its booth camera cut from the stop on
+    clock.t = 1004.0
+    runner.trigger(TriggerEvent(event="start"))
+    lives[-1].result = None
+    generated = lives[-1].passage_id
+    assert generated.startswith("L1-")
+    clock.t = 1005.0
+    runner.trigger(TriggerEvent(event="stop"))
+    clock.t = 1006.0
+    assert runner.trigger(TriggerEvent()).passage_id == generated
+    _wait(lambda: len(central.stored) == 2)
+    runner.stop(drain=True)
+    assert json.loads(central.stored[(generated, "L1")])["timing_s"] == {"front": 20.0, "left": 10.0}
+
+
+def test_a_start_without_an_end_cancels_the_live_passage(
+    make_runner: Callable[..., tuple[LaneRunner, list[Mapping[str, object]]]], central: Central
+) -> None:
+    lives: list[FakeLive] = []
+
+    def factory(passage_id: str, start_t: float, documents: Sequence[str], direction: str) -> FakeLive:
+        lives.append(FakeLive(passage_id, start_t, documents, direction))
+        return lives[-1]
+
+    clock = Clock(1001.0)
+    runner, _ = make_runner(clock=clock, live=factory)
+    runner.start()
+    runner.trigger(TriggerEvent(event="start", passage_id="P-A"))
+    runner.trigger(TriggerEvent(event="start", passage_id="P-B"))
+    assert lives[0].calls[-1][0] == "cancel"
+    clock.t = 1002.0
+    runner.trigger(TriggerEvent(passage_id="P-OTHER"))  # the end names another passage: processed from the spool
+    assert lives[1].calls[-1][0] == "cancel"
+    _wait(lambda: len(central.stored) == 1)
+    runner.stop(drain=True)
+    assert "live" not in json.loads(central.stored[("P-OTHER", "L1")])["timing_s"]

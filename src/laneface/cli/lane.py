@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,10 @@ def lane_command(
     api_key = cfg.service.api_key()  # before the models load: a missing key fails at once
 
     from laneface.edge.booth import BoothLink, OfficerPrompts, fan_out
+    from laneface.edge.cameras import FrameHub
     from laneface.edge.lane import JsonLinesSink, build_runner, pipeline_processor, run_lane
+    from laneface.edge.live import live_factory
+    from laneface.edge.runner import LiveFactory
     from laneface.pipeline.lane import LanePipeline
 
     # lane.toml's [pipeline] keys over the environment's lane section, like a command's options
@@ -66,10 +70,26 @@ def lane_command(
             )
             link.start()
         try:
+            events, lock = fan_out(link, stdout), threading.Lock()
             processor = pipeline_processor(
-                pipeline, images=cfg.delivery.send_images, events=fan_out(link, stdout), prompts=prompts
+                pipeline, images=cfg.delivery.send_images, events=events, prompts=prompts, lock=lock
             )
-            runner = build_runner(cfg, processor, api_key=api_key, emit=stdout)
+            live = None
+            if cfg.booth.live:
+
+                def live(hub: FrameHub) -> LiveFactory:
+                    return live_factory(
+                        pipeline,
+                        hub,
+                        lane=cfg.lane,
+                        events=events,
+                        prompts=prompts,
+                        images=cfg.delivery.send_images,
+                        cut_wait_s=cfg.passage.cut_wait_s,
+                        lock=lock,
+                    )
+
+            runner = build_runner(cfg, processor, api_key=api_key, emit=stdout, live=live)
             logger.info(
                 "lane %s (%s): %d camera(s), trigger %s", cfg.lane, cfg.direction, len(cfg.camera), cfg.trigger.kind
             )

@@ -44,6 +44,7 @@ class CameraInfo:
     name: str
     view: str
     fps: float
+    zone: str | None = None  # the capture zone it films (lanes with a booth)
 
 
 class FrameRing:
@@ -276,7 +277,7 @@ class CameraHub:
     ) -> None:
         self._rings = {c.name: FrameRing(buffer_s) for c in cameras}
         self._streams = {c.name: CameraStream(c, self._rings[c.name], on_event=on_event, clock=clock) for c in cameras}
-        self._cameras = tuple(CameraInfo(c.name, c.view, c.fps) for c in cameras)
+        self._cameras = tuple(CameraInfo(c.name, c.view, c.fps, c.zone) for c in cameras)
 
     @property
     def cameras(self) -> tuple[CameraInfo, ...]:

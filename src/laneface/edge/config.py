@@ -109,6 +109,7 @@ class CameraConfig(_Model):
     view: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")] = "front"
     url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     fps: float = Field(default=10.0, gt=0.0, le=120.0)
+    zone: Ident | None = None  # the capture zone it films ("approach", "booth", ...): lanes with a booth
     loop: bool = False
     jpeg_quality: int = Field(default=90, ge=50, le=100)
 
@@ -164,10 +165,14 @@ class PassageConfig(_Model):
 class BoothConfig(_Model):
     """The service's booth view: ``post_events`` sends the pipeline's events to it (``/v1/lanes/{lane}/events``)
     and takes the officers' prompts from its answers, asking every ``poll_s`` when there is nothing to send.
-    Thumbnails on the view need ``[pipeline] event_thumbnail_px`` (96 is enough)."""
+    Thumbnails on the view need ``[pipeline] event_thumbnail_px`` (96 is enough). ``live`` processes each
+    passage while it happens, from its ``start`` trigger to its ``end`` trigger (the events come as the
+    vehicle approaches and waits at the booth; the spooled copy is processed again only if the live result
+    is lost), instead of after the ``end`` trigger."""
 
     post_events: bool = False
     poll_s: float = Field(default=2.0, gt=0.0, le=60.0)
+    live: bool = False
 
 
 class LaneFileConfig(_Model):

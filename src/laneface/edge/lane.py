@@ -27,7 +27,7 @@ from laneface.edge.config import LaneFileConfig
 from laneface.edge.delivery import Attempt, Deliverer
 from laneface.edge.mapping import empty_passage_body, encode_body, passage_body
 from laneface.edge.outbox import Outbox
-from laneface.edge.runner import EventSink, LaneRunner, Processor, RunnerOptions
+from laneface.edge.runner import EventSink, LaneRunner, LiveFactory, Processor, RunnerOptions
 from laneface.edge.segment import AutoSegmenter
 from laneface.edge.spool import Spool, SpooledPassage
 from laneface.edge.triggers import AutoTrigger, HttpTriggerServer, StdinTriggers
@@ -73,6 +73,7 @@ def pipeline_processor(
     images: bool = True,
     events: Callable[[dict[str, Any]], None] | None = None,
     prompts: OfficerPrompts | None = None,
+    lock: threading.Lock | None = None,
 ) -> Processor:
     """The processor of the real lane: the lane pipeline on the spooled passage
     (:func:`~laneface.pipeline.passages.process_passages`), its result as the body; a passage that cannot be
@@ -84,9 +85,10 @@ def pipeline_processor(
         if not spooled.has_frames:
             body = empty_passage_body(spooled.passage_id, spooled.lane, spooled.direction, spooled.started_at)
             return encode_body(body)
-        (outcome,) = process_passages(
-            pipeline, [spooled.directory], events=events, prompts=None if prompts is None else prompts.take
-        )
+        with lock or threading.Lock():  # the lane's live passages use the same pipeline
+            (outcome,) = process_passages(
+                pipeline, [spooled.directory], events=events, prompts=None if prompts is None else prompts.take
+            )
         result = outcome.unwrap()
         return encode_body(passage_body(result, result.started_at, images=images))
 
@@ -113,8 +115,10 @@ def build_runner(
     hub: FrameHub | None = None,
     transport: httpx.BaseTransport | None = None,
     emit: EventSink | None = None,
+    live: Callable[[FrameHub], LiveFactory] | None = None,
 ) -> LaneRunner:
-    """The runner of ``cfg``: outbox, deliverer, spool and cameras (``hub`` replaces the cameras)."""
+    """The runner of ``cfg``: outbox, deliverer, spool and cameras (``hub`` replaces the cameras); ``live``
+    makes the factory of live passages on the cameras (``[booth] live``)."""
     sink: EventSink = emit if emit is not None else JsonLinesSink()
     outbox = Outbox(cfg.outbox)
     try:
@@ -128,10 +132,11 @@ def build_runner(
             transport=transport,
             on_attempt=_attempt_event(sink),
         )
+        cameras = hub if hub is not None else CameraHub(cfg.camera, buffer_s=cfg.passage.buffer_s, on_event=sink)
         return LaneRunner(
             lane=cfg.lane,
             direction=cfg.direction,
-            hub=hub if hub is not None else CameraHub(cfg.camera, buffer_s=cfg.passage.buffer_s, on_event=sink),
+            hub=cameras,
             spool=Spool(cfg.spool_dir),
             outbox=outbox,
             deliverer=deliverer,
@@ -143,6 +148,7 @@ def build_runner(
                 keep_delivered_s=d.keep_delivered_s,
             ),
             emit=sink,
+            live=None if live is None else live(cameras),
         )
     except BaseException:
         outbox.close()

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from laneface.edge.cameras import FrameHub
 from laneface.edge.delivery import Deliverer
@@ -44,6 +45,27 @@ logger = logging.getLogger(__name__)
 
 Processor = Callable[[SpooledPassage], bytes]
 """A spooled passage -> the request body (JSON bytes) of its record."""
+
+
+class LivePassage(Protocol):
+    """A passage processed while it happens (:mod:`laneface.edge.live`), from its start trigger on."""
+
+    passage_id: str
+
+    def stop(self, t: float, documents: Sequence[str]) -> None:
+        """The vehicle stopped at the booth at ``t`` (Unix seconds); documents read there."""
+
+    def end(self, t: float, documents: Sequence[str]) -> None:
+        """The passage ended at ``t`` with these documents: process the rest of its frames and finish."""
+
+    def body(self, timeout_s: float) -> bytes | None:
+        """The record's body once finished; ``None`` when it failed or took longer than ``timeout_s``."""
+
+    def cancel(self) -> None: ...
+
+
+LiveFactory = Callable[[str, float, Sequence[str], str], LivePassage]
+"""(passage_id, start time, documents, direction) -> a started live passage."""
 EventSink = Callable[[Mapping[str, object]], None]
 _STOP = object()
 
@@ -53,7 +75,9 @@ class RunnerOptions:
     """``max_passage_s``: longest cut; ``cut_wait_s``: wait for cameras to reach the trigger time; ``drain_s``:
     delivery time allowed on a draining stop; ``keep_delivered_s``: how long delivered bodies are kept;
     ``processing_attempts``: tries of a passage whose processing fails unexpectedly before it is moved to
-    ``failed/`` (an :class:`InputError` moves it at once); ``retry_s``: wait after an outbox write failure."""
+    ``failed/`` (an :class:`InputError` moves it at once); ``retry_s``: wait after an outbox write failure;
+    ``live_wait_s``: how long the processing thread waits for a live passage to finish before it processes
+    the spooled copy instead."""
 
     max_passage_s: float = 20.0
     cut_wait_s: float = 2.0
@@ -61,6 +85,7 @@ class RunnerOptions:
     keep_delivered_s: float = 3600.0
     processing_attempts: int = 3
     retry_s: float = 5.0
+    live_wait_s: float = 120.0
 
 
 class LaneRunner:
@@ -79,6 +104,7 @@ class LaneRunner:
         options: RunnerOptions | None = None,
         emit: EventSink | None = None,
         clock: Callable[[], float] = time.time,
+        live: LiveFactory | None = None,
     ) -> None:
         self.lane = lane
         self.direction = direction
@@ -93,6 +119,11 @@ class LaneRunner:
         self._cut_lock = threading.Lock()
         self._last_cut_end: float | None = None
         self._start_mark: float | None = None
+        self._stop_mark: float | None = None  # the vehicle stopped at the booth
+        self._stop_documents: list[str] = []
+        self._live_factory = live
+        self._live: LivePassage | None = None  # the passage under way, processed live
+        self._live_done: dict[str, LivePassage] = {}  # ended, spooled, finishing
         self._queue: queue.Queue[object] = queue.Queue()
         self._halt = threading.Event()
         self._deliver_stop = threading.Event()
@@ -128,6 +159,9 @@ class LaneRunner:
         else finish the passage being processed (the rest stays spooled). Closes the outbox."""
         with self._cut_lock:  # a cut in progress finishes; later triggers are refused
             self._stopping = True
+            if self._live is not None:  # a passage under way has no end: its frames stay in the buffer
+                self._live.cancel()
+                self._live = None
         self.hub.stop()
         if not drain:
             self._halt.set()
@@ -173,11 +207,40 @@ class LaneRunner:
                 return Ack(event.passage_id, "refused")
             now = self._clock()
             if event.event == "start":
-                self._start_mark = now
-                self._emit("started", at=round(now, 3))
-                return Ack(None, "started")
+                return self._start(now, event)
+            if event.event == "stop":
+                self._stop_mark = now
+                self._stop_documents = list(event.documents)
+                if self._live is not None:
+                    self._live.stop(now, event.documents)
+                pid = self._live.passage_id if self._live is not None else event.passage_id
+                self._emit("stopped_at_booth", passage_id=pid, at=round(now, 3))
+                return Ack(pid, "stopped")
             start = max(now - self.options.max_passage_s, self._last_cut_end or -1.0, self._start_mark or -1.0)
-            return self._cut(start, now, event.passage_id, event.documents, event.direction)
+            live, self._live = self._live, None
+            pid = event.passage_id or (live.passage_id if live is not None else None)
+            documents = list(dict.fromkeys([*self._stop_documents, *event.documents]))
+            ack = self._cut(start, now, pid, documents, event.direction)
+            if live is not None:
+                if ack.status == "spooled" and ack.passage_id == live.passage_id:
+                    live.end(now, documents)
+                    self._live_done[live.passage_id] = live
+                else:
+                    live.cancel()
+            return ack
+
+    def _start(self, now: float, event: TriggerEvent) -> Ack:
+        self._start_mark, self._stop_mark, self._stop_documents = now, None, []
+        if self._live is not None:  # a start without an end before it: that passage is dropped
+            logger.warning("passage %s: a new start before its end; not processed live", self._live.passage_id)
+            self._live.cancel()
+            self._live = None
+        pid = event.passage_id
+        if self._live_factory is not None:
+            pid = pid or self._new_passage_id(now)
+            self._live = self._live_factory(pid, now, event.documents, event.direction or self.direction)
+        self._emit("started", at=round(now, 3), passage_id=pid)
+        return Ack(pid, "started")
 
     def cut_segment(self, segment: Segment) -> Ack:
         """Cut a passage found by automatic segmentation."""
@@ -197,6 +260,11 @@ class LaneRunner:
             self._emit("duplicate", passage_id=pid)
             return Ack(pid, "duplicate")
         frames = self.hub.cut(start, end, self.options.cut_wait_s)
+        if self._stop_mark is not None:  # booth cameras film the booth: the passage's part starts at the stop
+            stop = self._stop_mark
+            for cam in self.hub.cameras:
+                if cam.zone == "booth" and cam.name in frames:
+                    frames[cam.name] = [f for f in frames[cam.name] if f.t > stop]
         first = min((f[0].t for f in frames.values() if f), default=start)
         path = self.spool.write(
             passage_id=pid,
@@ -207,7 +275,7 @@ class LaneRunner:
             cameras=self.hub.cameras,
             frames=frames,
         )
-        self._last_cut_end, self._start_mark = end, None
+        self._last_cut_end, self._start_mark, self._stop_mark, self._stop_documents = end, None, None, []
         self._queue.put(path)
         n = {name: len(f) for name, f in frames.items()}
         logger.info("passage %s spooled (%.1f s, frames %s)", pid, end - start, n)
@@ -278,6 +346,12 @@ class LaneRunner:
         return True
 
     def _run_processor(self, passage: SpooledPassage) -> bytes | None:
+        live = self._live_done.pop(passage.passage_id, None)
+        if live is not None:
+            body = live.body(self.options.live_wait_s)
+            if body is not None:
+                return body
+            logger.warning("passage %s: no live result; processing the spooled copy", passage.passage_id)
         for attempt in range(1, self.options.processing_attempts + 1):
             try:
                 return self._processor(passage)

@@ -89,6 +89,8 @@ class Spool:
         partial.mkdir()
         cams: dict[str, dict[str, object]] = {}
         times: dict[str, list[float]] = {}
+        zoned = any(cam.zone is not None for cam in cameras)
+        first = min((f[0].t for f in frames.values() if f), default=0.0)
         for cam in cameras:
             kept = frames.get(cam.name, ())
             if not kept:
@@ -99,6 +101,8 @@ class Spool:
                 _write_durably(folder / f"{i:06d}.jpg", frame.jpeg)
             fsync_dir(folder)
             cams[cam.name] = {"file": folder.name, "view": cam.view, "fps": cam.fps}
+            if zoned:  # lanes with zones: which zone, and when its first frame came (a booth camera: the stop)
+                cams[cam.name] |= {"zone": cam.zone or "approach", "start_s": round(kept[0].t - first, 3)}
             times[cam.name] = [round(f.t, 3) for f in kept]
         aware = started_at if started_at.tzinfo is not None else started_at.replace(tzinfo=UTC)
         meta = {

@@ -9,7 +9,8 @@
   per second and cuts passages with :class:`~laneface.edge.segment.AutoSegmenter`.
 
 Fields of a trigger: ``event`` (``"end"``, default: a vehicle has passed, cut the frames since the last cut
-or the last ``"start"``, at most ``passage.max_s`` seconds; ``"start"``: a vehicle enters), ``passage_id``
+or the last ``"start"``, at most ``passage.max_s`` seconds; ``"start"``: a vehicle enters; ``"stop"``: it
+stops at the booth, whose cameras (``zone = "booth"``) are kept from then on), ``passage_id``
 (optional; a trigger source that may send a trigger twice should name it: a passage_id already spooled or in
 the outbox is answered ``duplicate`` and not cut again), ``documents`` (read in the lane), ``direction``
 (overrides the lane's).
@@ -56,7 +57,7 @@ class TriggerEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event: Literal["end", "start"] = "end"
+    event: Literal["end", "start", "stop"] = "end"
     passage_id: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_IDENT)] | None = None
     documents: list[Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_IDENT)]] = Field(
         default_factory=list, max_length=16
@@ -67,10 +68,11 @@ class TriggerEvent(BaseModel):
 @dataclass(frozen=True)
 class Ack:
     """The lane's answer to a trigger: ``spooled`` (the passage is on disk), ``duplicate`` (that passage_id
-    was already taken), ``started`` (a start event), ``refused`` (the lane is stopping: send it again later)."""
+    was already taken), ``started`` (a start event), ``stopped`` (a stop event), ``refused`` (the lane is
+    stopping: send it again later)."""
 
     passage_id: str | None
-    status: Literal["spooled", "duplicate", "started", "refused"]
+    status: Literal["spooled", "duplicate", "started", "stopped", "refused"]
 
     def as_json(self) -> dict[str, object]:
         return {"passage_id": self.passage_id, "status": self.status}

@@ -30,7 +30,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -431,16 +431,54 @@ class PassageStream:
 
     def feed(self, camera: str, frame: Frame) -> None:
         """The next frame of ``camera`` (frames of one camera in order; :class:`KeyError` for an unknown one)."""
+        run = self._advance(camera, frame.index, frame.timestamp_s)
+        if frame.index % run.stride == 0:
+            run.feed(frame)
+
+    def wants(self, camera: str, index: int) -> bool:
+        """Whether frame ``index`` of ``camera`` is one the pipeline looks at (a live lane decodes only those)."""
+        return index % self._by_name[camera].stride == 0
+
+    def skip(self, camera: str, index: int, timestamp_s: float) -> None:
+        """A frame the pipeline does not look at (:meth:`wants` False), counted without its image."""
+        self._advance(camera, index, timestamp_s)
+
+    def _advance(self, camera: str, index: int, timestamp_s: float) -> _CameraRun:
         run = self._by_name[camera]
-        at = run.cam.start_s + frame.timestamp_s
+        at = run.cam.start_s + timestamp_s
         self.now_s = max(self.now_s, at)
         if self.events is not None and at >= self._next_look:
             step = self.pipe.lane.checkpoint_s
             self.events.update(self._next_look, *self.pipe._people(self.runs, self.passage))
             self._next_look = (math.floor(at / step) + 1) * step
-        run.seen = max(run.seen, frame.index + 1)
-        if frame.index % run.stride == 0:
-            run.feed(frame)
+        run.seen = max(run.seen, index + 1)
+        return run
+
+    def revise(
+        self, *, documents: Sequence[str] | None = None, camera_starts: Mapping[str, float] | None = None
+    ) -> None:
+        """What a live passage learns while it happens: the documents read (at the booth; they replace the
+        passage's), and when a camera that starts late begins (a booth camera, at the stop), before its first
+        frame (:class:`ValueError` after it)."""
+        passage = self.passage
+        if camera_starts:
+            specs = []
+            for cam in passage.cameras:
+                start = camera_starts.get(cam.name)
+                if start is not None and start != cam.start_s:
+                    run = self._by_name[cam.name]
+                    if run.seen:
+                        raise ValueError(f"camera {cam.name!r} has frames already: its start cannot move")
+                    cam = replace(cam, start_s=float(start))
+                    run.cam = cam
+                specs.append(cam)
+            passage = replace(passage, cameras=tuple(specs))
+        if documents is not None:
+            passage = replace(passage, documents=tuple(dict.fromkeys(documents)))
+        self.passage = passage
+        if self.events is not None:
+            self.events.passage = passage
+        self._officer.passage = passage
 
     def prompt(self, message: str, at_s: float | None = None) -> None:
         """An officer prompted the occupants (booth view) at passage time ``at_s`` (default: the latest frame's):
