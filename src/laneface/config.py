@@ -285,6 +285,12 @@ class LaneSettings(BaseModel):
         le=60.0,
         description="Seconds of passage time between two looks at the occupants so far, when events are wanted.",
     )
+    # the agency asks that faces on shirts, photos, screens and stickers are not taken for travellers
+    reject_printed: bool = Field(
+        default=True,
+        description="Leave out faces no head can make: straight below another face (a print on a chest, a "
+        "phone or photo held in front) or far smaller beside one (a photo or screen held up).",
+    )
     auto_prompt: bool = Field(
         default=False,
         description="Prompt the occupants (sign, light, voice) when a seat is still missing at the booth.",

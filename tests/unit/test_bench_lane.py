@@ -387,3 +387,22 @@ def test_zones_report_what_was_reached_by_their_end_and_the_time_from_the_stop()
 def test_one_zone_passages_have_no_zone_figures() -> None:
     m = score_passages([result("a", [occ(1, 1, True, "a-D0")])], [truth("a", ["1L"])]).modes["all"]
     assert m.zones is None and m.stop_to_complete is None
+
+
+def test_decoys_taken_for_occupants_are_false_occupants_never_mapped() -> None:
+    """A pipeline occupant whose best shot shows a planted printed face is a false occupant: it is not
+    mapped to the missing true occupant (it would pass for that person by row) and counts as spurious."""
+    t = two_front_seats()
+    t["decoys"] = [{"decoy_id": 0, "kind": "shirt", "holder": 0}, {"decoy_id": 1, "kind": "cat", "seat": "2L"}]
+    t["cameras"]["front"]["decoys"] = [
+        [{"decoy_id": 0, "kind": "shirt", "box_xyxy": [100, 170, 140, 220], "visible": 1.0}]
+    ]
+    head = occ(1, 1, True, "a-D0") | {"best_shot": shot(100)}
+    print_ = occ(2, 1, True) | {"best_shot": {"camera": "front", "frame_index": 0, "box_xyxy": [101, 171, 141, 221]}}
+    mapping, spurious = map_occupants(result("a", [head, print_]), t)
+    assert mapping == {0: 1} and spurious == [2]
+    m = score_passages([result("a", [head, print_])], [t]).modes["all"]
+    assert (m.decoys, m.decoys_shown, m.false_occupants) == (2, 1, 1)
+    assert m.capture_rate == 0.5 and m.count_exact_rate == 1.0  # two found, two aboard: the count hides it
+    clean = score_passages([result("a", [head])], [t]).modes["all"]
+    assert clean.false_occupants == 0 and clean.spurious_occupants == 0

@@ -410,7 +410,8 @@ def test_cabin_search_finds_a_face_too_small_for_the_whole_frame_search(tmp_path
             found = super().detect(image_rgb)
             return found[(found.boxes_xyxy[:, 2] - found.boxes_xyxy[:, 0]) >= 20]
 
-    faces = [FakeFace(RED, 100, 60, 50, dx=1.0), FakeFace(BLUE, 170, 70, 14, dx=1.0)]
+    # a rear-row face a little over half the size of the front-row one (a smaller one would be a printed face)
+    faces = [FakeFace(RED, 100, 60, 26, dx=1.0), FakeFace(BLUE, 140, 64, 14, dx=1.0)]
     seen = {}
     for up in (1.0, 2.0):
         det = MinSide()
@@ -419,3 +420,21 @@ def test_cabin_search_finds_a_face_too_small_for_the_whole_frame_search(tmp_path
         result = p.process(write_passage(tmp_path / f"p{up}", {"front": ("front", faces)}))
         seen[up] = {o.match.doc_id for o in result.occupants if o.match.doc_id}
     assert "D-BLUE" not in seen[1.0] and "D-BLUE" in seen[2.0]
+
+
+def test_a_face_printed_on_a_chest_is_not_counted_unless_the_lane_says_so(tmp_path: Path) -> None:
+    """Grey is a face printed on red's chest: straight below red's head, moving with it. It is left out of
+    the occupants (and said so in the result line); with ``reject_printed`` off it is a third occupant."""
+    front = [
+        FakeFace(RED, 60, 20, 56, dx=1.0),
+        FakeFace(GREY, 62, 100, 50, dx=1.0),
+        FakeFace(GREEN, 200, 20, 54, dx=1.0),
+    ]
+    passage = write_passage(tmp_path / "p", {"front": ("front", front)}, documents=["D-RED", "D-GREEN"])
+    parts = (ColourDetector(), SizeQuality(), ColourEmbedder())
+    result = LanePipeline(*parts, matcher_with(tmp_path / "d1", DOCS)).process(passage)
+    assert result.occupant_count == 2 and result.faces_not_counted == 1
+    assert {o.match.doc_id for o in result.occupants} == {"D-RED", "D-GREEN"}
+    assert result.as_json()["faces_not_counted"] == 1
+    lax = LanePipeline(*parts, matcher_with(tmp_path / "d2", DOCS), LaneSettings(reject_printed=False)).process(passage)
+    assert lax.occupant_count == 3 and lax.faces_not_counted == 0 and "faces_not_counted" not in lax.as_json()

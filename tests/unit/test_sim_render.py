@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from laneface.errors import InvalidDatasetError
+from laneface.errors import ConfigError, InvalidDatasetError
 from laneface.sim.faces import HeadSprite, make_head_sprite
 from laneface.sim.geometry import FRAME_H, FRAME_W, LookAtCamera
 from laneface.sim.people import LfwIndex, TravellerPool
@@ -317,3 +317,47 @@ def test_cli_sim_lists_variants_and_refuses_an_unknown_one(lfw: Path, tmp_path: 
     assert ok.exit_code == 0, ok.output
     (d,) = _passages(out)
     assert json.loads((d / "passage.json").read_text())["variant"] == "fast"
+
+
+def test_decoys_are_planted_with_their_own_truth_and_leave_the_rest_of_the_scene(
+    lfw: Path, tmp_path: Path, sim_out: Path
+) -> None:
+    out = tmp_path / "decoys"
+    summary = simulate(out, 2, 5, lfw, inbound_share=0.5, decoy_share=1.0)
+    assert summary.decoys >= 2
+    for plain_dir, dir_ in zip(_passages(sim_out), _passages(out), strict=True):
+        plain = json.loads((plain_dir / "ground_truth.json").read_text())
+        truth = json.loads((dir_ / "ground_truth.json").read_text())
+        assert "decoys" not in plain and truth["decoys"]
+        assert truth["occupants"] == plain["occupants"]  # a decoy is never an occupant
+        ids = {d["decoy_id"] for d in truth["decoys"]}
+        seats = {o["seat"] for o in truth["occupants"]}
+        holders = {o["occupant_id"] for o in truth["occupants"]}
+        for d in truth["decoys"]:
+            if d["kind"] in ("dog", "cat"):
+                assert d["seat"] not in seats and d["image"] is None
+            elif d["kind"] != "sticker":
+                assert d["holder"] in holders and d["image"]
+        shown = set()
+        for name, cam in truth["cameras"].items():
+            assert len(cam["decoys"]) == len(cam["frames"]) == len(plain["cameras"][name]["frames"])
+            for frame in cam["decoys"]:
+                for d in frame:
+                    assert d["decoy_id"] in ids and 0.0 < d["visible"] <= 1.0
+                    x0, y0, x1, y1 = d["box_xyxy"]
+                    assert 0 <= x0 < x1 <= FRAME_W and 0 <= y0 < y1 <= FRAME_H
+                    shown.add(d["decoy_id"])
+        assert shown, "some decoy shows in some camera"
+    bad = tmp_path / "bad"
+    with pytest.raises(ConfigError):
+        simulate(bad, 1, 5, lfw, decoy_share=1.5)
+
+
+def test_no_decoys_without_a_share(lfw: Path) -> None:
+    from laneface.sim.scene import plant_decoys
+
+    index = LfwIndex(lfw)
+    scene = next(scenes(TravellerPool(index, np.random.default_rng(0)), 3, 1))
+    assert plant_decoys(np.random.default_rng(1), scene, 0.0, ["x.jpg"]) is scene
+    planted = plant_decoys(np.random.default_rng(1), scene, 1.0, ["Person_00/Person_00_0001.jpg"])
+    assert planted.decoys and planted.occupants == scene.occupants

@@ -458,6 +458,11 @@ def lane(
                 f"{pct(z.complete_capture_rate)} | capturable {pct(z.capturable_rate)} (complete "
                 f"{pct(z.complete_capturable_rate)}) | captured of capturable {pct(z.captured_of_capturable_rate)}"
             )
+        if m.decoys:
+            typer.echo(
+                f"  decoys (printed faces, pets): {m.decoys} planted, {m.decoys_shown} showing half a face or more "
+                f"| taken for occupants {m.false_occupants} | spurious occupants in all {m.spurious_occupants}"
+            )
         if m.stop_to_complete is not None:
             st = m.stop_to_complete
 

@@ -73,6 +73,16 @@ def sim_command(
             "--inbound-share and --night-share. Without it, one drive-by zone as before.",
         ),
     ] = None,
+    decoys: Annotated[
+        float,
+        typer.Option(
+            "--decoys",
+            min=0.0,
+            max=1.0,
+            help="Share of vehicles carrying a face that is not a traveller's: a print on a shirt, a photo or "
+            "phone held up, a sticker on the windshield, or a dog or cat on an empty seat (default none).",
+        ),
+    ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Render passages (passage.json + cam_<name>.mp4 + ground_truth.json) and a gallery manifest.csv."""
@@ -110,6 +120,7 @@ def sim_command(
             night_share=night_share,
             variants=names,
             scenario=lanes,
+            decoy_share=decoys,
             progress=progress,
         )
     if as_json:
@@ -118,7 +129,7 @@ def sim_command(
     typer.echo(
         f"{summary.passages} passages, {summary.occupants} occupants, {summary.documents} documents "
         f"({summary.distractors} distractors) in {summary.seconds:.1f} s ({summary.seconds_per_passage:.2f} s per "
-        f"passage) -> {summary.out}"
+        f"passage){f', {summary.decoys} decoys' if summary.decoys else ''} -> {summary.out}"
     )
 
 

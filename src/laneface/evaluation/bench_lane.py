@@ -22,6 +22,10 @@ Mapping pipeline occupants to true occupants, per passage, in this order:
 3. *by count*: what remains of both is paired in order, the true occupants sorted by row then seat and the
    pipeline occupants by row (``null`` last) then ``occupant_id``.
 
+Before all of these, a pipeline occupant whose best shot overlaps a *decoy* of that camera and frame
+(``cameras.<name>.decoys``: a printed face or a pet the simulator planted) at least as much as any true face
+is a *false occupant*: it is never mapped, and counts as spurious.
+
 Pipeline occupants left over are *spurious* (counted only through false matches and the occupant
 count); true occupants left over are not captured.
 
@@ -88,6 +92,8 @@ __all__ = [
     "StopTimes",
     "ZoneReport",
     "capturable_occupants",
+    "decoy_occupants",
+    "decoys_shown",
     "few_operating_curve",
     "find_passages",
     "load_truth",
@@ -190,6 +196,9 @@ class ModeReport:
     identified_of_captured_rate: float | None = None
     zones: dict[str, ZoneReport] | None = None  # lanes with capture zones, in the passages' order of zones
     stop_to_complete: StopTimes | None = None
+    decoys: int = 0  # planted (printed faces, pets)
+    decoys_shown: int = 0  # with at least half of the face visible in some frame of some camera
+    false_occupants: int = 0  # pipeline occupants made of a decoy (module docstring)
 
 
 @dataclass(frozen=True)
@@ -258,12 +267,50 @@ def _best_shot_pairs(found: Sequence[Mapping[str, Any]], truth: Mapping[str, Any
     return pairs
 
 
+def decoy_occupants(result: Mapping[str, Any], truth: Mapping[str, Any]) -> list[int]:
+    """Pipeline occupants whose best shot shows a decoy at least as well as any true face (module docstring)."""
+    cameras = truth.get("cameras")
+    out: list[int] = []
+    if not isinstance(cameras, Mapping) or not truth.get("decoys"):
+        return out
+    for o in result.get("occupants", []):
+        shot = o.get("best_shot")
+        if not isinstance(shot, Mapping) or not {"camera", "frame_index", "box_xyxy"} <= set(shot):
+            continue
+        cam = cameras.get(str(shot["camera"])) or {}
+        k = int(shot["frame_index"])
+        decoys, faces = cam.get("decoys") or [], cam.get("frames") or []
+        if not 0 <= k < len(decoys):
+            continue
+        box = [float(v) for v in shot["box_xyxy"]]
+        on_decoy = max((iou(box, [float(x) for x in d["box_xyxy"]]) for d in decoys[k]), default=0.0)
+        on_face = (
+            max((iou(box, [float(x) for x in f["box_xyxy"]]) for f in faces[k]), default=0.0) if k < len(faces) else 0.0
+        )
+        if on_decoy >= BEST_SHOT_MIN_IOU and on_decoy >= on_face:
+            out.append(int(o["occupant_id"]))
+    return out
+
+
+def decoys_shown(truth: Mapping[str, Any], min_visible: float = 0.5) -> int:
+    """Planted decoys with at least ``min_visible`` of their face showing in some frame of some camera."""
+    seen: set[int] = set()
+    for cam in (truth.get("cameras") or {}).values():
+        for frame in cam.get("decoys") or []:
+            seen.update(int(d["decoy_id"]) for d in frame if float(d["visible"]) >= min_visible)
+    return len(seen)
+
+
 def map_occupants(result: Mapping[str, Any], truth: Mapping[str, Any]) -> tuple[dict[int, int], list[int]]:
-    """True occupant id -> pipeline occupant id, and the spurious pipeline occupant ids (module docstring)."""
+    """True occupant id -> pipeline occupant id, and the spurious pipeline occupant ids (module docstring),
+    false occupants (decoys) among them."""
     true_occ = sorted(truth["occupants"], key=_seat_key)
     found = sorted(result.get("occupants", []), key=lambda o: int(o["occupant_id"]))
     mapping: dict[int, int] = {}
     free = {int(o["occupant_id"]): o for o in found}
+    decoyed = decoy_occupants(result, truth)
+    for pid in decoyed:
+        free.pop(pid)
     true_ids = {int(t["occupant_id"]) for t in true_occ}
     pairs = [x for x in _best_shot_pairs(found, truth) if x[2] in true_ids]
     doc_of = {int(t["occupant_id"]): str(t["doc_id"]) for t in true_occ}
@@ -302,7 +349,7 @@ def map_occupants(result: Mapping[str, Any], truth: Mapping[str, Any]) -> tuple[
         tid = int(t["occupant_id"])
         if tid not in mapping and rest:
             mapping[tid] = int(rest.pop(0)["occupant_id"])
-    return mapping, sorted([int(o["occupant_id"]) for o in rest] + duplicates)
+    return mapping, sorted([int(o["occupant_id"]) for o in rest] + duplicates + decoyed)
 
 
 def _result_id(result: Mapping[str, Any]) -> str:
@@ -416,6 +463,9 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             "zones": {},
             "stops": 0,
             "stop_times": [],
+            "decoys": 0,
+            "decoys_shown": 0,
+            "false_occ": 0,
         }
         for m in MODES
     }
@@ -427,6 +477,8 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
         bad = result is None or "error" in result
         res: Mapping[str, Any] = {} if bad or result is None else result
         mapping, spurious = map_occupants(res, truth) if not bad else ({}, [])
+        false_occ = len(decoy_occupants(res, truth)) if not bad else 0
+        planted, shown = len(truth.get("decoys") or []), decoys_shown(truth)
         found = {int(o["occupant_id"]): o for o in res.get("occupants", [])}
         able = capturable_occupants(truth)
         outcomes = []
@@ -469,6 +521,9 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             a["cap_ident"] += sum(x.identified and x.captured for x in outcomes)
             a["false"] += sum(x.false_match for x in outcomes) + spurious_false
             a["spurious"] += len(spurious)
+            a["decoys"] += planted
+            a["decoys_shown"] += shown
+            a["false_occ"] += false_occ
             a["able_known"] = a["able_known"] and able is not None
             a["able"] += sum(bool(x.capturable) for x in outcomes)
             a["able_cap"] += sum(bool(x.capturable) and x.captured for x in outcomes)
@@ -531,6 +586,9 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             )
             if a["stops"]
             else None,
+            decoys=a["decoys"],
+            decoys_shown=a["decoys_shown"],
+            false_occupants=a["false_occ"],
         )
     return LaneBenchReport(
         modes=modes,

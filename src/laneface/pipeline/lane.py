@@ -60,6 +60,7 @@ from laneface.selection import (
     rank_key,
 )
 from laneface.tracking.association import AssociationConfig, TrackSummary, associate
+from laneface.tracking.printed import PrintedFaceRule, printed_faces
 from laneface.tracking.rows import RowModel, estimate_rows, estimate_sides
 from laneface.tracking.tracker import FaceTracker, TrackerConfig
 from laneface.types import FaceDetections, Template
@@ -192,6 +193,7 @@ class LanePipeline:
         *,
         tracker: TrackerConfig | None = None,
         rows: RowModel | None = None,
+        printed: PrintedFaceRule | None = None,
         gallery: Gallery | None = None,
     ) -> None:
         self.detector = detector
@@ -200,6 +202,7 @@ class LanePipeline:
         self.lane = lane or LaneSettings()
         self.tracker = tracker or TrackerConfig()
         self.rows = rows or RowModel()
+        self.printed = printed or PrintedFaceRule()
         lane_ = self.lane
         region: FaceDetector = detector
         if lane_.region_upscale != 1.0:
@@ -535,6 +538,7 @@ class PassageStream:
             ),
             stop_s=passage.stop_s,
             prompts=tuple(sorted(self._officer.prompts, key=lambda p: p["at_s"] or 0.0)),
+            faces_not_counted=sum(r.not_counted for r in kept),
         )
         if self.events is not None:
             self.events.done(result)
@@ -578,6 +582,7 @@ class _CameraRun:
         self.expected = -(-count // self.stride) if count is not None else 0  # processed frames the video declares
         self.planned = full_frame_indices(self.expected, self.full_every, lane.min_full_frames)
         self.broken: TruncatedVideoError | None = None
+        self.not_counted = 0  # tracks left out as printed faces, at the last look
 
     def timed(self, order: int) -> Iterator[tuple[float, int, int, Frame]]:
         """(passage time, ``order``, frame index, frame) of every frame to process; a truncated video ends the
@@ -616,6 +621,10 @@ class _CameraRun:
         """The camera's tracks so far (the tracker keeps going: this can be asked for again)."""
         pipe, cam = self.pipe, self.cam
         tracks = self.tracker.finish()
+        if pipe.lane.reject_printed:
+            kept = [t for t, why in zip(tracks, printed_faces(tracks, pipe.printed), strict=True) if why is None]
+            self.not_counted = len(tracks) - len(kept)
+            tracks = kept
         rows = estimate_rows(tracks, cam.view, pipe.rows)
         sides = estimate_sides(tracks, cam.view, self.width, pipe.rows)
         out: list[TrackResult] = []

@@ -103,6 +103,7 @@ class PassageLine(TypedDict):
     stop_s: NotRequired[float | None]  # lanes with a booth: when the vehicle stopped there (passage time)
     stop_to_complete_s: NotRequired[float | None]  # from the stop to the last occupant's capture (None: incomplete)
     prompts: NotRequired[list[PromptLine]]
+    faces_not_counted: NotRequired[int]  # camera tracks left out as printed faces (only when some were)
 
 
 def match_line(match: OccupantMatch) -> MatchLine:
@@ -188,6 +189,7 @@ class PassageResult:
     warnings: tuple[str, ...] = ()
     stop_s: float | None = None  # lanes with a booth: when the vehicle stopped there
     prompts: tuple[PromptLine, ...] = ()
+    faces_not_counted: int = 0  # camera tracks left out as printed faces (shirts, photos, screens)
 
     @property
     def occupant_count(self) -> int:
@@ -229,4 +231,6 @@ class PassageResult:
             line["stop_s"] = finite(self.stop_s, SECONDS_DIGITS)
             line["stop_to_complete_s"] = finite(self.stop_to_complete_s, SECONDS_DIGITS)
             line["prompts"] = list(self.prompts)
+        if self.faces_not_counted:
+            line["faces_not_counted"] = self.faces_not_counted
         return line

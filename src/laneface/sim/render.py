@@ -22,18 +22,22 @@ the one above.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from laneface.sim.faces import HeadSprite, pose_homography, shrink, turn_head, turned_face_box
 from laneface.sim.geometry import FRAME_H, FRAME_W, LookAtCamera, Rig
-from laneface.sim.scene import ROW_DZ, Occupant, PassageScene
+from laneface.sim.scene import ROW_DZ, SEAT_X, Decoy, Occupant, PassageScene
+
+if TYPE_CHECKING:
+    from laneface.sim.decoys import DecoyArt
 
 __all__ = [
     "CAMERA_VIEWS",
+    "DecoyTruth",
     "DriveBy",
     "FaceTruth",
     "Frame",
@@ -51,6 +55,7 @@ HALF_WIDTH = 0.92  # vehicle half-width, metres
 MIN_VISIBLE = 0.01  # faces less visible than this are left out of the ground truth
 STOP_M = 2.9  # nominal stop position of the windshield base: where the cameras are aimed
 AIM_HEIGHT_M = 1.35  # height the cameras are aimed at (faces sit at 1.15-1.55 m by vehicle type)
+DECOY_ID = 1000  # id-buffer value of decoy ``k``'s face: DECOY_ID + k (occupants use id + 1)
 
 
 @dataclass(frozen=True)
@@ -75,15 +80,34 @@ class FaceTruth:
 
 
 @dataclass(frozen=True)
+class DecoyTruth:
+    """Where a decoy's face (a printed face, a pet's head) is in a frame, and how much of it shows."""
+
+    decoy_id: int
+    kind: str
+    box_xyxy: tuple[float, float, float, float]  # clipped to the frame
+    visible: float
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "decoy_id": self.decoy_id,
+            "kind": self.kind,
+            "box_xyxy": [round(v, 1) for v in self.box_xyxy],
+            "visible": round(self.visible, 3),
+        }
+
+
+@dataclass(frozen=True)
 class Frame:
     """One rendered frame: pixels, the faces in it, the windows (255 = glass), the rear ones (rows 2-3, the
-    tinted ones) and the windshield."""
+    tinted ones), the windshield, and the decoys' faces in it."""
 
     rgb: npt.NDArray[np.uint8]
     faces: list[FaceTruth]
     window_mask: npt.NDArray[np.uint8]
     tint_mask: npt.NDArray[np.uint8] | None
     shield_mask: npt.NDArray[np.uint8] | None = None
+    decoys: list[DecoyTruth] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,9 +115,10 @@ class _Item:
     """Something drawn in a frame, sorted far to near by ``depth`` (metres along the optical axis)."""
 
     depth: float
-    kind: str  # "head" | "torso" | "headrest" | "visor"
+    kind: str  # "head" | "torso" | "headrest" | "visor" | "decoy"
     point: tuple[float, float, float]
     occupant: Occupant | None = None
+    decoy: Decoy | None = None
 
 
 def camera_for(name: str, rig: Rig | None = None) -> LookAtCamera:
@@ -215,8 +240,10 @@ class CameraRenderer:
         *,
         view: str | None = None,
         motion: Motion | None = None,
+        decoys: Mapping[int, DecoyArt] | None = None,
     ) -> None:
         self.name = name
+        self.decoy_art = decoys or {}
         self.view = view or CAMERA_VIEWS[name]
         self.scene = scene
         self.motion: Motion = motion or DriveBy(scene)
@@ -357,6 +384,8 @@ class CameraRenderer:
                     x = {"L": -0.38, "M": 0.0, "R": 0.38}[side]
                     p = (s.lane_offset_m + x, h - 0.07, zf + ROW_DZ[r] + 0.2)
                     items.append(_Item(float(self.cam.to_camera([p])[0, 2]), "headrest", p))
+            if s.decoys:
+                items.extend(self._decoy_items(i, zf))
             if self.view == "front":
                 for seat in s.visors_down:
                     x = -0.38 if seat.endswith("L") else 0.38
@@ -365,10 +394,15 @@ class CameraRenderer:
             items.sort(key=lambda it: -it.depth)
             truths: list[FaceTruth] = []
             drawn: list[tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64], float, float, float]] = []
+            drawn_decoys: list[tuple[Decoy, npt.NDArray[np.float64], float]] = []
             for item in items:
                 if item.depth < 0.3:
                     continue
-                if item.kind == "head" and item.occupant is not None:
+                if item.kind == "decoy" and item.decoy is not None:
+                    shown = self._draw_decoy(frame, idbuf, mask, item.decoy, item.point)
+                    if shown is not None:
+                        drawn_decoys.append((item.decoy, *shown))
+                elif item.kind == "head" and item.occupant is not None:
                     pose = self.motion.pose(item.occupant, i)
                     res = self._draw_head(frame, idbuf, mask, item.occupant, item.point, item.depth, pose)
                     if res is not None:
@@ -379,7 +413,100 @@ class CameraRenderer:
                 truth = _face_truth(idbuf, oid, box, eyes, yaw, pitch, region_px, self.size)
                 if truth is not None:
                     truths.append(truth)
-            yield Frame(frame, truths, mask, tint, shield)
+            decoys = [
+                t
+                for d, quad, region_px in drawn_decoys
+                if (t := _decoy_truth(idbuf, d, quad, region_px, self.size)) is not None
+            ]
+            yield Frame(frame, truths, mask, tint, shield, decoys)
+
+    # -- decoys -----------------------------------------------------------------------------------
+    def _decoy_items(self, index: int, zf: float) -> list[_Item]:
+        """Where each decoy's face is in this frame: with its holder's body, on the windshield, on its seat."""
+        s, h = self.scene, self.scene.vehicle.face_height_m
+        by_id = {o.occupant_id: o for o in s.occupants}
+        out = []
+        for d in s.decoys:
+            ox, oy, oz = d.offset_m
+            holder = by_id.get(d.holder) if d.holder is not None else None
+            if holder is not None:
+                base = (s.lane_offset_m + holder.x_m, h + holder.dh_m, zf + holder.dz_m)
+            elif d.seat is not None:
+                ox += 0.02 * float(np.sin(0.35 * index + d.decoy_id))  # a pet looks about
+                base = (s.lane_offset_m + SEAT_X[d.seat[-1]], h, zf + ROW_DZ[int(d.seat[0])])
+            else:
+                base = (s.lane_offset_m, h - 0.3, zf)
+            p = (base[0] + ox, base[1] + oy, base[2] + oz)
+            depth = float(self.cam.to_camera([p])[0, 2])
+            if d.kind == "shirt" and holder is not None:  # on the torso, under the head
+                head = float(self.cam.to_camera([base])[0, 2])
+                depth = head + 0.03
+            out.append(_Item(depth, "decoy", p, decoy=d))
+        return out
+
+    def _draw_decoy(
+        self,
+        frame: npt.NDArray[np.uint8],
+        idbuf: npt.NDArray[np.int16],
+        mask: npt.NDArray[np.uint8],
+        d: Decoy,
+        p: tuple[float, float, float],
+    ) -> tuple[npt.NDArray[np.float64], float] | None:
+        """Draw decoy ``d`` with its face's centre at ``p``; its face's corners in the frame and its area."""
+        import cv2
+
+        art = self.decoy_art.get(d.decoy_id)
+        if art is None:
+            return None
+        fx0, fy0, fx1, fy1 = art.face_box
+        cx, cy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
+        ah, aw = art.alpha.shape
+        src = np.array([[0, 0], [aw, 0], [aw, ah], [0, ah]], np.float64)
+        if art.billboard:
+            depth = float(self.cam.to_camera([p])[0, 2])
+            if depth < 0.3:
+                return None
+            k = self.cam.focal_px * art.m_per_px / depth
+            uv, _ = self.cam.project([p])
+            hmat = np.array([[k, 0, uv[0, 0] - k * cx], [0, k, uv[0, 1] - k * cy], [0, 0, 1]], np.float64)
+        else:  # a plane facing the vehicle's front: seen from behind or edge-on, nothing shows
+            if self.cam.position[2] > p[2] - 0.05:
+                return None
+            m = art.m_per_px
+            world = [(p[0] + (u - cx) * m, p[1] - (v - cy) * m, p[2]) for u, v in src]
+            uv, depth_c = self.cam.project(world)
+            if float(depth_c.min()) < 0.3:
+                return None
+            hmat = cv2.getPerspectiveTransform(src.astype(np.float32), uv.astype(np.float32)).astype(np.float64)
+        corners = np.c_[src, np.ones(4)] @ hmat.T
+        corners = corners[:, :2] / corners[:, 2:]
+        bx0, by0 = np.floor(corners.min(axis=0)).astype(int)
+        bx1, by1 = np.ceil(corners.max(axis=0)).astype(int)
+        width, height = self.size
+        if bx1 <= 0 or by1 <= 0 or bx0 >= width or by0 >= height or bx1 - bx0 < 2 or by1 - by0 < 2:
+            return None
+        shift = np.array([[1, 0, -bx0], [0, 1, -by0], [0, 0, 1]], np.float64) @ hmat
+        size = (int(bx1 - bx0), int(by1 - by0))
+        rgb = cv2.warpPerspective(art.rgb, shift, size, flags=cv2.INTER_AREA)
+        alpha = cv2.warpPerspective(art.alpha, shift, size, flags=cv2.INTER_LINEAR)
+        face = np.zeros_like(art.alpha)
+        face[int(fy0) : int(np.ceil(fy1)), int(fx0) : int(np.ceil(fx1))] = 255
+        face = np.asarray(cv2.bitwise_and(face, art.alpha), np.uint8)
+        face_w = cv2.warpPerspective(face, shift, size, flags=cv2.INTER_NEAREST)
+        region_px = float(np.count_nonzero(face_w > 127))
+        fx0_, fy0_ = max(0, bx0), max(0, by0)
+        fx1_, fy1_ = min(width, bx1), min(height, by1)
+        sl = (slice(fy0_ - by0, fy1_ - by0), slice(fx0_ - bx0, fx1_ - bx0))
+        roi = (slice(fy0_, fy1_), slice(fx0_, fx1_))
+        a8 = cv2.multiply(np.ascontiguousarray(alpha[sl]), mask[roi], scale=1.0 / 255.0)
+        a = a8.astype(np.float32) * (1.0 / 255.0)
+        frame[roi] = cv2.blendLinear(np.ascontiguousarray(rgb[sl]), np.ascontiguousarray(frame[roi]), a, 1.0 - a)
+        on = a8 > 127
+        ids = idbuf[roi]
+        ids[on] = -1
+        ids[on & (face_w[sl] > 127)] = DECOY_ID + d.decoy_id
+        box = np.array([[fx0, fy0, 1], [fx1, fy0, 1], [fx1, fy1, 1], [fx0, fy1, 1]], np.float64) @ hmat.T
+        return box[:, :2] / box[:, 2:], region_px
 
     def _draw_prop(
         self,
@@ -529,6 +656,23 @@ def _face_truth(
     return FaceTruth(oid, (cx0, cy0, cx1, cy1), e, yaw, pitch, visible)
 
 
+def _decoy_truth(
+    idbuf: npt.NDArray[np.int16], d: Decoy, quad: npt.NDArray[np.float64], region_px: float, size: tuple[int, int]
+) -> DecoyTruth | None:
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    w, h = float(size[0]), float(size[1])
+    cx0, cy0 = min(w, max(0.0, float(x0))), min(h, max(0.0, float(y0)))
+    cx1, cy1 = min(w, max(0.0, float(x1))), min(h, max(0.0, float(y1)))
+    if cx1 - cx0 < 1 or cy1 - cy0 < 1 or region_px <= 0:
+        return None
+    on_top = float((idbuf[int(cy0) : int(np.ceil(cy1)), int(cx0) : int(np.ceil(cx1))] == DECOY_ID + d.decoy_id).sum())
+    visible = min(1.0, on_top / region_px)
+    if visible < MIN_VISIBLE:
+        return None
+    return DecoyTruth(d.decoy_id, d.kind, (cx0, cy0, cx1, cy1), visible)
+
+
 def _background(
     name: str, rng: np.random.Generator, night: bool, size: tuple[int, int] = (FRAME_W, FRAME_H)
 ) -> npt.NDArray[np.uint8]:
@@ -561,11 +705,12 @@ def render_camera(
     *,
     view: str | None = None,
     motion: Motion | None = None,
+    decoys: Mapping[int, DecoyArt] | None = None,
 ) -> Iterator[Frame]:
     """Frames of camera ``name`` (before degradations) with their face ground truth and window masks.
 
     ``camera`` places it elsewhere than the lane's rig (:func:`camera_for`); ``view`` says which windows it
     sees occupants through (``"front"``: the windshield; ``"left"``/``"right"``: that side's; by default the
     view of the lane camera ``name``); ``motion`` gives the vehicle's position and the heads per frame (by
-    default the passage's own, :class:`DriveBy`)."""
-    return CameraRenderer(name, scene, heads, seed, camera, view=view, motion=motion).frames()
+    default the passage's own, :class:`DriveBy`); ``decoys`` the pixels of the scene's decoys by id."""
+    return CameraRenderer(name, scene, heads, seed, camera, view=view, motion=motion, decoys=decoys).frames()

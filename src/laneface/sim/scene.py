@@ -11,7 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["VEHICLES", "Occupant", "PassageScene", "VehicleType", "sample_occupant_count", "sample_scene"]
+__all__ = [
+    "DECOY_KINDS",
+    "VEHICLES",
+    "Decoy",
+    "Occupant",
+    "PassageScene",
+    "VehicleType",
+    "plant_decoys",
+    "sample_occupant_count",
+    "sample_scene",
+]
 
 SEAT_X = {"L": -0.38, "M": 0.0, "R": 0.38}
 ROW_DZ = {1: 1.0, 2: 1.9, 3: 2.75}  # face position behind the windshield base, metres
@@ -78,6 +88,37 @@ class Occupant:
         return self.hand is not None and self.hand[0] <= t <= self.hand[1]
 
 
+DECOY_KINDS = ("shirt", "photo", "phone", "sticker", "dog", "cat")
+PRINTED_KINDS = ("shirt", "photo", "phone", "sticker")
+PET_KINDS = ("dog", "cat")
+
+
+@dataclass(frozen=True)
+class Decoy:
+    """A face that is not a traveller's: a print on an occupant's shirt, a photo or a phone screen an
+    occupant holds up, a sticker inside the windshield (printed faces of other people), or a dog or cat
+    on an empty seat.
+
+    ``offset_m`` places its face's centre: from its holder's eyes (shirt, photo, phone: it moves rigidly
+    with the holder's body), from the windshield base's centre (sticker: fixed to the vehicle), or from the
+    seat's eye position (pet). A printed face lies in a plane facing the vehicle's front; a pet's head
+    faces each camera.
+    """
+
+    decoy_id: int
+    kind: str  # one of DECOY_KINDS
+    size_m: float  # width of the face (a pet's head)
+    offset_m: tuple[float, float, float]
+    holder: int | None = None  # occupant id (shirt, photo, phone)
+    image: str | None = None  # LFW image printed (relative to the LFW root); None for a pet
+    seat: str | None = None  # a pet's seat
+    colour_rgb: tuple[int, int, int] = (120, 100, 80)  # a pet's fur
+
+    @property
+    def printed(self) -> bool:
+        return self.kind in PRINTED_KINDS
+
+
 @dataclass(frozen=True)
 class PassageScene:
     passage_id: str
@@ -101,6 +142,7 @@ class PassageScene:
     pauses: tuple[tuple[float, float], ...] = ()
     # drives from ``z_start_m`` to ``z_stop_m`` at a constant speed (a drive-through), not decelerating
     constant_speed: bool = False
+    decoys: tuple[Decoy, ...] = ()  # printed faces and pets (:func:`plant_decoys`)
 
     @property
     def seconds(self) -> float:
@@ -229,3 +271,54 @@ def _body_colour(rng: np.random.Generator) -> tuple[int, int, int]:
     palette = [[235, 235, 235], [20, 20, 22], [130, 132, 135], [190, 190, 195], [140, 20, 25], [25, 50, 120]]
     c = np.clip(np.asarray(palette[int(rng.integers(0, len(palette)))]) + rng.integers(-12, 13, size=3), 0, 255)
     return (int(c[0]), int(c[1]), int(c[2]))
+
+
+def plant_decoys(rng: np.random.Generator, scene: PassageScene, share: float, images: list[str]) -> PassageScene:
+    """``scene`` with, in a share ``share`` of vehicles, one decoy (a fifth of those get a second): a
+    printed face (shirt, photo, phone, sticker; its image drawn from ``images``, LFW paths) or a pet on a
+    seat nobody sits in (a printed face when every seat is taken)."""
+    from dataclasses import replace
+
+    if share <= 0.0 or rng.random() >= share:
+        return scene
+    count = 2 if rng.random() < 0.2 else 1
+    taken = {o.seat for o in scene.occupants}
+    free = [
+        f"{r + 1}{side}" for r, row in enumerate(scene.vehicle.rows) for side in row if f"{r + 1}{side}" not in taken
+    ]
+    decoys: list[Decoy] = []
+    for k in range(count):
+        kind = str(rng.choice(DECOY_KINDS, p=[0.3, 0.15, 0.15, 0.15, 0.125, 0.125]))
+        if kind in PET_KINDS and not free:
+            kind = "shirt"
+        holder = scene.occupants[int(rng.integers(0, len(scene.occupants)))]
+        image = images[int(rng.integers(0, len(images)))]
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        if kind == "shirt":  # a life-size face printed on the chest
+            d = Decoy(
+                k,
+                kind,
+                float(rng.uniform(0.12, 0.2)),
+                (float(rng.normal(0, 0.02)), -0.3, -0.12),
+                holder.occupant_id,
+                image,
+            )
+        elif kind == "photo":  # held up beside the face, towards the windshield
+            off = (side * float(rng.uniform(0.12, 0.2)), float(rng.uniform(-0.2, 0.02)), -0.3)
+            d = Decoy(k, kind, float(rng.uniform(0.05, 0.09)), off, holder.occupant_id, image)
+        elif kind == "phone":  # a video call or a picture shown on a screen
+            off = (side * float(rng.uniform(0.05, 0.15)), float(rng.uniform(-0.3, -0.1)), -0.32)
+            d = Decoy(k, kind, float(rng.uniform(0.035, 0.05)), off, holder.occupant_id, image)
+        elif kind == "sticker":  # inside the windshield, in a lower corner
+            t = float(rng.uniform(0.08, 0.3))  # up the glass from its base (0.54 m up, 0.55 m back)
+            off = (side * float(rng.uniform(0.35, 0.6)), 0.54 * t, 0.55 * t - 0.01)
+            d = Decoy(k, kind, float(rng.uniform(0.04, 0.1)), off, None, image)
+        else:
+            seat = free.pop(int(rng.integers(0, len(free))))
+            size = float(rng.uniform(0.1, 0.14)) if kind == "cat" else float(rng.uniform(0.14, 0.22))
+            fur = rng.choice([[230, 225, 215], [40, 35, 30], [150, 100, 55], [120, 120, 120], [200, 160, 110]])
+            off = (float(rng.normal(0, 0.04)), float(rng.uniform(-0.3, -0.12)), float(rng.normal(0, 0.05)))
+            colour = (int(fur[0]), int(fur[1]), int(fur[2]))
+            d = Decoy(k, kind, size, off, None, None, seat, colour)
+        decoys.append(d)
+    return replace(scene, decoys=tuple(decoys))

@@ -29,6 +29,13 @@ passages ``"booth": {"dwell_s", "fps", "frames", "prompts": [{"at_s", "source"}]
 ``"booth": {"asleep", "complies", "camera", "looks_at_camera", "looks_at_booth", "looks_down",
 "sunglasses_off_s"}`` (spans in seconds after the stop). Without a scenario nothing of this is written.
 
+Decoys (``decoy_share=``, ``laneface sim --decoys``): that share of vehicles carries a printed face (on a
+shirt, a photo or a phone held up, a sticker on the windshield) or a pet on an empty seat
+(:class:`~laneface.sim.scene.Decoy`), drawn by a generator of its own so the rest of every scene stays as
+it was. The ground truth then lists ``"decoys": [{"decoy_id", "kind", "holder", "seat", "image",
+"size_m"}]`` and, per camera, ``"decoys": [[{"decoy_id", "kind", "box_xyxy", "visible"}, ...], ...]`` (per
+frame, as ``frames``). A decoy is never an occupant: nothing of it is in ``occupants``.
+
 Scene variants (:mod:`.variants`, ``variants=``): the base scenes with some parameters changed. A variant
 other than ``base`` is named in ``passage.json`` and ``ground_truth.json`` (``"variant"``); ``sim.json``
 names every variant, ``base`` included, with the parameters it changes. The base scenes' passage files
@@ -62,12 +69,13 @@ from laneface.sim.booth import (
 )
 from laneface.sim.people import MIN_TRAVELLERS, Document, LfwIndex, TravellerPool
 from laneface.sim.scenario import InboundZones, Scenario
-from laneface.sim.scene import Occupant, PassageScene, sample_scene
+from laneface.sim.scene import Occupant, PassageScene, plant_decoys, sample_scene
 from laneface.sim.variants import BASE, Variant, resolve_variants
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+    from laneface.sim.decoys import DecoyArt
     from laneface.sim.faces import HeadSprite
     from laneface.sim.geometry import LookAtCamera
 
@@ -86,6 +94,7 @@ class SimSummary:
     distractors: int
     seconds: float
     seconds_per_passage: float
+    decoys: int = 0
 
 
 def _started_at(rng: np.random.Generator, index: int, night: bool) -> str:
@@ -125,6 +134,7 @@ def render_passage(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     heads = head_sprites(scene, lfw_root, seed)
+    art = decoy_art(scene, lfw_root, seed)
     by_id = {o.occupant_id: o for o in scene.occupants}
     cameras_truth: dict[str, object] = {}
     cameras_json: dict[str, dict[str, object]] = {}
@@ -150,8 +160,9 @@ def render_passage(
         path = out_dir / f"cam_{name}.mp4"
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
         frames_truth: list[list[dict[str, object]]] = []
+        decoys_truth: list[list[dict[str, object]]] = []
         try:
-            frames = render_camera(name, scene, heads, seed * 7 + ci, camera, view=view, motion=motion)
+            frames = render_camera(name, scene, heads, seed * 7 + ci, camera, view=view, motion=motion, decoys=art)
             for i, frame in enumerate(frames):
                 t = motion.share(i) if sliding else 0.0
                 pixels = degrader.apply(frame.rgb, frame.window_mask, frame.tint_mask, i, t, frame.shield_mask)
@@ -161,12 +172,15 @@ def render_passage(
                     o = by_id[f.occupant_id]
                     faces.append({"identity": o.identity, "row": o.row, "seat": o.seat, **f.as_json()})
                 frames_truth.append(faces)
+                decoys_truth.append([d.as_json() for d in frame.decoys])
         finally:
             writer.release()
         where: dict[str, object] = {} if zone is None else {"zone": zone, "start_s": start_s}
         if zone is not None:
             where["fps"] = fps
         cameras_truth[name] = {"view": view, **where, "effects": effects.as_json(), "frames": frames_truth}
+        if scene.decoys:
+            cameras_truth[name]["decoys"] = decoys_truth  # type: ignore[index]
         cameras_json[name] = {"file": f"cam_{name}.mp4", "view": view, "fps": fps}
         if zone is not None:
             cameras_json[name].update(zone=zone, start_s=start_s)
@@ -210,6 +224,12 @@ def render_passage(
         ],
         "cameras": cameras_truth,
     }
+    if scene.decoys:
+        truth["decoys"] = [
+            {"decoy_id": d.decoy_id, "kind": d.kind, "holder": d.holder, "seat": d.seat, "image": d.image,
+             "size_m": round(d.size_m, 3)}
+            for d in scene.decoys
+        ]  # fmt: skip
     if zones is not None:
         _zones_truth(truth, scene, zones)
     (out_dir / "passage.json").write_text(json.dumps(passage, indent=2) + "\n", encoding="utf-8")
@@ -242,6 +262,21 @@ def head_sprites(scene: PassageScene, lfw_root: Path, seed: int) -> dict[int, Ca
     from laneface.imageio import read_image
 
     return {o.occupant_id: _HeadVariants(read_image(lfw_root / o.image), o, seed) for o in scene.occupants}
+
+
+def decoy_art(scene: PassageScene, lfw_root: Path, seed: int) -> dict[int, DecoyArt]:
+    """Decoy id -> its pixels (a printed face from its LFW image, or a pet)."""
+    from laneface.imageio import read_image
+    from laneface.sim.decoys import make_decoy_art
+
+    return {
+        d.decoy_id: make_decoy_art(
+            d,
+            np.random.default_rng([seed, 5, d.decoy_id]),
+            read_image(lfw_root / d.image) if d.image is not None else None,
+        )
+        for d in scene.decoys
+    }
 
 
 def scenes(
@@ -343,6 +378,7 @@ def simulate(
     night_share: float = 0.25,
     variants: tuple[str, ...] = (),
     scenario: Scenario | None = None,
+    decoy_share: float = 0.0,
     progress: Callable[[str], None] | None = None,
 ) -> SimSummary:
     """Render ``passages`` passages into ``out`` (see the module docstring) of the scene variant made of
@@ -351,8 +387,8 @@ def simulate(
     variant = resolve_variants(variants)
     if passages < 1:
         raise ConfigError(f"passages must be at least 1, got {passages}")
-    if not 0.0 <= inbound_share <= 1.0 or not 0.0 <= night_share <= 1.0:
-        raise ConfigError("inbound_share and night_share must lie in [0, 1]")
+    if not 0.0 <= inbound_share <= 1.0 or not 0.0 <= night_share <= 1.0 or not 0.0 <= decoy_share <= 1.0:
+        raise ConfigError("inbound_share, night_share and decoy_share must lie in [0, 1]")
     t0 = time.perf_counter()
     index = LfwIndex(lfw_root)
     pool = TravellerPool(index, np.random.default_rng([seed, 0]))
@@ -364,7 +400,11 @@ def simulate(
         drawn = ((scene, None) for scene in plain)
     else:
         drawn = scenario_passages(pool, seed, passages, scenario, variant)
-    for i, (scene, zones) in enumerate(drawn):
+    printable = [images[0] for images in index.images.values()]
+    decoys = 0
+    for i, (drawn_scene, zones) in enumerate(drawn):
+        scene = plant_decoys(np.random.default_rng([seed, 4, i]), drawn_scene, decoy_share, printable)
+        decoys += len(scene.decoys)
         occupants += len(scene.occupants)
         render_passage(scene, lfw_root, out / scene.passage_id, seed * 100_003 + i, variant, zones)
         if progress is not None:
@@ -381,6 +421,7 @@ def simulate(
         distractors=len(extra),
         seconds=round(seconds, 2),
         seconds_per_passage=round(seconds / passages, 3),
+        decoys=decoys,
     )
     meta: dict[str, object] = {
         "seed": seed,
@@ -388,6 +429,7 @@ def simulate(
         "inbound_share": inbound_share if scenario is None else scenario.inbound_share,
         "night_share": night_share if scenario is None else scenario.night_share,
         "variant": variant.name,
+        "decoy_share": decoy_share,
     }
     if scenario is not None:
         meta["scenario"] = scenario.as_json()
