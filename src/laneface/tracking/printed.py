@@ -35,7 +35,7 @@ class PrintedFaceRule:
     below_min: float = 1.1
     below_max: float = 4.0
     below_max_dx: float = 0.6
-    below_max_size: float = 1.25  # width of the lower face / width of the upper one
+    below_max_size: float = 1.6  # width of the lower face / width of the upper one (detector boxes of heads are narrow)
     small_ratio: float = 0.5
     small_reach_x: float = 1.5  # a photo or phone is held beside its holder's head, not across the cabin
     small_reach_y: float = 2.5
