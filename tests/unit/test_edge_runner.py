@@ -466,15 +466,21 @@ class FakeLive:
         self.calls.append(("cancel", 0.0, []))
 
 
-def test_live_passages_follow_start_stop_end_and_give_the_record(
-    make_runner: Callable[..., tuple[LaneRunner, list[Mapping[str, object]]]], central: Central
-) -> None:
+def _live_factory() -> tuple[list[FakeLive], Callable[[str, float, Sequence[str], str], FakeLive]]:
+    """A live factory that keeps every live passage it makes, in order."""
     lives: list[FakeLive] = []
 
     def factory(passage_id: str, start_t: float, documents: Sequence[str], direction: str) -> FakeLive:
         lives.append(FakeLive(passage_id, start_t, documents, direction))
         return lives[-1]
 
+    return lives, factory
+
+
+def test_live_passages_follow_start_stop_end_and_give_the_record(
+    make_runner: Callable[..., tuple[LaneRunner, list[Mapping[str, object]]]], central: Central
+) -> None:
+    lives, factory = _live_factory()
     clock = Clock(1001.0)
     runner, events = make_runner(clock=clock, hub=BoothHub(), live=factory)
     runner.start()
@@ -507,12 +513,7 @@ def test_live_passages_follow_start_stop_end_and_give_the_record(
 def test_a_start_without_an_end_cancels_the_live_passage(
     make_runner: Callable[..., tuple[LaneRunner, list[Mapping[str, object]]]], central: Central
 ) -> None:
-    lives: list[FakeLive] = []
-
-    def factory(passage_id: str, start_t: float, documents: Sequence[str], direction: str) -> FakeLive:
-        lives.append(FakeLive(passage_id, start_t, documents, direction))
-        return lives[-1]
-
+    lives, factory = _live_factory()
     clock = Clock(1001.0)
     runner, _ = make_runner(clock=clock, live=factory)
     runner.start()

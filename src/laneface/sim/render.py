@@ -478,15 +478,10 @@ class CameraRenderer:
             if float(depth_c.min()) < 0.3:
                 return None
             hmat = cv2.getPerspectiveTransform(src.astype(np.float32), uv.astype(np.float32)).astype(np.float64)
-        corners = np.c_[src, np.ones(4)] @ hmat.T
-        corners = corners[:, :2] / corners[:, 2:]
-        bx0, by0 = np.floor(corners.min(axis=0)).astype(int)
-        bx1, by1 = np.ceil(corners.max(axis=0)).astype(int)
-        width, height = self.size
-        if bx1 <= 0 or by1 <= 0 or bx0 >= width or by0 >= height or bx1 - bx0 < 2 or by1 - by0 < 2:
+        placed = _placement(hmat, (aw, ah), self.size)
+        if placed is None:
             return None
-        shift = np.array([[1, 0, -bx0], [0, 1, -by0], [0, 0, 1]], np.float64) @ hmat
-        size = (int(bx1 - bx0), int(by1 - by0))
+        shift, size, roi, sl = placed
         rgb = cv2.warpPerspective(art.rgb, shift, size, flags=cv2.INTER_AREA)
         alpha = cv2.warpPerspective(art.alpha, shift, size, flags=cv2.INTER_LINEAR)
         face = np.zeros_like(art.alpha)
@@ -494,10 +489,6 @@ class CameraRenderer:
         face = np.asarray(cv2.bitwise_and(face, art.alpha), np.uint8)
         face_w = cv2.warpPerspective(face, shift, size, flags=cv2.INTER_NEAREST)
         region_px = float(np.count_nonzero(face_w > 127))
-        fx0_, fy0_ = max(0, bx0), max(0, by0)
-        fx1_, fy1_ = min(width, bx1), min(height, by1)
-        sl = (slice(fy0_ - by0, fy1_ - by0), slice(fx0_ - bx0, fx1_ - bx0))
-        roi = (slice(fy0_, fy1_), slice(fx0_, fx1_))
         a8 = cv2.multiply(np.ascontiguousarray(alpha[sl]), mask[roi], scale=1.0 / 255.0)
         a = a8.astype(np.float32) * (1.0 / 255.0)
         frame[roi] = cv2.blendLinear(np.ascontiguousarray(rgb[sl]), np.ascontiguousarray(frame[roi]), a, 1.0 - a)
@@ -575,23 +566,13 @@ class CameraRenderer:
         tilt = pose_homography(pitch, o.roll_deg, ANCHOR)
         full = a @ tilt  # full-size sprite -> frame
         hmat = full @ np.diag([1 / k, 1 / k, 1.0])  # shrunk sprite -> frame
-        w, hh = sprite.size
-        corners = np.array([[0, 0, 1], [w, 0, 1], [w, hh, 1], [0, hh, 1]], np.float64) @ hmat.T
-        corners = corners[:, :2] / corners[:, 2:]
-        bx0, by0 = np.floor(corners.min(axis=0)).astype(int)
-        bx1, by1 = np.ceil(corners.max(axis=0)).astype(int)
-        width, height = self.size
-        if bx1 <= 0 or by1 <= 0 or bx0 >= width or by0 >= height or bx1 - bx0 < 2 or by1 - by0 < 2:
+        placed = _placement(hmat, sprite.size, self.size)
+        if placed is None:
             return None
-        shift = np.array([[1, 0, -bx0], [0, 1, -by0], [0, 0, 1]], np.float64) @ hmat
-        size = (int(bx1 - bx0), int(by1 - by0))
+        shift, size, roi, sl = placed
         rgba = cv2.warpPerspective(sprite.rgba, shift, size, flags=cv2.INTER_LINEAR)
         warped = cv2.warpPerspective(masks, shift, size, flags=cv2.INTER_NEAREST)
         region_px = float(np.count_nonzero(warped[..., 1] > 127))
-        fx0, fy0 = max(0, bx0), max(0, by0)
-        fx1, fy1 = min(width, bx1), min(height, by1)
-        sl = (slice(fy0 - by0, fy1 - by0), slice(fx0 - bx0, fx1 - bx0))
-        roi = (slice(fy0, fy1), slice(fx0, fx1))
         alpha = cv2.multiply(np.ascontiguousarray(rgba[sl][..., 3]), mask[roi], scale=1.0 / 255.0)
         a = alpha.astype(np.float32) * (1.0 / 255.0)
         rgb = np.ascontiguousarray(rgba[sl][..., :3])
@@ -609,6 +590,47 @@ class CameraRenderer:
         eyes = np.c_[sprite.eyes / k, np.ones(2)] @ full.T
         eyes = eyes[:, :2] / eyes[:, 2:]
         return o.occupant_id, pts, eyes, yaw, pitch, region_px
+
+
+def _placement(
+    hmat: npt.NDArray[np.float64], src_wh: tuple[int, int], size: tuple[int, int]
+) -> tuple[npt.NDArray[np.float64], tuple[int, int], tuple[slice, slice], tuple[slice, slice]] | None:
+    """Where an image of ``src_wh`` mapped into the frame by ``hmat`` lands: the homography into its bounding
+    box, that box's size, and the frame region and box region it covers inside the frame (None when it falls
+    outside the frame or is under 2 px)."""
+    w, h = src_wh
+    corners = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64) @ hmat.T
+    corners = corners[:, :2] / corners[:, 2:]
+    bx0, by0 = np.floor(corners.min(axis=0)).astype(int)
+    bx1, by1 = np.ceil(corners.max(axis=0)).astype(int)
+    width, height = size
+    if bx1 <= 0 or by1 <= 0 or bx0 >= width or by0 >= height or bx1 - bx0 < 2 or by1 - by0 < 2:
+        return None
+    shift = np.array([[1, 0, -bx0], [0, 1, -by0], [0, 0, 1]], np.float64) @ hmat
+    fx0, fy0 = max(0, bx0), max(0, by0)
+    fx1, fy1 = min(width, bx1), min(height, by1)
+    roi = (slice(fy0, fy1), slice(fx0, fx1))
+    sl = (slice(fy0 - by0, fy1 - by0), slice(fx0 - bx0, fx1 - bx0))
+    return shift, (int(bx1 - bx0), int(by1 - by0)), roi, sl
+
+
+def _visible_box(
+    idbuf: npt.NDArray[np.int16], value: int, quad: npt.NDArray[np.float64], region_px: float, size: tuple[int, int]
+) -> tuple[tuple[float, float, float, float], float] | None:
+    """The box of ``quad`` clipped to the frame and the share of its ``region_px`` pixels that are on top
+    (``idbuf == value``); None when it is under a pixel or less than :data:`MIN_VISIBLE` shows."""
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    w, h = float(size[0]), float(size[1])
+    cx0, cy0 = min(w, max(0.0, float(x0))), min(h, max(0.0, float(y0)))
+    cx1, cy1 = min(w, max(0.0, float(x1))), min(h, max(0.0, float(y1)))
+    if cx1 - cx0 < 1 or cy1 - cy0 < 1 or region_px <= 0:
+        return None
+    on_top = float((idbuf[int(cy0) : int(np.ceil(cy1)), int(cx0) : int(np.ceil(cx1))] == value).sum())
+    visible = min(1.0, on_top / region_px)
+    if visible < MIN_VISIBLE:
+        return None
+    return (cx0, cy0, cx1, cy1), visible
 
 
 def _cabin(interior: int, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
@@ -641,36 +663,18 @@ def _face_truth(
     region_px: float,
     size: tuple[int, int],
 ) -> FaceTruth | None:
-    x0, y0 = quad.min(axis=0)
-    x1, y1 = quad.max(axis=0)
-    w, h = float(size[0]), float(size[1])
-    cx0, cy0 = min(w, max(0.0, float(x0))), min(h, max(0.0, float(y0)))
-    cx1, cy1 = min(w, max(0.0, float(x1))), min(h, max(0.0, float(y1)))
-    if cx1 - cx0 < 1 or cy1 - cy0 < 1 or region_px <= 0:
-        return None
-    on_top = float((idbuf[int(cy0) : int(np.ceil(cy1)), int(cx0) : int(np.ceil(cx1))] == oid + 1).sum())
-    visible = min(1.0, on_top / region_px)
-    if visible < MIN_VISIBLE:
+    shown = _visible_box(idbuf, oid + 1, quad, region_px, size)
+    if shown is None:
         return None
     e = ((float(eyes[0, 0]), float(eyes[0, 1])), (float(eyes[1, 0]), float(eyes[1, 1])))
-    return FaceTruth(oid, (cx0, cy0, cx1, cy1), e, yaw, pitch, visible)
+    return FaceTruth(oid, shown[0], e, yaw, pitch, shown[1])
 
 
 def _decoy_truth(
     idbuf: npt.NDArray[np.int16], d: Decoy, quad: npt.NDArray[np.float64], region_px: float, size: tuple[int, int]
 ) -> DecoyTruth | None:
-    x0, y0 = quad.min(axis=0)
-    x1, y1 = quad.max(axis=0)
-    w, h = float(size[0]), float(size[1])
-    cx0, cy0 = min(w, max(0.0, float(x0))), min(h, max(0.0, float(y0)))
-    cx1, cy1 = min(w, max(0.0, float(x1))), min(h, max(0.0, float(y1)))
-    if cx1 - cx0 < 1 or cy1 - cy0 < 1 or region_px <= 0:
-        return None
-    on_top = float((idbuf[int(cy0) : int(np.ceil(cy1)), int(cx0) : int(np.ceil(cx1))] == DECOY_ID + d.decoy_id).sum())
-    visible = min(1.0, on_top / region_px)
-    if visible < MIN_VISIBLE:
-        return None
-    return DecoyTruth(d.decoy_id, d.kind, (cx0, cy0, cx1, cy1), visible)
+    shown = _visible_box(idbuf, DECOY_ID + d.decoy_id, quad, region_px, size)
+    return None if shown is None else DecoyTruth(d.decoy_id, d.kind, shown[0], shown[1])
 
 
 def _background(
