@@ -309,6 +309,32 @@ class LaneSettings(BaseModel):
         description="Height of the face thumbnail an occupant_captured event carries (JPEG, base64); 0: none. "
         "`laneface lane` sends them to the service's booth view only, never to stdout.",
     )
+    # outbound lanes read few documents: the ledger's short lists decide before the whole gallery does
+    candidate_lists: tuple[Literal["vehicle", "open_stays"], ...] = Field(
+        default=("vehicle", "open_stays"),
+        description="Ledger candidate lists searched, in order, after the documents read and before the whole "
+        "gallery, when the lane has a ledger: people seen in this vehicle before (by plate), travellers "
+        "with an open stay.",
+    )
+    # one list's false matches per occupant searched, whatever its size: as the whole gallery's 1:N target
+    list_fpir: float = Field(
+        default=1e-3, ge=1e-7, le=0.1, description="FPIR target of each ledger list, at that list's size."
+    )
+    gallery_last: bool = Field(
+        default=True, description="Search the whole gallery (1:N) for occupants no list matched."
+    )
+    vehicle_days: int = Field(
+        default=365, ge=1, le=3660, description="How far back the people seen in the same vehicle are looked up."
+    )
+    # a misread plate would hand the vehicle another vehicle's people: low-confidence reads look nothing up
+    plate_min_confidence: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Plate reads below this confidence look no vehicle up."
+    )
+    open_stays_lanes: tuple[str, ...] = Field(
+        default=(),
+        description="Open stays counted only for arrivals at lanes matching one of these patterns "
+        "(fnmatch, e.g. 'PAC-*' for one port region); empty: every lane.",
+    )
     # the lane's false matches are about few_fmr x the share of occupants whose document is not read
     few_fmr: float = Field(
         default=1e-2,

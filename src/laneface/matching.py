@@ -9,7 +9,10 @@ the rule of :mod:`laneface.gallery.scores`. Thresholds:
   ``target_fmr / n``, which keeps the probe's false-positive rate at or below ``target_fmr`` whatever the
   number of documents presented in the vehicle (``one_to_few_threshold(n)``);
 * 1:N: the threshold at ``policy.target_fpir`` for the gallery's current size
-  (:meth:`~laneface.gallery.thresholds.ThresholdSet.at_fpir`).
+  (:meth:`~laneface.gallery.thresholds.ThresholdSet.at_fpir`);
+* a ledger candidate list of n enrolled documents (the people seen in a vehicle before, the travellers with
+  an open stay): the threshold at ``policy.target_list_fpir`` for a gallery of n (``list_threshold(n)``);
+  a list too large for the calibration is decided at the whole gallery's 1:N threshold, which is stricter.
 
 Scores in verify and 1:few are exact (stored templates); 1:N uses the vector index (approximate for HNSW
 and IVF-PQ: see its recall). Templates of another model version are refused
@@ -28,8 +31,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
-from laneface.errors import ConfigError, ModelVersionMismatchError
+from laneface.errors import CalibrationRangeError, ConfigError, ModelVersionMismatchError
 from laneface.gallery.store import Candidate, Gallery
 from laneface.gallery.thresholds import ThresholdSet, load_thresholds
 from laneface.types import MatchDecision, Template
@@ -46,9 +50,10 @@ class MatchPolicy:
     target_fmr: float = 1e-4  # verify, 1:few
     target_fpir: float = 1e-3  # 1:N
     duplicate_fmr: float = 1e-5  # enrolment duplicate check
+    target_list_fpir: float = 1e-3  # a ledger candidate list, at its own size
 
     def __post_init__(self) -> None:
-        for name in ("target_fmr", "target_fpir", "duplicate_fmr"):
+        for name in ("target_fmr", "target_fpir", "duplicate_fmr", "target_list_fpir"):
             v = getattr(self, name)
             if not 0.0 < v < 1.0:
                 raise ConfigError(f"{name} must lie in (0, 1), got {v}")
@@ -115,6 +120,29 @@ class Matcher:
 
     def one_to_n_threshold(self) -> float:
         return self.thresholds.at_fpir(self.policy.target_fpir, max(1, len(self.gallery)))
+
+    def list_threshold(self, n_candidates: int) -> float:
+        """Threshold of a candidate list of ``n`` enrolled documents: ``target_list_fpir`` at a gallery of n
+        (the whole gallery's 1:N threshold when n is beyond the calibration)."""
+        try:
+            return self.thresholds.at_fpir(self.policy.target_list_fpir, max(1, n_candidates))
+        except CalibrationRangeError:
+            return self.one_to_n_threshold()
+
+    def list_scores(
+        self, templates: Sequence[Template], doc_ids: Sequence[str]
+    ) -> tuple[list[str], npt.NDArray[np.float64]]:
+        """Exact scores of ``templates`` (rows) against the enrolled ones of ``doc_ids`` (columns, in the order
+        of the returned doc_ids; documents not enrolled are left out)."""
+        for t in templates:
+            self.gallery.check(t)
+        refs = self.gallery.templates(list(dict.fromkeys(doc_ids)))
+        docs = sorted(refs)
+        if not docs or not templates:
+            return docs, np.zeros((len(templates), len(docs)))
+        probes = np.stack([t.vector for t in templates]).astype(np.float64)
+        gallery = np.stack([refs[d].vector for d in docs]).astype(np.float64)
+        return docs, probes @ gallery.T
 
     def verify(self, template: Template, doc_id: str) -> MatchResult:
         """1:1 against the template enrolled for ``doc_id``

@@ -101,3 +101,28 @@ def test_empty_passage_body() -> None:
     body = empty_passage_body("P-1", "L3", "outbound", datetime(2026, 5, 1, tzinfo=UTC))
     parsed = PassageCreate.model_validate(body)
     assert parsed.occupant_count == 0 and parsed.occupants == [] and parsed.complete_capture is False
+
+
+def test_the_plate_and_the_deciding_stage_reach_the_service_and_bodies_without_them_keep_their_hash() -> None:
+    from dataclasses import replace
+
+    import pytest
+
+    from laneface.plates import PlateRead
+
+    plain = PassageCreate.model_validate_json(encode_body(passage_body(_result(), _result().started_at)))
+    assert plain.plate is None and plain.to_submission().plate is None
+    staged = OccupantMatch("match", "DOC-2", 0.5, "one_to_few", 0.45, stage="vehicle", list_size=3)
+    occupants = (replace(_result().occupants[0], match=staged), *_result().occupants[1:])
+    result = replace(_result(), occupants=occupants, plate=PlateRead("ABC 123", "ON", 0.9))
+    body = passage_body(result, result.started_at)
+    assert body["plate"] == {"text": "ABC 123", "region": "ON", "confidence": 0.9}
+    submission = PassageCreate.model_validate_json(encode_body(body)).to_submission()
+    assert submission.plate == PlateRead("ABC 123", "ON", 0.9)
+    assert (submission.occupants[0].stage, submission.occupants[0].list_size) == ("vehicle", 3)
+    assert submission.body_sha256() != replace(submission, plate=None).body_sha256()
+    # a stage-less occupant fingerprints as before the stages existed
+    assert "stage" not in plain.to_submission().occupants[0].fingerprint()
+    for bad in ({"text": " - "}, {"text": "ABC", "confidence": 1.5}, {"text": "ABC", "region": "O N"}):
+        with pytest.raises(ValueError):
+            PassageCreate.model_validate_json(encode_body(body | {"plate": bad}))

@@ -265,7 +265,9 @@ def test_every_entry_point_reads_the_one_lane_section(
     options keep its defaults (or the environment's values), given ones replace them."""
     seen: list[LaneSettings] = []
 
-    def fake_from_settings(cls: type[LanePipeline], settings: object, store: object = None) -> LanePipeline:
+    def fake_from_settings(
+        cls: type[LanePipeline], settings: object, store: object = None, **kw: object
+    ) -> LanePipeline:
         from laneface.config import Settings
 
         assert isinstance(settings, Settings)
@@ -438,3 +440,42 @@ def test_a_face_printed_on_a_chest_is_not_counted_unless_the_lane_says_so(tmp_pa
     assert result.as_json()["faces_not_counted"] == 1
     lax = LanePipeline(*parts, matcher_with(tmp_path / "d2", DOCS), LaneSettings(reject_printed=False)).process(passage)
     assert lax.occupant_count == 3 and lax.faces_not_counted == 0 and "faces_not_counted" not in lax.as_json()
+
+
+def test_outbound_searches_the_ledger_lists_once_per_passage_before_the_gallery(tmp_path: Path) -> None:
+    from laneface.pipeline.candidates import CandidateQuery
+    from laneface.pipeline.identify import CandidateList
+
+    asked: list[CandidateQuery] = []
+
+    class Ledger:
+        def lists(self, query: CandidateQuery) -> list[CandidateList]:
+            asked.append(query)
+            return [CandidateList("vehicle", ("D-RED", "D-GREY")), CandidateList("open_stays", ("D-GREEN",))]
+
+    lane = LaneSettings(candidate_lists=("vehicle", "open_stays"), checkpoint_s=0.2)
+    p = LanePipeline(
+        ColourDetector(), SizeQuality(), ColourEmbedder(), matcher_with(tmp_path / "d", DOCS), lane, candidates=Ledger()
+    )
+    directory = _minivan(tmp_path / "p1", direction="outbound")
+    meta = json.loads((directory / "passage.json").read_text())
+    (directory / "passage.json").write_text(json.dumps(meta | {"plate": {"text": "ABC 123", "region": "ON"}}))
+    events: list[dict[str, object]] = []
+    result = p.process(directory, events.append)
+    stages = {o.match.doc_id: (o.match.stage, o.match.list_size) for o in result.occupants}
+    assert stages == {"D-RED": ("vehicle", 2), "D-GREEN": ("open_stays", 1), "D-BLUE": ("gallery", 4)}
+    assert len(asked) == 1 and len(events) > 3, "asked once, however often the occupants were looked at"
+    assert asked[0].plate is not None and asked[0].plate.key == "A8C123" and asked[0].stages == lane.candidate_lists
+    line = result.as_json()
+    assert line["plate"] == {"text": "ABC 123", "region": "ON", "confidence": 1.0}
+    assert line["occupants"][0]["match"]["stage"] in ("vehicle", "open_stays", "gallery")
+    none = LanePipeline(
+        ColourDetector(),
+        SizeQuality(),
+        ColourEmbedder(),
+        matcher_with(tmp_path / "e", DOCS),
+        LaneSettings(candidate_lists=()),
+        candidates=Ledger(),
+    )
+    assert {o.match.stage for o in none.process(directory).occupants} == {"gallery"}
+    assert len(asked) == 1, "a lane without lists does not ask"

@@ -137,7 +137,9 @@ def test_run_writes_events_as_json_lines(tmp_path: Path, monkeypatch: pytest.Mon
     from laneface.cli.app import app
 
     directory = _two_zones(tmp_path / "p")
-    monkeypatch.setattr(LanePipeline, "from_settings", classmethod(lambda cls, s, store=None: _pipeline(tmp_path)))
+    monkeypatch.setattr(
+        LanePipeline, "from_settings", classmethod(lambda cls, s, store=None, **kw: _pipeline(tmp_path))
+    )
     out, events = tmp_path / "r.jsonl", tmp_path / "events.jsonl"
     res = CliRunner().invoke(app, ["run", str(directory), "--out", str(out), "--events", str(events), "--no-table"])
     assert res.exit_code == 0, res.output

@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "laneface"
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "__init__ errors types fsutil geometry progress",
+        "__init__ errors types fsutil geometry plates progress",
         "config retry",
         "models imageio alignment",
         "capture detection embedding quality tracking",

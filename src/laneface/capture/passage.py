@@ -11,13 +11,17 @@ Format (a contract)::
     {"passage_id": "P-000123", "lane": "L3", "direction": "inbound" | "outbound",
      "started_at": "2026-11-22T15:04:05Z",
      "documents": ["DOC-1", ...],        # read in the lane (RFID, ...): may be empty or incomplete
+     "plate": {"text": "ABC 123", "region": "ON", "confidence": 0.93},   # optional: the plate reader's read
      "cameras": {"front": {"file": "cam_front.mp4", "view": "front", "fps": 10}, ...}}
 
 ``view`` is ``"front"``, ``"left"``, ``"right"`` or any other label; ``file`` is relative to the passage
 directory and must stay inside it (when it is left out, ``cam_<name>.mp4`` or the folder ``cam_<name>/``
 is used). Optional, for lanes with more than one capture zone: ``zone`` (a label: ``"approach"``,
 ``"booth"``, ``"drive-through"``, ...) and ``start_s`` (seconds from the passage's start to the camera's
-first frame, default 0). Extra keys are ignored.
+first frame, default 0). ``documents`` are those read in the lane in either direction (outbound: RFID
+passport cards and enhanced licences read at the drive-through). ``plate`` (optional; ``region`` and
+``confidence`` may be left out: unknown, 1.0) lets an outbound lane look up the people seen in the same
+vehicle before (:mod:`laneface.plates`). Extra keys are ignored.
 
 :func:`read_passage` validates everything it can without decoding video and raises
 :class:`~laneface.errors.InvalidPassageError` (format) or :class:`~laneface.errors.InvalidVideoError`
@@ -36,6 +40,7 @@ from typing import Any
 
 from laneface.capture.frames import FrameSource, open_frame_source
 from laneface.errors import InvalidPassageError, InvalidVideoError
+from laneface.plates import PlateRead
 from laneface.types import Direction
 
 __all__ = ["PASSAGE_FILE", "CameraSpec", "Passage", "passage_id_of", "read_passage"]
@@ -73,6 +78,7 @@ class Passage:
     started_at: datetime
     documents: tuple[str, ...]
     cameras: tuple[CameraSpec, ...]
+    plate: PlateRead | None = None  # the plate reader's read, when the lane has one
 
     @property
     def stop_s(self) -> float | None:
@@ -145,6 +151,23 @@ def _documents(obj: Mapping[str, Any], path: Path) -> tuple[str, ...]:
     if not isinstance(docs, list) or not all(isinstance(d, str) and d for d in docs):
         raise _fail(path, "field 'documents' must be a list of non-empty doc_id strings")
     return tuple(dict.fromkeys(docs))
+
+
+def _plate(obj: Mapping[str, Any], path: Path) -> PlateRead | None:
+    plate = obj.get("plate")
+    if plate is None:
+        return None
+    if not isinstance(plate, dict):
+        raise _fail(path, f"field 'plate' must be an object {{text, region, confidence}}, got {_short(plate)}")
+    text, region, confidence = plate.get("text"), plate.get("region"), plate.get("confidence", 1.0)
+    if not isinstance(text, str) or (region is not None and not isinstance(region, str)):
+        raise _fail(path, "field 'plate': 'text' must be a string and 'region' a string or null")
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        raise _fail(path, f"field 'plate': 'confidence' must be a number in [0, 1], got {_short(confidence)}")
+    try:
+        return PlateRead(text, region.upper() if region else None, _as_float(confidence))
+    except ValueError as exc:
+        raise _fail(path, f"field 'plate': {exc}") from None
 
 
 def _exists(candidate: Path) -> bool:
@@ -239,6 +262,7 @@ def read_passage(passage_dir: Path | str) -> Passage:
         started_at=_started_at(obj, path),
         documents=_documents(obj, path),
         cameras=_cameras(directory, obj, path),
+        plate=_plate(obj, path),
     )
 
 

@@ -31,9 +31,13 @@ from laneface.cli.common import (
 from laneface.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from laneface.config import Settings
     from laneface.edge.post import PostReport, ResultPoster
     from laneface.pipeline.passages import PassageOutcome
     from laneface.pipeline.result import PassageResult
+    from laneface.records.service import RecordsService
 
 __all__ = ["outbox_app", "run_command", "summary_table"]
 
@@ -86,6 +90,19 @@ def _open_poster(
         backoff=Backoff(d.backoff_initial_s, d.backoff_factor, d.backoff_max_s, d.jitter),
         timeout_s=service.timeout_s,
     )
+
+
+@contextlib.contextmanager
+def _open_records(settings: Settings) -> Iterator[RecordsService]:
+    """The records database of ``settings``, read for candidate lists (its schema must be current)."""
+    from laneface.records.service import RecordsService
+
+    records = RecordsService.open(settings, None)
+    try:
+        records.prepare_schema()
+        yield records
+    finally:
+        records.close()
 
 
 def _report_post(report: PostReport, where: Path) -> None:
@@ -204,16 +221,26 @@ def run_command(
     drain_s: DrainOption = 30.0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress on stderr.")] = True,
     table: Annotated[bool, typer.Option("--table/--no-table", help="Summary table on stderr at the end.")] = True,
+    ledger: Annotated[
+        bool,
+        typer.Option(
+            "--ledger/--no-ledger",
+            help="Search the ledger's candidate lists (people seen in the vehicle before, by plate; open "
+            "stays) of the records database (database_url) before the whole gallery.",
+        ),
+    ] = False,
 ) -> None:
     """Process each passage: every occupant, its row, its best shot's quality and its identification
-    (1:few against the passage's documents, then 1:N). One JSON line per passage on --out; a passage that
-    cannot be read gets a line with "error" and the run goes on; a result with "warnings" left something out
-    (a corrupt camera video). A summary table goes to stderr. Exit status 1 when every passage failed (or
-    the service rejected a record)."""
+    (1:few against the passage's documents, with --ledger the ledger's lists, then 1:N). One JSON line per
+    passage on --out; a passage that cannot be read gets a line with "error" and the run goes on; a result
+    with "warnings" left something out (a corrupt camera video). A summary table goes to stderr. Exit
+    status 1 when every passage failed (or the service rejected a record)."""
     from laneface.edge.post import run_outbox_path
+    from laneface.pipeline.candidates import CandidateSource
     from laneface.pipeline.lane import LanePipeline
     from laneface.pipeline.passages import process_passages
     from laneface.progress import progress_bar
+    from laneface.records.candidates import LedgerCandidates
 
     settings = settings_with_lane(
         ctx,
@@ -231,10 +258,16 @@ def run_command(
     poster = _open_poster(ctx, post, api_key_env, api_key_file, images) if post else None
     outcomes: list[PassageOutcome] = []
     shots = 0
+    stack = contextlib.ExitStack()
     try:
         if poster is not None:
             poster.start()  # delivers while the next passages are processed
-        pipeline = LanePipeline.from_settings(settings, store_of(ctx))
+        if ledger:
+            records = stack.enter_context(_open_records(settings))
+            candidates: CandidateSource | None = LedgerCandidates.for_lane(records.sessions, settings.lane)
+        else:
+            candidates = None
+        pipeline = LanePipeline.from_settings(settings, store_of(ctx), candidates=candidates)
         out.parent.mkdir(parents=True, exist_ok=True)
         if events is not None:
             events.parent.mkdir(parents=True, exist_ok=True)
@@ -269,6 +302,7 @@ def run_command(
     finally:
         if poster is not None:
             poster.close()
+        stack.close()
     failed = sum(1 for o in outcomes if o.result is None)
     if table:
         _print_table(summary_table(outcomes))

@@ -80,6 +80,9 @@ def _occupant_body(line: OccupantLine, jpeg: bytes | None, model_version: str) -
     }
     if match.get("threshold") is not None:  # shown to the adjudicating officer next to the score
         posted_match["threshold"] = match["threshold"]
+    if match.get("stage") is not None:  # which candidate list decided, and its size (outbound audit)
+        posted_match["stage"] = match["stage"]
+        posted_match["list_size"] = match.get("list_size")
     out: dict[str, object] = {
         "occupant_id": str(line["occupant_id"]),
         "row": line["row"],
@@ -113,6 +116,8 @@ def line_body(line: PassageLine, jpegs: Mapping[int, bytes] | None = None) -> di
     }
     if line.get("prompts"):  # only when there are some: bodies of lanes without a booth stay as they were
         body["prompts"] = [{k: v for k, v in p.items() if v is not None} for p in line["prompts"]]
+    if line.get("plate") is not None:
+        body["plate"] = {k: v for k, v in line["plate"].items() if v is not None}
     return body
 
 

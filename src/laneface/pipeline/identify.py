@@ -1,22 +1,30 @@
-"""Identification of a vehicle's occupants: 1:few against the documents read in the lane, then 1:N.
+"""Identification of a vehicle's occupants in stages, each a candidate list decided at a threshold for its size.
 
-1. **1:few.** When documents were read, each captured occupant is compared with every enrolled one of
-   them (:meth:`Matcher.one_to_few`, threshold at ``target_fmr / n``). Occupants and documents are then
-   paired by a maximum-weight assignment (Hungarian) on the score matrix, where a pair's weight is its
-   margin over the threshold and pairs below the threshold are not allowed: one document is never given
-   to two occupants, and a contested document goes to the pairing that explains the vehicle best.
-2. **1:N.** Captured occupants left without a document (a document not read, an outbound passage with
-   no document) are searched in the whole gallery (:meth:`Matcher.one_to_n`, threshold at the target
-   FPIR for the gallery's size), the most confident search first; documents already given to an
-   occupant of the vehicle are skipped, so a document is never given twice there either.
+1. **documents** (1:few) against the documents read in the lane (:meth:`Matcher.one_to_few`, threshold at
+   ``target_fmr / n``). Occupants and documents are paired by a maximum-weight assignment (Hungarian) on the
+   score matrix, where a pair's weight is its margin over the threshold and pairs below the threshold are
+   not allowed: one document is never given to two occupants, and a contested document goes to the
+   pairing that explains the vehicle best.
+2. **ledger lists** (:class:`CandidateList`, in the order given): the people seen in this vehicle before
+   (``vehicle``, from its plate) and the travellers with an open stay (``open_stays``, entered and not
+   left). Each is decided like the documents, by assignment, at the threshold of its own size at
+   ``target_list_fpir`` (:meth:`Matcher.list_threshold`): a list of 4 needs far less than the whole gallery.
+3. **gallery** (1:N, last): occupants still without a document are searched in the whole gallery
+   (:meth:`Matcher.one_to_n`, threshold at the target FPIR for the gallery's size), the most confident
+   search first.
+
+Only occupants left without a document go on to the next stage, and a document (or, where a list names
+them, its holder: a traveller with a passport and a card) given to one occupant of the vehicle is never
+given to another. Each match records its ``stage`` and ``list_size``; an occupant matched nowhere carries
+the last stage it went through, with its best score there.
 
 An occupant without a template (no face passed the quality profile) is ``not_captured`` and not compared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -26,9 +34,36 @@ from laneface.matching import Matcher
 from laneface.tracking.assignment import max_weight_assignment
 from laneface.types import Decision, Template
 
-__all__ = ["Decision", "IdentifyMode", "OccupantMatch", "assign_documents", "identify"]
+__all__ = [
+    "LIST_STAGES",
+    "STAGES",
+    "CandidateList",
+    "Decision",
+    "IdentifyMode",
+    "ListStage",
+    "OccupantMatch",
+    "Stage",
+    "assign_documents",
+    "identify",
+]
 
 IdentifyMode = Literal["one_to_few", "one_to_n"]
+Stage = Literal["documents", "vehicle", "open_stays", "gallery"]
+"""Where a match was found: the documents read in the lane, a ledger list, the whole gallery."""
+ListStage = Literal["vehicle", "open_stays"]
+STAGES: tuple[Stage, ...] = ("documents", "vehicle", "open_stays", "gallery")
+LIST_STAGES: tuple[ListStage, ...] = ("vehicle", "open_stays")
+
+
+@dataclass(frozen=True)
+class CandidateList:
+    """The documents a ledger stage compares a vehicle's occupants with. ``persons`` maps a doc_id to its
+    holder, so that a traveller with two documents is matched once per vehicle (a doc_id it leaves out is its
+    own holder)."""
+
+    stage: ListStage
+    doc_ids: tuple[str, ...]
+    persons: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -37,7 +72,8 @@ class OccupantMatch:
     score of the mode that decided (``None`` when nothing was compared); ``threshold`` that mode's.
     ``few_scores`` are the occupant's scores against each enrolled document read in the lane (1:few,
     ``(doc_id, score)``, best first; empty when no document was compared), kept for audit and for
-    measuring the 1:few operating point."""
+    measuring the 1:few operating point. ``stage`` is the stage that decided (the last one compared for a
+    ``no_match``) and ``list_size`` the enrolled documents it held (the gallery's size for 1:N)."""
 
     decision: Decision
     doc_id: str | None = None
@@ -45,6 +81,8 @@ class OccupantMatch:
     mode: IdentifyMode | None = None
     threshold: float | None = None
     few_scores: tuple[tuple[str, float], ...] = ()
+    stage: Stage | None = None
+    list_size: int | None = None
 
 
 NOT_CAPTURED = OccupantMatch("not_captured")
@@ -80,23 +118,109 @@ def _one_to_few(
     for row, k in assign_documents(scores, thresholds):
         i = captured[row]
         out[i] = OccupantMatch(
-            "match", docs[k], float(scores[row, k]), "one_to_few", float(thresholds[row]), few_scores=few[i]
+            "match",
+            docs[k],
+            float(scores[row, k]),
+            "one_to_few",
+            float(thresholds[row]),
+            few_scores=few[i],
+            stage="documents",
+            list_size=len(docs),
         )
     return out, few
 
 
+def _one_list(
+    matcher: Matcher,
+    templates: Sequence[Template | None],
+    pending: Sequence[int],
+    stage: CandidateList,
+    is_free: Callable[[str], bool],
+    person_of: Callable[[str], str],
+) -> tuple[dict[int, OccupantMatch], dict[int, OccupantMatch]]:
+    """One ledger list: ``(matches, no_matches)`` by occupant index (an assignment at the list's threshold;
+    two documents of one holder are never both given)."""
+    wanted = [d for d in dict.fromkeys(stage.doc_ids) if is_free(d)]
+    docs, scores = matcher.list_scores([templates[i] for i in pending], wanted)  # type: ignore[misc]
+    if not docs:
+        return {}, {}
+    threshold = matcher.list_threshold(len(docs))
+    pairs = assign_documents(scores, np.full(len(pending), threshold))
+    pairs.sort(key=lambda rk: -(scores[rk[0], rk[1]]))  # a holder's two documents: the better pair wins
+    matched: dict[int, OccupantMatch] = {}
+    held: set[str] = set()
+    for row, k in pairs:
+        holder = person_of(docs[k])
+        if holder in held:
+            continue
+        held.add(holder)
+        i = pending[row]
+        matched[i] = OccupantMatch(
+            "match", docs[k], float(scores[row, k]), "one_to_few", threshold, stage=stage.stage, list_size=len(docs)
+        )
+    missed = {
+        i: OccupantMatch(
+            "no_match",
+            None,
+            float(scores[row].max()),
+            "one_to_few",
+            threshold,
+            stage=stage.stage,
+            list_size=len(docs),
+        )
+        for row, i in enumerate(pending)
+        if i not in matched
+    }
+    return matched, missed
+
+
 def identify(
-    matcher: Matcher, templates: Sequence[Template | None], documents: Sequence[str], *, k: int = 10
+    matcher: Matcher,
+    templates: Sequence[Template | None],
+    documents: Sequence[str],
+    *,
+    k: int = 10,
+    lists: Sequence[CandidateList] = (),
+    gallery: bool = True,
 ) -> list[OccupantMatch]:
-    """One :class:`OccupantMatch` per template (``None`` = occupant not captured), in the same order."""
+    """One :class:`OccupantMatch` per template (``None`` = occupant not captured), in the same order: the
+    documents read, then ``lists`` in their order, then (``gallery``) the whole gallery."""
     documents = list(dict.fromkeys(documents))
+    persons: dict[str, str] = {}
+    for lst in lists:
+        persons.update(lst.persons)
+
+    def person_of(doc_id: str) -> str:
+        return persons.get(doc_id, doc_id)
+
     assigned: dict[int, OccupantMatch] = {}
     few: dict[int, tuple[tuple[str, float], ...]] = {}
     if documents:
         assigned, few = _one_to_few(matcher, templates, documents)
-    taken = {m.doc_id for m in assigned.values()}
+    held = {person_of(m.doc_id) for m in assigned.values() if m.doc_id is not None}
+    taken = {m.doc_id for m in assigned.values() if m.doc_id is not None}
+    last: dict[int, OccupantMatch] = {}  # the last stage's no_match of each occupant still without a document
+
+    for lst in lists:
+        pending = [i for i, t in enumerate(templates) if t is not None and i not in assigned]
+        if not pending:
+            break
+        matched, missed = _one_list(matcher, templates, pending, lst, lambda d: person_of(d) not in held, person_of)
+        for i, m in matched.items():
+            assigned[i] = m
+            held.add(person_of(m.doc_id))  # type: ignore[arg-type]
+            taken.add(m.doc_id)  # type: ignore[arg-type]
+        last.update(missed)
+
+    out: dict[int, OccupantMatch] = {i: replace(m, few_scores=few.get(i, ())) for i, m in assigned.items()}
     leftovers = [i for i, t in enumerate(templates) if t is not None and i not in assigned]
+    if not gallery:
+        for i in leftovers:
+            out[i] = replace(last.get(i, OccupantMatch("no_match", None, None, None, None)), few_scores=few.get(i, ()))
+        return [out.get(i, NOT_CAPTURED) for i in range(len(templates))]
+
     threshold = matcher.one_to_n_threshold() if leftovers else 0.0
+    size = len(matcher.gallery)
     searches = {
         i: matcher.one_to_n(templates[i], k + len(taken)).candidates  # type: ignore[arg-type]
         for i in leftovers
@@ -104,11 +228,10 @@ def identify(
 
     def first_free(i: int) -> tuple[str, float] | None:
         for c in searches[i]:
-            if c.doc_id not in taken:
+            if c.doc_id not in taken and person_of(c.doc_id) not in held:
                 return c.doc_id, c.score
         return None
 
-    out: dict[int, OccupantMatch] = dict(assigned)
     pending = list(leftovers)
     while pending:
         options = {i: first_free(i) for i in pending}
@@ -116,11 +239,15 @@ def identify(
         pending.remove(i)
         option = options[i]
         seen = few.get(i, ())
-        if option is None:
-            out[i] = OccupantMatch("no_match", None, None, "one_to_n", threshold, few_scores=seen)
-        elif option[1] >= threshold:
-            out[i] = OccupantMatch("match", option[0], option[1], "one_to_n", threshold, few_scores=seen)
+        if option is not None and option[1] >= threshold:
+            out[i] = OccupantMatch(
+                "match", option[0], option[1], "one_to_n", threshold, few_scores=seen, stage="gallery", list_size=size
+            )
             taken.add(option[0])
+            held.add(person_of(option[0]))
         else:
-            out[i] = OccupantMatch("no_match", None, option[1], "one_to_n", threshold, few_scores=seen)
+            score = None if option is None else option[1]
+            out[i] = OccupantMatch(
+                "no_match", None, score, "one_to_n", threshold, few_scores=seen, stage="gallery", list_size=size
+            )
     return [out.get(i, NOT_CAPTURED) for i in range(len(templates))]

@@ -6,7 +6,7 @@
     FaceTracker (per camera) + CandidateBuffer (cheap proxy, patches) ──FaceTrack──>
     QualityAssessor on the kept faces ──Shot──> FaceEmbedder on the top shots ──Template──>
     associate (tracks -> occupants) ──> best shot + aggregated template per occupant ──>
-    identify (1:few + assignment, then 1:N) ──> PassageResult
+    identify (documents read, ledger lists, then 1:N) ──> PassageResult
 
 Real time on one core comes from four choices: detection runs on ``detect_fps`` frames per second of each
 camera (``side_detect_fps`` for side views, where a passing vehicle moves fast; a stride, the frames in
@@ -48,8 +48,9 @@ from laneface.embedding.base import FaceEmbedder
 from laneface.errors import ConfigError, TruncatedVideoError
 from laneface.geometry import nms_xyxy, regions_around
 from laneface.matching import Matcher, MatchPolicy
+from laneface.pipeline.candidates import CandidateQuery, CandidateSource
 from laneface.pipeline.events import EventSink, PassageEvents
-from laneface.pipeline.identify import NOT_CAPTURED, OccupantMatch, identify
+from laneface.pipeline.identify import NOT_CAPTURED, CandidateList, OccupantMatch, identify
 from laneface.pipeline.result import OccupantResult, PassageResult
 from laneface.selection import (
     CandidateBuffer,
@@ -86,8 +87,9 @@ logger = logging.getLogger(__name__)
 
 
 def lane_policy(lane: LaneSettings) -> MatchPolicy:
-    """The decision targets of the lane: 1:few at ``lane.few_fmr`` (1:N keeps the library's FPIR)."""
-    return MatchPolicy(target_fmr=lane.few_fmr)
+    """The decision targets of the lane: 1:few at ``lane.few_fmr``, ledger lists at ``lane.list_fpir`` (1:N keeps
+    the library's FPIR)."""
+    return MatchPolicy(target_fmr=lane.few_fmr, target_list_fpir=lane.list_fpir)
 
 
 def detection_stride(lane: LaneSettings, rows: RowModel, fps: float, view: str = "front") -> int:
@@ -195,6 +197,7 @@ class LanePipeline:
         rows: RowModel | None = None,
         printed: PrintedFaceRule | None = None,
         gallery: Gallery | None = None,
+        candidates: CandidateSource | None = None,
     ) -> None:
         self.detector = detector
         self.quality = quality
@@ -203,6 +206,8 @@ class LanePipeline:
         self.tracker = tracker or TrackerConfig()
         self.rows = rows or RowModel()
         self.printed = printed or PrintedFaceRule()
+        self.candidates = candidates
+        self._lists_memo: tuple[CandidateQuery, tuple[CandidateList, ...]] | None = None
         lane_ = self.lane
         region: FaceDetector = detector
         if lane_.region_upscale != 1.0:
@@ -230,10 +235,13 @@ class LanePipeline:
         self.consistent_threshold = matcher.thresholds.at_fmr(self.lane.consistent_link_fmr)
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: ModelStore | None = None) -> LanePipeline:
+    def from_settings(
+        cls, settings: Settings, store: ModelStore | None = None, candidates: CandidateSource | None = None
+    ) -> LanePipeline:
         """The pipeline of ``settings.lane``: its detector and embedder (default: the detection and embedding
         sections'), its quality profile, the gallery of the embedder's model version under
-        ``settings.data_dir`` (which must exist: enrol documents first) and its calibrated thresholds."""
+        ``settings.data_dir`` (which must exist: enrol documents first), its calibrated thresholds and
+        (``candidates``) where its ledger lists come from."""
         from laneface.detection.factory import build_detector
         from laneface.embedding.factory import build_embedder
         from laneface.gallery.store import Gallery
@@ -248,7 +256,7 @@ class LanePipeline:
         gallery = Gallery.open(settings.data_dir, emb.model_version, create=False)
         try:
             matcher = Matcher.for_gallery(gallery, settings.data_dir, lane_policy(lane))
-            return cls(det, quality, emb, matcher, lane, gallery=gallery)
+            return cls(det, quality, emb, matcher, lane, gallery=gallery, candidates=candidates)
         except BaseException:
             gallery.close()
             raise
@@ -365,8 +373,28 @@ class LanePipeline:
         people = sorted(
             (self._occupant([tracks[i] for i in cluster], starts) for cluster in clusters), key=lambda o: o.order
         )
-        matches = identify(self.matcher, [p.template for p in people], passage.documents, k=self.lane.one_to_n_k)
+        templates = [p.template for p in people]
+        lists = self._lists(passage) if any(t is not None for t in templates) else ()
+        matches = identify(
+            self.matcher,
+            templates,
+            passage.documents,
+            k=self.lane.one_to_n_k,
+            lists=lists,
+            gallery=self.lane.gallery_last,
+        )
         return people, matches
+
+    def _lists(self, passage: Passage) -> tuple[CandidateList, ...]:
+        """The ledger lists of ``passage`` (asked once per passage, and again when its plate changes)."""
+        if self.candidates is None or not self.lane.candidate_lists:
+            return ()
+        query = CandidateQuery(
+            passage.lane, passage.direction, passage.started_at, passage.plate, self.lane.candidate_lists
+        )
+        if self._lists_memo is None or self._lists_memo[0] != query:
+            self._lists_memo = (query, tuple(self.candidates.lists(query)))
+        return self._lists_memo[1]
 
     def _process(
         self,
@@ -539,6 +567,7 @@ class PassageStream:
             stop_s=passage.stop_s,
             prompts=tuple(sorted(self._officer.prompts, key=lambda p: p["at_s"] or 0.0)),
             faces_not_counted=sum(r.not_counted for r in kept),
+            plate=passage.plate,
         )
         if self.events is not None:
             self.events.done(result)

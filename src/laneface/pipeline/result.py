@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NotRequired, TypedDict
 
-from laneface.pipeline.identify import IdentifyMode, OccupantMatch
+from laneface.pipeline.identify import IdentifyMode, OccupantMatch, Stage
+from laneface.plates import PlateRead
 from laneface.selection import Shot
 from laneface.types import Decision, Direction
 
@@ -24,6 +25,7 @@ __all__ = [
     "OccupantResult",
     "PassageLine",
     "PassageResult",
+    "PlateLine",
     "PromptLine",
     "finite",
     "match_line",
@@ -55,6 +57,8 @@ class MatchLine(TypedDict):
     mode: IdentifyMode | None
     threshold: float | None
     few_scores: list[FewScoreLine]
+    stage: Stage | None  # documents, vehicle, open_stays or gallery: the list that decided
+    list_size: int | None  # the enrolled documents of that list
 
 
 class BestShotLine(TypedDict):
@@ -85,6 +89,12 @@ class PromptLine(TypedDict):
     message: NotRequired[str]  # an officer's prompt: which one (the service's prompt names)
 
 
+class PlateLine(TypedDict):
+    text: str
+    region: str | None
+    confidence: float
+
+
 class PassageLine(TypedDict):
     passage_id: str
     occupant_count: int
@@ -104,6 +114,7 @@ class PassageLine(TypedDict):
     stop_to_complete_s: NotRequired[float | None]  # from the stop to the last occupant's capture (None: incomplete)
     prompts: NotRequired[list[PromptLine]]
     faces_not_counted: NotRequired[int]  # camera tracks left out as printed faces (only when some were)
+    plate: NotRequired[PlateLine]  # the plate reader's read (only when the lane has one)
 
 
 def match_line(match: OccupantMatch) -> MatchLine:
@@ -114,6 +125,8 @@ def match_line(match: OccupantMatch) -> MatchLine:
         "mode": match.mode,
         "threshold": finite(match.threshold, SCORE_DIGITS),
         "few_scores": [{"doc_id": d, "score": finite(s, SCORE_DIGITS)} for d, s in match.few_scores],
+        "stage": match.stage,
+        "list_size": match.list_size,
     }
 
 
@@ -190,6 +203,7 @@ class PassageResult:
     stop_s: float | None = None  # lanes with a booth: when the vehicle stopped there
     prompts: tuple[PromptLine, ...] = ()
     faces_not_counted: int = 0  # camera tracks left out as printed faces (shirts, photos, screens)
+    plate: PlateRead | None = None  # the plate reader's read (passage.json)
 
     @property
     def occupant_count(self) -> int:
@@ -233,4 +247,7 @@ class PassageResult:
             line["prompts"] = list(self.prompts)
         if self.faces_not_counted:
             line["faces_not_counted"] = self.faces_not_counted
+        if self.plate is not None:
+            p = self.plate
+            line["plate"] = {"text": p.text, "region": p.region, "confidence": round(float(p.confidence), 3)}
         return line

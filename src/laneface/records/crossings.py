@@ -9,6 +9,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from laneface.errors import RecordNotFoundError, ReviewConflictError
+from laneface.plates import PlateRead
 from laneface.records.audit import Actions, Actor, record_event
 from laneface.records.domain import CrossingFilter, CrossingView, OccupantView, PassagePrompt, ReviewView
 from laneface.records.tables import BiometricBlob, Crossing, Document, LedgerEntry, Occupant, Review
@@ -50,6 +51,8 @@ def _view(session: Session, crossing: Crossing) -> CrossingView:
             has_template=any(b.kind == "template" for b in o.blobs),
             withheld_reason=o.withheld_reason,
             reviews=tuple(reviews.get(o.id, ())),
+            stage=o.match_stage,
+            list_size=o.list_size,
         )
         for o in crossing.occupants
     )
@@ -67,6 +70,9 @@ def _view(session: Session, crossing: Crossing) -> CrossingView:
         timing_s=timing,
         occupants=occupants,
         prompts=prompts,
+        plate=None
+        if crossing.plate_text is None
+        else PlateRead(crossing.plate_text, crossing.plate_region, crossing.plate_confidence or 0.0),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from laneface.plates import PlateRead
 from laneface.types import Decision, Direction
 
 __all__ = [
@@ -41,10 +42,14 @@ class OccupantSubmission:
     image_jpeg: bytes | None = field(default=None, repr=False)
     template: bytes | None = field(default=None, repr=False)
     threshold: float | None = None  # the lane's threshold for ``score``
+    stage: str | None = None  # the candidate list that decided: documents, vehicle, open_stays, gallery
+    list_size: int | None = None  # the enrolled documents of that list
 
     def fingerprint(self) -> dict[str, object]:
-        # the threshold only when the lane sent one: bodies stored before it existed keep their hash
+        # the threshold and stage only when the lane sent them: bodies stored before they existed keep their hash
         extra: dict[str, object] = {} if self.threshold is None else {"threshold": self.threshold}
+        if self.stage is not None:
+            extra |= {"stage": self.stage, "list_size": self.list_size}
         return extra | {
             "occupant_id": self.occupant_id,
             "row": self.row,
@@ -85,6 +90,7 @@ class PassageSubmission:
     occupants: tuple[OccupantSubmission, ...]
     timing_s: float | dict[str, float] | None = None
     prompts: tuple[PassagePrompt, ...] = ()
+    plate: PlateRead | None = None  # the lane's plate reader
 
     def body_sha256(self) -> str:
         """Hash of the whole body (images by their own hash): equal bodies give equal hashes."""
@@ -100,6 +106,8 @@ class PassageSubmission:
         }
         if self.prompts:  # only when there are some: bodies stored before prompts existed keep their hash
             doc["prompts"] = [p.as_json() for p in self.prompts]
+        if self.plate is not None:
+            doc["plate"] = {"text": self.plate.text, "region": self.plate.region, "confidence": self.plate.confidence}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).hexdigest()
 
 
@@ -140,6 +148,8 @@ class OccupantView:
     withheld_reason: str | None
     reviews: tuple[ReviewView, ...]
     threshold: float | None = None
+    stage: str | None = None
+    list_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,7 @@ class CrossingView:
     timing_s: float | dict[str, float] | None
     occupants: tuple[OccupantView, ...]
     prompts: tuple[PassagePrompt, ...] = ()
+    plate: PlateRead | None = None
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,12 @@ def ingest_passage(
         body_sha256=body_hash,
         prompts_json=json.dumps([p.as_json() for p in submission.prompts]) if submission.prompts else None,
     )
+    if submission.plate is not None:
+        plate = submission.plate
+        crossing.plate_key = plate.key
+        crossing.plate_text = plate.text
+        crossing.plate_region = plate.region
+        crossing.plate_confidence = plate.confidence
     session.add(crossing)
     stored = {"face_image": 0, "template": 0}
     for sub in submission.occupants:
@@ -137,6 +143,8 @@ def ingest_passage(
             threshold=sub.threshold,
             model_version=sub.model_version,
             withheld_reason="opted_out" if opted_out else None,
+            match_stage=sub.stage,
+            list_size=sub.list_size,
         )
         crossing.occupants.append(occupant)
         if not opted_out:

@@ -140,6 +140,10 @@ class Crossing(Base):
     complete_capture: Mapped[bool] = mapped_column()
     timing_json: Mapped[str | None] = mapped_column(Text)
     prompts_json: Mapped[str | None] = mapped_column(Text)  # the prompts given while it passed (booth)
+    plate_key: Mapped[str | None] = mapped_column(String(16), index=True)  # laneface.plates.plate_key
+    plate_text: Mapped[str | None] = mapped_column(String(16))
+    plate_region: Mapped[str | None] = mapped_column(String(8))
+    plate_confidence: Mapped[float | None] = mapped_column(Float)
     body_sha256: Mapped[str] = mapped_column(String(64))
 
     occupants: Mapped[list[Occupant]] = relationship(
@@ -166,6 +170,8 @@ class Occupant(Base):
     threshold: Mapped[float | None] = mapped_column(Float)  # the lane's threshold for that score
     model_version: Mapped[str] = mapped_column(String(128))
     withheld_reason: Mapped[str | None] = mapped_column(String(32))
+    match_stage: Mapped[str | None] = mapped_column(String(16))  # the candidate list that decided
+    list_size: Mapped[int | None] = mapped_column(Integer)
 
     crossing: Mapped[Crossing] = relationship(back_populates="occupants")
     blobs: Mapped[list[BiometricBlob]] = relationship(back_populates="occupant", passive_deletes=True)

@@ -44,6 +44,8 @@ class OccupantPublic(BaseModel):
     doc_id: str | None
     score: float | None
     threshold: float | None = Field(default=None, description="The lane's threshold for the score.")
+    stage: str | None = Field(default=None, description="The candidate list that decided the match.")
+    list_size: int | None = Field(default=None, description="The enrolled documents of that list.")
     model_version: str
     has_face_image: bool
     has_template: bool
@@ -60,6 +62,14 @@ class PassagePromptPublic(BaseModel):
     message: str | None
 
 
+class PlatePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    text: str
+    region: str | None
+    confidence: float
+
+
 class CrossingPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -74,6 +84,7 @@ class CrossingPublic(BaseModel):
     timing_s: float | dict[str, float] | None
     occupants: list[OccupantPublic]
     prompts: list[PassagePromptPublic] = Field(default_factory=list, description="Prompts given while it passed.")
+    plate: PlatePublic | None = Field(default=None, description="The lane's plate read.")
 
 
 class CrossingList(BaseModel):

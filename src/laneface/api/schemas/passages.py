@@ -8,10 +8,20 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from laneface.api.schemas.common import FiniteFloat, Ident, Instant, LongIdent, decode_b64
+from laneface.plates import MAX_PLATE_CHARS, PlateRead
 from laneface.records.domain import OccupantSubmission, PassagePrompt, PassageReceipt, PassageSubmission
 from laneface.types import Decision, Direction
 
-__all__ = ["MatchCreate", "OccupantCreate", "PassageCreate", "PassagePromptCreate", "PassageReceiptPublic"]
+Stage = Literal["documents", "vehicle", "open_stays", "gallery"]  # laneface.pipeline.identify.Stage
+
+__all__ = [
+    "MatchCreate",
+    "OccupantCreate",
+    "PassageCreate",
+    "PassagePromptCreate",
+    "PassageReceiptPublic",
+    "PlateCreate",
+]
 
 # 2 MiB of image data is 2.8 MB of base64; the configured byte limit is checked after decoding
 _MAX_B64 = 12 * 1024 * 1024
@@ -25,6 +35,10 @@ class MatchCreate(BaseModel):
     score: FiniteFloat | None = None
     decision: Decision
     threshold: FiniteFloat | None = Field(default=None, description="The threshold the lane compared the score with.")
+    stage: Stage | None = Field(
+        default=None, description="The candidate list that decided: documents read, vehicle, open_stays, gallery."
+    )
+    list_size: int | None = Field(default=None, ge=0, le=10**10, description="Enrolled documents of that list.")
 
     @model_validator(mode="after")
     def _match_names_a_document(self) -> MatchCreate:
@@ -54,6 +68,22 @@ class OccupantCreate(BaseModel):
         description="Optional face template: little-endian float32 values, base64.",
         json_schema_extra={"contentEncoding": "base64"},
     )
+
+
+class PlateCreate(BaseModel):
+    """The lane's plate read."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PLATE_CHARS, pattern=r"^[\x20-\x7e]+$")]
+    region: Annotated[str, StringConstraints(min_length=1, max_length=8, pattern=r"^[A-Za-z0-9-]+$")] | None = None
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    def to_read(self) -> PlateRead:
+        try:
+            return PlateRead(self.text, self.region.upper() if self.region else None, self.confidence)
+        except ValueError as exc:  # a text of spaces and dashes only
+            raise ValueError(str(exc)) from None
 
 
 class PassagePromptCreate(BaseModel):
@@ -86,6 +116,7 @@ class PassageCreate(BaseModel):
     prompts: list[PassagePromptCreate] = Field(
         default_factory=list, max_length=64, description="Prompts given while it passed (booth), in order."
     )
+    plate: PlateCreate | None = Field(default=None, description="The lane's plate read, when it has a reader.")
 
     @model_validator(mode="after")
     def _unique_occupants(self) -> PassageCreate:
@@ -94,6 +125,8 @@ class PassageCreate(BaseModel):
             raise ValueError("occupant_id values must be unique within a passage")
         if isinstance(self.timing_s, dict) and len(self.timing_s) > 32:
             raise ValueError("timing_s has more than 32 entries")
+        if self.plate is not None:
+            self.plate.to_read()
         return self
 
     def to_submission(
@@ -118,6 +151,8 @@ class PassageCreate(BaseModel):
                     doc_id=o.match.doc_id,
                     score=o.match.score,
                     threshold=o.match.threshold,
+                    stage=o.match.stage,
+                    list_size=o.match.list_size,
                     model_version=o.model_version,
                     image_jpeg=image,
                     template=template,
@@ -133,6 +168,7 @@ class PassageCreate(BaseModel):
             occupants=tuple(occupants),
             timing_s=self.timing_s,
             prompts=tuple(PassagePrompt(p.source, p.at_s, p.missing, p.message) for p in self.prompts),
+            plate=None if self.plate is None else self.plate.to_read(),
         )
 
 
