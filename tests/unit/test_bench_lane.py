@@ -406,3 +406,23 @@ def test_decoys_taken_for_occupants_are_false_occupants_never_mapped() -> None:
     assert m.capture_rate == 0.5 and m.count_exact_rate == 1.0  # two found, two aboard: the count hides it
     clean = score_passages([result("a", [head])], [t]).modes["all"]
     assert clean.false_occupants == 0 and clean.spurious_occupants == 0
+
+
+def test_identifications_are_counted_by_deciding_stage_and_by_what_the_ledger_knew() -> None:
+    t = truth("a", ["1L", "1R", "2L"], inbound=False)
+    t["population"] = {"vehicle": "commuter", "occupants": {"0": "regular", "1": "regular", "2": "unknown"}}
+    staged = [occ(0, 1, True, "a-D0"), occ(1, 1, True, "OTHER"), occ(2, 2, True, "a-D2"), occ(3, 2, True, "ELSE")]
+    for o, stage in zip(staged, ("vehicle", "open_stays", "gallery", "gallery"), strict=True):
+        o["match"]["stage"] = stage
+    rep = score_passages([result("a", staged)], [t]).modes["1:N"]
+    assert rep.by_stage == {
+        "gallery": {"identified": 1, "false_matches": 1},  # the spurious occupant's match is the gallery's
+        "open_stays": {"identified": 0, "false_matches": 1},
+        "vehicle": {"identified": 1, "false_matches": 0},
+    }
+    assert rep.by_category == {
+        "regular": {"occupants": 2, "captured": 2, "identified": 1, "false_matches": 1},
+        "unknown": {"occupants": 1, "captured": 1, "identified": 1, "false_matches": 0},
+    }
+    plain = score_passages([result("a", [occ(0, 1, True, "a-D0")])], [truth("a", ["1L"], inbound=False)])
+    assert plain.modes["1:N"].by_stage is None and plain.modes["1:N"].by_category is None

@@ -27,6 +27,7 @@ from laneface.errors import InvalidDatasetError
 if TYPE_CHECKING:
     from laneface.config import Settings
     from laneface.models import ModelStore
+    from laneface.pipeline.lane import LanePipeline
 
 bench_app = typer.Typer(help="Benchmarks that print numbers (accuracy, speed, recall).", no_args_is_help=True)
 log = logging.getLogger(__name__)
@@ -401,9 +402,18 @@ def lane(
         "out/bench_lane"
     ),
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ledger: Annotated[
+        bool,
+        typer.Option(
+            "--ledger/--no-ledger",
+            help="Search the ledger's candidate lists of the records database (as `laneface run --ledger`; seed "
+            "it with `laneface records import DIR/history.jsonl` for `sim --history` passages).",
+        ),
+    ] = False,
 ) -> None:
     """Run the lane pipeline on simulated passages (one thread) and score it against their ground truth:
-    capture rate by row, complete capture, occupant count, identification, false matches (1:few and 1:N)."""
+    capture rate by row, complete capture, occupant count, identification (by deciding stage, and by what the
+    ledger knew for `sim --history` passages), false matches (1:few and 1:N)."""
     from laneface.evaluation.bench_lane import find_passages, load_truth, score_passages, write_row_chart
 
     dirs = find_passages(directory)[:limit]
@@ -416,7 +426,7 @@ def lane(
             raise InvalidDatasetError(f"cannot read results {results}: {exc}") from None
     else:
         settings = settings_with_lane(ctx, detector=detector, embedder=embedder, profile=profile, few_fmr=few_fmr)
-        lines = _run_lane_pipeline(settings, store_of(ctx), dirs, out / "results.jsonl")
+        lines = _run_lane_pipeline(settings, store_of(ctx), dirs, out / "results.jsonl", ledger=ledger)
     report = score_passages(lines, truths)
     data = report.as_json()
     data["passages_dir"] = str(directory)
@@ -463,6 +473,22 @@ def lane(
                 f"  decoys (printed faces, pets): {m.decoys} planted, {m.decoys_shown} showing half a face or more "
                 f"| taken for occupants {m.false_occupants} | spurious occupants in all {m.spurious_occupants}"
             )
+        if m.by_stage:
+            typer.echo(
+                "  identified by stage (of all occupants; false matches): "
+                + ", ".join(
+                    f"{k} {pct(v['identified'] / m.occupants if m.occupants else None)} ({v['false_matches']})"
+                    for k, v in m.by_stage.items()
+                )
+            )
+        if m.by_category:
+            typer.echo(
+                "  by what the ledger knew (identified of occupants; false matches): "
+                + ", ".join(
+                    f"{k} {pct(v['identified'] / v['occupants'])} of {v['occupants']} ({v['false_matches']})"
+                    for k, v in m.by_category.items()
+                )
+            )
         if m.stop_to_complete is not None:
             st = m.stop_to_complete
 
@@ -489,14 +515,19 @@ def lane(
     )
 
 
-def _run_lane_pipeline(settings: Settings, store: ModelStore, dirs: list[Path], path: Path) -> list[dict[str, object]]:
+def _run_lane_pipeline(
+    settings: Settings, store: ModelStore, dirs: list[Path], path: Path, *, ledger: bool = False
+) -> list[dict[str, object]]:
     """The pipeline's result per passage, on one thread (:func:`~laneface.pipeline.passages.process_passages`),
-    each line with ``bench_wall_s``, the wall-clock seconds around reading and processing."""
+    each line with ``bench_wall_s``, the wall-clock seconds around reading and processing; ``ledger``: with the
+    records database's candidate lists."""
+    import contextlib
+
     import cv2
 
     from laneface.pipeline.lane import LanePipeline
-    from laneface.pipeline.passages import PassageOutcome, process_passages
-    from laneface.progress import progress_bar
+    from laneface.records.candidates import LedgerCandidates
+    from laneface.records.service import RecordsService
 
     cv2.setNumThreads(1)
     settings = settings.model_copy(
@@ -506,9 +537,23 @@ def _run_lane_pipeline(settings: Settings, store: ModelStore, dirs: list[Path], 
         }
     )
 
+    with contextlib.ExitStack() as stack:
+        candidates = None
+        if ledger:
+            records = stack.enter_context(contextlib.closing(RecordsService.open(settings, None)))
+            records.prepare_schema()
+            candidates = LedgerCandidates.for_lane(records.sessions, settings.lane)
+        return _run_passages(LanePipeline.from_settings(settings, store, candidates=candidates), dirs, path)
+
+
+def _run_passages(pipeline: LanePipeline, dirs: list[Path], path: Path) -> list[dict[str, object]]:
+    """Each passage of ``dirs`` through ``pipeline`` (closed at the end), its line written to ``path``."""
+    from laneface.pipeline.passages import PassageOutcome, process_passages
+    from laneface.progress import progress_bar
+
     lines: list[dict[str, object]] = []
     with (
-        LanePipeline.from_settings(settings, store) as pipeline,
+        pipeline,
         path.open("w", encoding="utf-8") as fh,
         progress_bar("bench lane passages", total=len(dirs)) as bar,
     ):

@@ -128,9 +128,18 @@ def bench_onen_command(
     ] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result to this file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    sizes: Annotated[
+        str | None,
+        typer.Option(
+            "--sizes",
+            help="Also FNIR at FPIR 1e-3 at these gallery sizes (e.g. 1000,10000,100000,1000000): real LFW "
+            "samples below LFW's size, LFW plus synthetic identities scoring as its impostors do above it.",
+        ),
+    ] = None,
 ) -> None:
     """Open-set 1:N on LFW: gallery = first image of every identity, probes = the other images (mated, and
-    non-mated with their own identity's entry left out); FNIR at FPIR 1e-3 and 1e-2, rank-1 rate."""
+    non-mated with their own identity's entry left out); FNIR at FPIR 1e-3 and 1e-2, rank-1 rate; with
+    --sizes, the same at other gallery sizes (laneface.evaluation.onen_scale)."""
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
     from laneface.evaluation.lfw_embeddings import embed_lfw, without_label_errors
@@ -153,6 +162,18 @@ def bench_onen_command(
     shipped = table.sets.get(emb.model_version)
     result = lfw_open_set(templates, thresholds=shipped, sample=sample)
     data = result.as_json()
+    if sizes is not None:
+        from laneface.evaluation.onen_scale import fnir_by_gallery_size
+        from laneface.gallery.calibration import cross_identity_tail
+
+        try:
+            wanted = [int(float(x)) for x in sizes.split(",") if x.strip()]
+        except ValueError:
+            raise typer.BadParameter(f"a comma-separated list of gallery sizes, got {sizes!r}") from None
+        if not wanted or min(wanted) < 10 or max(wanted) > 10**9:
+            raise typer.BadParameter("gallery sizes between 10 and 10^9", param_hint="--sizes")
+        tail = cross_identity_tail(templates.vectors, templates.identities, templates.acquired)
+        data["by_gallery_size"] = fnir_by_gallery_size(templates, tail, wanted, seed=seed)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -160,3 +181,18 @@ def bench_onen_command(
         emit_json(data)
         return
     typer.echo(result.summary())
+    if "by_gallery_size" in data:
+        scale = data["by_gallery_size"]
+        for p in scale["points"]:
+            typer.echo(
+                f"gallery {p['gallery_size']:>9,} ({p['real_identities']:,} real): FNIR {100 * p['fnir']:.1f} % at "
+                f"FPIR {scale['target_fpir']:g} (threshold {p['threshold']:.3f}, FMR per comparison "
+                f"{p['impostor_fmr']:.2g}{', fitted tail' if p['extrapolated'] else ''})"
+            )
+        check = scale["check"]
+        typer.echo(
+            f"model check, full gallery: predicted from 1,000 identities FNIR "
+            f"{100 * check['predicted_from_1000']['fnir']:.1f} % (threshold "
+            f"{check['predicted_from_1000']['threshold']:.3f}), measured {100 * check['measured']['fnir']:.1f} % "
+            f"({check['measured']['threshold']:.3f})"
+        )

@@ -83,6 +83,15 @@ def sim_command(
             "phone held up, a sticker on the windshield, or a dog or cat on an empty seat (default none).",
         ),
     ] = 0.0,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Outbound passages get a plate read, documents read by RFID and a history of earlier "
+            "crossings (commuters, visitors, arrivals elsewhere; the scenario's [population]) written to "
+            "history.jsonl: `laneface records import history.jsonl` seeds the ledger (after `gallery enroll`).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Render passages (passage.json + cam_<name>.mp4 + ground_truth.json) and a gallery manifest.csv."""
@@ -121,6 +130,7 @@ def sim_command(
             variants=names,
             scenario=lanes,
             decoy_share=decoys,
+            history=history,
             progress=progress,
         )
     if as_json:

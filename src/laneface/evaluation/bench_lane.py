@@ -142,6 +142,8 @@ class OccupantOutcome:
     identified: bool
     false_match: bool
     capturable: bool | None = None  # None: the ground truth does not say
+    stage: str | None = None  # the candidate list that decided the occupant's match (documents ... gallery)
+    category: str | None = None  # ``sim --history``: what the ledger knew of the occupant (regular, visitor, ...)
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,10 @@ class ModeReport:
     decoys: int = 0  # planted (printed faces, pets)
     decoys_shown: int = 0  # with at least half of the face visible in some frame of some camera
     false_occupants: int = 0  # pipeline occupants made of a decoy (module docstring)
+    # per deciding stage (documents, vehicle, open_stays, gallery): true occupants identified, false matches
+    by_stage: dict[str, dict[str, int]] | None = None
+    # ``sim --history``: per ledger category, occupants, captured, identified and false matches
+    by_category: dict[str, dict[str, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -466,6 +472,8 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             "decoys": 0,
             "decoys_shown": 0,
             "false_occ": 0,
+            "stages": {},
+            "cats": {},
         }
         for m in MODES
     }
@@ -481,6 +489,7 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
         planted, shown = len(truth.get("decoys") or []), decoys_shown(truth)
         found = {int(o["occupant_id"]): o for o in res.get("occupants", [])}
         able = capturable_occupants(truth)
+        categories = (truth.get("population") or {}).get("occupants") or {}
         outcomes = []
         for t in truth["occupants"]:
             pid_o = mapping.get(int(t["occupant_id"]))
@@ -497,6 +506,8 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
                     identified=decision == "match" and doc == t["doc_id"],
                     false_match=decision == "match" and doc != t["doc_id"],
                     capturable=None if able is None else int(t["occupant_id"]) in able,
+                    stage=(o.get("match") or {}).get("stage") if o is not None and decision == "match" else None,
+                    category=categories.get(str(t["occupant_id"])),
                 )
             )
         spurious_false = sum(1 for s in spurious if _match(found[s])[1] == "match")
@@ -535,7 +546,23 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             a["stops"] += has_stop
             if stop_time is not None:
                 a["stop_times"].append(stop_time)
+            for s in spurious:  # a match given to an occupant the vehicle did not hold
+                if _match(found[s])[1] == "match":
+                    stage = str((found[s].get("match") or {}).get("stage"))
+                    a["stages"].setdefault(stage, {"identified": 0, "false_matches": 0})["false_matches"] += 1
             for x in outcomes:
+                if x.stage is not None:
+                    st = a["stages"].setdefault(x.stage, {"identified": 0, "false_matches": 0})
+                    st["identified"] += x.identified
+                    st["false_matches"] += x.false_match
+                if x.category is not None:
+                    c = a["cats"].setdefault(
+                        x.category, {"occupants": 0, "captured": 0, "identified": 0, "false_matches": 0}
+                    )
+                    c["occupants"] += 1
+                    c["captured"] += x.captured
+                    c["identified"] += x.identified
+                    c["false_matches"] += x.false_match
                 key = str(x.row)
                 a["row_n"][key] = a["row_n"].get(key, 0) + 1
                 a["row_cap"][key] = a["row_cap"].get(key, 0) + x.captured
@@ -589,6 +616,8 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             decoys=a["decoys"],
             decoys_shown=a["decoys_shown"],
             false_occupants=a["false_occ"],
+            by_stage=dict(sorted(a["stages"].items())) or None,
+            by_category=dict(sorted(a["cats"].items())) or None,
         )
     return LaneBenchReport(
         modes=modes,

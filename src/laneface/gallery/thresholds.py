@@ -317,6 +317,11 @@ class ImpostorTail:
     def fmr_points(self, grid: Sequence[float] = FMR_GRID) -> tuple[tuple[float, float], ...]:
         return tuple((f, self.threshold_at(f)) for f in grid if f * self.n >= 1.0)
 
+    def top(self) -> npt.NDArray[np.float32]:
+        """The highest scores kept exactly (at most ``keep``), highest first."""
+        self._fold()
+        return self._top.copy()
+
 
 def fpir_points(best_nonmated: npt.ArrayLike, grid: Sequence[float] = FMR_GRID) -> tuple[tuple[float, float], ...]:
     """Thresholds at FPIR grid values from the best score of each non-mated search (``-inf`` = no

@@ -5,7 +5,7 @@
   within ``vehicle_days`` before the passage. A read below ``plate_min_confidence`` looks nothing up.
 * ``open_stays``: the travellers whose last confirmed movement before the passage is an arrival (entered,
   not left), optionally only arrivals at lanes matching ``open_stays_lanes`` (fnmatch patterns: a port
-  region).
+  region). Outbound passages only: people arriving are not expected to be in the country already.
 
 A list names every enrolled document of those travellers (someone may leave with another document than
 the one they came with) and maps each to its traveller, so that one person is matched once per vehicle.
@@ -121,7 +121,7 @@ class LedgerCandidates:
                     if plate is not None and plate.confidence >= self.plate_min_confidence:
                         ids = vehicle_travellers(session, plate, before=before, days=self.vehicle_days)
                         found = _list(session, "vehicle", ids)
-                elif stage == "open_stays":
+                elif stage == "open_stays" and query.direction == "outbound":
                     ids = open_stay_travellers(session, before=before, lanes=self.open_stays_lanes)
                     found = _list(session, "open_stays", ids)
                 if found is not None:

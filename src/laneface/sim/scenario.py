@@ -39,6 +39,20 @@ range whose ends are reversed is refused with the file, the key and what is allo
     slowdown_share = 0.0          # share of passages through a slow-down zone ...
     slowdown_kmh = [5.0, 10.0]    # ... at this speed
     fps = 10
+
+    [population]                  # laneface sim --history: what the ledger knows of departing vehicles
+    commuter_share = 0.5          # vehicles that crossed before with the same plate and regulars ...
+    regular_share = 0.85          # ... each passenger a regular with this share (the driver always is)
+    trips = [6, 48]               # ... crossings in the history_days before
+    history_days = 180.0
+    visitor_share = 0.25          # vehicles that entered once, everybody together, 1-30 days before
+    elsewhere_share = 0.5         # other occupants: entered without the vehicle (air, another car)
+    other_port_share = 0.2        # a recorded arrival at another port (outside a region's open stays)
+    background_stays = 0.5        # distractor documents with an open stay (never depart here)
+    plate_read_share = 0.95       # the plate reader reads the plate ...
+    lookalike_share = 0.05        # ... swapping a look-alike character (O/0) ...
+    misread_share = 0.05          # ... or another one (finds no vehicle)
+    rfid_share = 0.23             # occupants whose document is read at the drive-through
 """
 
 from __future__ import annotations
@@ -51,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from laneface.errors import ConfigError
+from laneface.sim.population import Population
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -62,7 +77,7 @@ __all__ = [
     "parse_scenario",
 ]
 
-BUILTIN_SCENARIOS = ("two-zone",)
+BUILTIN_SCENARIOS = ("two-zone", "departures")
 
 Range = tuple[float, float]
 
@@ -117,6 +132,7 @@ class Scenario:
     night_share: float = 0.25
     inbound: InboundZones = field(default_factory=InboundZones)
     outbound: OutboundZone = field(default_factory=OutboundZone)
+    population: Population = field(default_factory=Population)
 
     def as_json(self) -> dict[str, object]:
         from dataclasses import asdict
@@ -125,8 +141,10 @@ class Scenario:
 
 
 # -- reading ---------------------------------------------------------------------------------------------
-_SHARES = {"inbound_share", "night_share", "asleep_share", "glance_share", "comply", "slowdown_share"}
-_POSITIVE = {"fps", "booth_fps", "camera_height_m", "camera_distance_m", "every_s"}
+_SHARES = {"inbound_share", "night_share", "asleep_share", "glance_share", "comply", "slowdown_share"} | {
+    f.name for f in fields(Population) if f.name.endswith("_share") or f.name == "background_stays"
+}
+_POSITIVE = {"fps", "booth_fps", "camera_height_m", "camera_distance_m", "every_s", "history_days"}
 _NON_NEGATIVE = {"first_s"}
 _RANGES_POSITIVE = {"approach_s", "dwell_s", "speed_kmh", "slowdown_kmh", "hold_s"}
 _RANGES_NON_NEGATIVE = {"delay_s"}
@@ -190,7 +208,7 @@ def _section(obj: Mapping[str, Any], cls: type, source: str, prefix: str) -> dic
     for key, value in obj.items():
         where = prefix + key
         default = known[key].default
-        if key in ("inbound", "outbound", "prompts"):
+        if key in ("inbound", "outbound", "prompts", "population"):
             if not isinstance(value, dict):
                 raise ConfigError(f"{_where(source, where)} must be a table [{where}], got {value!r}")
             continue
@@ -211,6 +229,15 @@ def _section(obj: Mapping[str, Any], cls: type, source: str, prefix: str) -> dic
             ):
                 raise ConfigError(f"{_where(source, where)} must be [low, high] whole numbers, 0 <= low <= high <= 5")
             out[key] = (int(value[0]), int(value[1]))
+        elif key == "trips":
+            if (
+                not isinstance(value, list)
+                or len(value) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+                or not 1 <= value[0] <= value[1] <= 200
+            ):
+                raise ConfigError(f"{_where(source, where)} must be [low, high] whole numbers, 1 <= low <= high <= 200")
+            out[key] = (int(value[0]), int(value[1]))
         elif key in ("first_s", "every_s") and value == "none":
             out[key] = None
         elif isinstance(default, tuple):
@@ -227,10 +254,18 @@ def parse_scenario(obj: Mapping[str, Any], source: str = "scenario") -> Scenario
     inbound = _section(inbound_obj, InboundZones, source, "inbound.")
     prompts = _section(inbound_obj.get("prompts", {}), PromptRule, source, "inbound.prompts.")
     outbound = _section(obj.get("outbound", {}), OutboundZone, source, "outbound.")
+    population = _section(obj.get("population", {}), Population, source, "population.")
+    mix = Population(**population)
+    if mix.commuter_share + mix.visitor_share > 1.0 or mix.lookalike_share + mix.misread_share > 1.0:
+        raise ConfigError(
+            f"{source}: population.commuter_share + visitor_share and lookalike_share + misread_share "
+            "must each be at most 1"
+        )
     return Scenario(
         **top,
         inbound=InboundZones(**inbound, prompts=PromptRule(**prompts)),
         outbound=OutboundZone(**outbound),
+        population=mix,
     )
 
 

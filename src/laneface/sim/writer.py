@@ -49,8 +49,8 @@ import csv
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,6 +68,7 @@ from laneface.sim.booth import (
     sample_booth,
 )
 from laneface.sim.people import MIN_TRAVELLERS, Document, LfwIndex, TravellerPool
+from laneface.sim.population import HISTORY_FILE, background_stays, plan_history
 from laneface.sim.scenario import InboundZones, Scenario
 from laneface.sim.scene import Occupant, PassageScene, plant_decoys, sample_scene
 from laneface.sim.variants import BASE, Variant, resolve_variants
@@ -122,6 +123,7 @@ def render_passage(
     seed: int,
     variant: Variant = BASE,
     zones: Zones | None = None,
+    extra: Mapping[str, Mapping[str, object]] | None = None,
 ) -> dict[str, object]:
     """Write the videos, passage.json and ground_truth.json of ``scene`` into ``out_dir``; returns the truth.
 
@@ -232,6 +234,9 @@ def render_passage(
         ]  # fmt: skip
     if zones is not None:
         _zones_truth(truth, scene, zones)
+    if extra is not None:  # ``--history``: the plate read (passage.json) and what the ledger knows (truth)
+        passage.update(extra.get("passage", {}))
+        truth.update(extra.get("truth", {}))
     (out_dir / "passage.json").write_text(json.dumps(passage, indent=2) + "\n", encoding="utf-8")
     (out_dir / "ground_truth.json").write_text(json.dumps(truth) + "\n", encoding="utf-8")
     return truth
@@ -379,6 +384,7 @@ def simulate(
     variants: tuple[str, ...] = (),
     scenario: Scenario | None = None,
     decoy_share: float = 0.0,
+    history: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> SimSummary:
     """Render ``passages`` passages into ``out`` (see the module docstring) of the scene variant made of
@@ -402,16 +408,33 @@ def simulate(
         drawn = scenario_passages(pool, seed, passages, scenario, variant)
     printable = [images[0] for images in index.images.values()]
     decoys = 0
+    population = (scenario or Scenario()).population
+    past: list[dict[str, object]] = []
+    departures: list[datetime] = []
     for i, (drawn_scene, zones) in enumerate(drawn):
         scene = plant_decoys(np.random.default_rng([seed, 4, i]), drawn_scene, decoy_share, printable)
         decoys += len(scene.decoys)
         occupants += len(scene.occupants)
-        render_passage(scene, lfw_root, out / scene.passage_id, seed * 100_003 + i, variant, zones)
+        told: dict[str, dict[str, object]] | None = None
+        if history and scene.direction == "outbound":
+            planned = plan_history(np.random.default_rng([seed, 5, i]), scene, population)
+            scene = planned.scene
+            past.extend(planned.crossings)
+            departures.append(datetime.fromisoformat(scene.started_at.replace("Z", "+00:00")))
+            told = {"passage": {} if planned.plate is None else {"plate": planned.plate}}
+            told["truth"] = {"population": planned.truth}
+        render_passage(scene, lfw_root, out / scene.passage_id, seed * 100_003 + i, variant, zones, told)
         if progress is not None:
             progress(f"{scene.passage_id}: {scene.vehicle.name}, {len(scene.occupants)} occupants, {scene.direction}")
     docs = pool.documents()
     extra = pool.distractors(len(docs) if distractors is None else distractors)
     _write_gallery(out, lfw_root, docs + extra)
+    if history:
+        first = min(departures, default=EPOCH)
+        past.extend(background_stays(np.random.default_rng([seed, 6]), [d.doc_id for d in extra], population, first))
+        past.sort(key=lambda line: (str(line["started_at"]), str(line["passage_id"])))
+        with (out / HISTORY_FILE).open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(line) + "\n" for line in past)
     seconds = time.perf_counter() - t0
     summary = SimSummary(
         out=str(out),
@@ -431,6 +454,9 @@ def simulate(
         "variant": variant.name,
         "decoy_share": decoy_share,
     }
+    if history:
+        meta["population"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(population).items()}
+        meta["history_crossings"] = len(past)
     if scenario is not None:
         meta["scenario"] = scenario.as_json()
     if variant is not BASE:
