@@ -278,3 +278,50 @@ def test_each_post_reports_the_outbox_backlog(outbox: Outbox, clock: Clock) -> N
         outbox.put(key, b"{}")
     _deliverer(outbox, clock, handler).run_once()
     assert backlog == ["3", "2", "1"]  # the record being sent is still pending
+
+
+def test_a_replica_that_does_not_answer_is_skipped_and_the_one_that_answers_is_kept(
+    outbox: Outbox, clock: Clock
+) -> None:
+    down = {"http://a.test"}
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        host = f"{request.url.scheme}://{request.url.host}"
+        seen.append(host)
+        if host in down:
+            raise httpx.ConnectError("refused", request=request)
+        if host == "http://c.test":
+            return httpx.Response(503)
+        return httpx.Response(201, json={"crossing_id": 1})
+
+    d = Deliverer(
+        outbox,
+        ["http://a.test", "http://b.test/", "http://c.test"],
+        KEY,
+        transport=httpx.MockTransport(handler),
+        clock=clock,
+        rand=lambda: 0.0,
+    )
+    for k in range(3):
+        outbox.put(f"L1/P{k}", b"{}")
+    attempts = d.run_once()
+    assert [a.outcome for a in attempts] == ["delivered"] * 3
+    assert seen == ["http://a.test", "http://b.test", "http://b.test", "http://b.test"], "b answered: b it is"
+    assert d.endpoint == "http://b.test/v1/passages" and "KEY" not in repr(d)
+    # b goes down too, c answers 503 and a is back: a gets the record
+    down.clear()
+    down.add("http://b.test")
+    outbox.put("L1/P9", b"{}")
+    seen.clear()
+    assert [a.outcome for a in d.run_once()] == ["delivered"]
+    assert seen == ["http://b.test", "http://c.test", "http://a.test"] and d.endpoint == "http://a.test/v1/passages"
+    # none answers: the record waits, as with one service
+    down.update({"http://a.test", "http://c.test"})
+    outbox.put("L1/P10", b"{}")
+    (attempt,) = d.run_once()
+    assert attempt.outcome == "retry" and attempt.status is None and "ConnectError" in (attempt.error or "")
+    with pytest.raises(ConfigError):
+        Deliverer(outbox, [], KEY)
+    with pytest.raises(ConfigError):
+        Deliverer(outbox, [URL, "ftp://x"], KEY)

@@ -117,3 +117,14 @@ def test_auto_trigger_camera_defaults_to_the_first_front_view(tmp_path: Path) ->
 def test_redact_url() -> None:
     assert redact_url("rtsp://10.0.0.1/s") == "rtsp://10.0.0.1/s"
     assert redact_url("rtsp://admin:pw@cam.local/s?x=1") == "rtsp://***@cam.local/s?x=1"
+
+
+def test_replicas_of_the_service_are_fallback_urls(tmp_path: Path) -> None:
+    assert load_lane_config(_write(tmp_path, BASE)).service.urls == ("http://127.0.0.1:8080",)
+    two = BASE.replace(
+        'api_key_env = "LANE3_KEY"', 'api_key_env = "LANE3_KEY"\nfallback_urls = ["http://10.0.0.9:8080"]'
+    )
+    assert load_lane_config(_write(tmp_path, two)).service.urls == ("http://127.0.0.1:8080", "http://10.0.0.9:8080")
+    bad = two.replace("http://10.0.0.9:8080", "ftp://10.0.0.9")
+    with pytest.raises(ConfigError, match="fallback_urls"):
+        load_lane_config(_write(tmp_path, bad))

@@ -89,7 +89,11 @@ def test_the_history_seeds_the_ledger_and_the_lists_hold_the_vehicles_people(sim
             c.stage: c for c in ledger.lists(CandidateQuery("L", "outbound", at, plate, ("vehicle", "open_stays")))
         }
         docs = {o["occupant_id"]: o["doc_id"] for o in truth["occupants"]}
-        known = {docs[int(k)] for k, v in truth["population"]["occupants"].items() if v == "regular" or v.startswith("visitor")}
+        known = {
+            docs[int(k)]
+            for k, v in truth["population"]["occupants"].items()
+            if v == "regular" or v.startswith("visitor")
+        }
         assert known <= set(lists["vehicle"].doc_ids)
         assert known <= set(lists["open_stays"].doc_ids), "each of them is in the country until this departure"
     records.close()

@@ -49,8 +49,9 @@ PostOption = Annotated[
     str | None,
     typer.Option(
         "--post",
-        help="Records service URL: each passage's record goes through an outbox in the data dir "
-        "(nothing is lost when the service is down; idempotent on lane + passage_id).",
+        help="Records service URL (several, comma-separated: replicas, tried in turn): each passage's record "
+        "goes through an outbox in the data dir (nothing is lost when the service is down; idempotent on lane + "
+        "passage_id).",
     ),
 ]
 ApiKeyEnvOption = Annotated[
@@ -77,14 +78,17 @@ def _open_poster(
     from laneface.edge.post import ResultPoster, run_outbox_path
     from laneface.retry import Backoff
 
+    first, *others = [u.strip() for u in url.split(",")]
     try:
-        service = ServiceConfig(url=url, api_key_env=api_key_env, api_key_file=api_key_file)
+        service = ServiceConfig(
+            url=first, fallback_urls=tuple(others), api_key_env=api_key_env, api_key_file=api_key_file
+        )
     except ValidationError as exc:
         raise ConfigError(f"--post {url!r}: {exc.errors()[0]['msg']}") from None
     d = DeliveryConfig()
     return ResultPoster.open(
         run_outbox_path(settings_of(ctx).data_dir),
-        service.url,
+        service.urls,
         service.api_key(os.environ),
         images=images,
         backoff=Backoff(d.backoff_initial_s, d.backoff_factor, d.backoff_max_s, d.jitter),

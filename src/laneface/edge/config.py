@@ -54,13 +54,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ServiceConfig(_Model):
-    """The central records service."""
+ServiceUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=500)]
 
-    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=500)]
+
+class ServiceConfig(_Model):
+    """The central records service: ``url``, and ``fallback_urls`` of its other replicas (the outbox fails over
+    to them in turn; booth events go to ``url``)."""
+
+    url: ServiceUrl
+    fallback_urls: tuple[ServiceUrl, ...] = Field(default=(), max_length=8)
     api_key_env: EnvName = "LANEFACE_LANE_API_KEY"
     api_key_file: Path | None = None
     timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every replica, ``url`` first."""
+        return (self.url, *self.fallback_urls)
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
         """The lane's API key: ``api_key_file`` when set, else the variable ``api_key_env``."""

@@ -14,6 +14,11 @@ outage of the service costs one request per pause, not one per record; the first
 Each post also tells the service how many records are pending in the outbox (header
 ``X-Laneface-Outbox-Backlog``), for its per-lane backlog metric; older services ignore it.
 Records are sent earliest due first, so one record the service keeps failing on does not hold back the rest.
+
+**Several replicas.** Given more than one service URL (replicas of one stateless service on one database), a
+record whose post gets no answer or a 502/503/504 goes at once to the next URL, and the deliverer stays with
+the one that answered. A post that reached a replica which stored it and then died before answering is
+answered 200 by the other (the same key and body: an idempotent replay), so failing over duplicates nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Literal
@@ -43,6 +48,7 @@ Outcome = Literal["delivered", "rejected", "retry"]
 DELIVERED_STATUSES = frozenset({200, 201})
 REJECTED_STATUSES = frozenset({400, 409, 410, 413, 415, 422})
 PASSAGES_PATH = "/v1/passages"
+FAILOVER_STATUSES = frozenset({502, 503, 504})  # a replica (or its proxy) that cannot serve: try the next one
 # the lane's pending records (this one included) with every post: the service's outbox-backlog metric
 OUTBOX_BACKLOG_HEADER = "X-Laneface-Outbox-Backlog"
 
@@ -97,15 +103,16 @@ def _retry_after(response: httpx.Response, now: float) -> float | None:
 class Deliverer:
     """Sends the due records of an :class:`Outbox` to ``service_url`` + ``/v1/passages``.
 
-    ``transport`` replaces the network (``httpx.MockTransport`` in tests); ``clock`` gives Unix seconds and
-    ``rand`` the jitter's uniform draws. ``on_attempt`` is called after every attempt. The API key goes in
-    ``X-API-Key`` and is never logged.
+    ``service_url`` is one URL or several (replicas, tried in turn: the module docstring). ``transport``
+    replaces the network (``httpx.MockTransport`` in tests); ``clock`` gives Unix seconds and ``rand`` the
+    jitter's uniform draws. ``on_attempt`` is called after every attempt. The API key goes in ``X-API-Key`` and
+    is never logged.
     """
 
     def __init__(
         self,
         outbox: Outbox,
-        service_url: str,
+        service_url: str | Sequence[str],
         api_key: str,
         *,
         backoff: Backoff | None = None,
@@ -120,14 +127,19 @@ class Deliverer:
             import httpx
         except ImportError:
             raise BackendUnavailableError("the lane's delivery needs httpx: pip install httpx") from None
-        if not service_url.startswith(("http://", "https://")):
-            raise ConfigError(f"the service URL must start with http:// or https://, got {service_url!r}")
+        urls = [service_url] if isinstance(service_url, str) else list(service_url)
+        if not urls:
+            raise ConfigError("the lane needs at least one service URL")
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(f"the service URL must start with http:// or https://, got {url!r}")
         if not api_key:
             raise ConfigError("the lane needs an API key of role 'lane'")
         if not timeout_s > 0:
             raise ConfigError(f"timeout_s must be positive, got {timeout_s}")
         self.outbox = outbox
-        self.endpoint = service_url.rstrip("/") + PASSAGES_PATH
+        self.endpoints = tuple(dict.fromkeys(u.rstrip("/") + PASSAGES_PATH for u in urls))
+        self._current = 0  # the replica that answered last
         self.backoff = backoff or Backoff()
         self.batch = max(1, batch)
         self._clock = clock
@@ -140,7 +152,12 @@ class Deliverer:
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
 
     def __repr__(self) -> str:  # never show the key
-        return f"Deliverer(endpoint={self.endpoint!r})"
+        return f"Deliverer(endpoints={list(self.endpoints)!r})"
+
+    @property
+    def endpoint(self) -> str:
+        """The URL records go to now (the replica that answered last)."""
+        return self.endpoints[self._current]
 
     def close(self) -> None:
         self._client.close()
@@ -168,10 +185,23 @@ class Deliverer:
             "Content-Type": "application/json",
             OUTBOX_BACKLOG_HEADER: str(self.outbox.counts()["pending"]),
         }
-        try:
-            response = self._client.post(self.endpoint, content=record.body, headers=headers)
-        except httpx.HTTPError as exc:
-            return self._retry(record, None, f"{type(exc).__name__}: {exc}"[:500], None)
+        response: httpx.Response | None = None
+        error = ""
+        for turn in range(len(self.endpoints)):
+            k = (self._current + turn) % len(self.endpoints)
+            try:
+                response = self._client.post(self.endpoints[k], content=record.body, headers=headers)
+            except httpx.HTTPError as exc:
+                response, error = None, f"{type(exc).__name__}: {exc}"[:500]
+                continue
+            if response.status_code in FAILOVER_STATUSES and turn + 1 < len(self.endpoints):
+                continue  # this replica cannot serve: the next one may
+            if k != self._current:
+                logger.warning("delivering to %s (%s did not answer)", self.endpoints[k], self.endpoint)
+                self._current = k
+            break
+        if response is None:
+            return self._retry(record, None, error, None)
         outcome = classify(response.status_code)
         if outcome == "delivered":
             self.outbox.mark_delivered(record.key, status=response.status_code, receipt=response.text[:2000])

@@ -125,7 +125,7 @@ def build_runner(
         d = cfg.delivery
         deliverer = Deliverer(
             outbox,
-            cfg.service.url,
+            cfg.service.urls,
             api_key,
             backoff=Backoff(d.backoff_initial_s, d.backoff_factor, d.backoff_max_s, d.jitter),
             timeout_s=cfg.service.timeout_s,

@@ -24,6 +24,8 @@ from laneface.edge.outbox import Outbox, passage_key
 from laneface.retry import Backoff
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import httpx
 
     from laneface.pipeline.result import PassageResult
@@ -95,7 +97,7 @@ class ResultPoster:
     def open(
         cls,
         path: Path,
-        service_url: str,
+        service_url: str | Sequence[str],
         api_key: str,
         *,
         images: bool = True,

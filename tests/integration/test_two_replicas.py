@@ -1,0 +1,230 @@
+"""Two replicas of the service on one records database: lanes deliver to either, and ``kill -9`` of one replica
+while three lanes deliver loses nothing and stores nothing twice (each lane's outbox fails over to the other
+replica; a post the dead replica stored before answering is replayed to the other and answered 200).
+
+Both replicas are real ``laneface serve`` processes, each with its own data directory, on the same database:
+PostgreSQL in CI (and SQLite, one file, on the same host). Figures (records, kill point, failover seconds,
+replays) go to the test report and to ``$LANEFACE_EDGE_FIGURES`` when it is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from laneface.edge.delivery import Attempt, Deliverer
+from laneface.edge.outbox import Outbox
+from laneface.records.crypto import generate_key
+from laneface.retry import Backoff
+
+KEYS = {role: secrets.token_urlsafe(32) for role in ("lane", "officer", "auditor", "admin")}
+LANES = ("OUT-1", "OUT-2", "OUT-3")
+PER_LANE = 60
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.02) -> float:
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout_s:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(poll_s)
+    return time.monotonic() - start
+
+
+class Replica:
+    """``laneface serve`` in a subprocess with its own data directory, on the shared database."""
+
+    def __init__(self, directory: Path, database_url: str, encryption_key: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("LANEFACE_")}
+        self.env = clean | {
+            "LANEFACE_RECORDS__DATABASE_URL": database_url,
+            "LANEFACE_PRIVACY__ENCRYPTION_KEY": encryption_key,
+            **{f"LANEFACE_SERVICE__{role.upper()}_KEYS": json.dumps([key]) for role, key in KEYS.items()},
+        }
+
+    def start(self) -> None:
+        self._log = (self.directory / "serve.log").open("ab")
+        code = "from laneface.cli.app import main; main()"
+        cmd = [sys.executable, "-c", code, "--data-dir", str(self.directory), "serve", "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+
+        def up() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"a replica exited: {(self.directory / 'serve.log').read_text()[-2000:]}")
+            try:
+                return httpx.get(self.url + "/healthz", timeout=2.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        _wait(up, 120, "a replica to start", poll_s=0.1)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(30)
+        self.stop()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def _body(lane: str, n: int) -> bytes:
+    body = {
+        "passage_id": f"{lane}-{n:04d}",
+        "lane": lane,
+        "direction": "outbound",
+        "started_at": f"2026-12-06T{8 + n // 60:02d}:{n % 60:02d}:00+00:00",
+        "occupant_count": 1,
+        "complete_capture": True,
+        "occupants": [
+            {
+                "occupant_id": "1",
+                "row": 1,
+                "quality": 81.5,
+                "quality_passed": True,
+                "match": {"doc_id": None, "score": 0.41, "decision": "no_match", "threshold": 0.6},
+                "model_version": "sface@2021dec",
+            }
+        ],
+        "plate": {"text": f"R{n:03d} {lane[-1]}", "region": "BC", "confidence": 0.9},
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+@pytest.fixture
+def replicas(database_url: str, tmp_path: Path) -> Iterator[tuple[Replica, Replica]]:
+    key = generate_key()
+    a, b = Replica(tmp_path / "a", database_url, key), Replica(tmp_path / "b", database_url, key)
+    try:
+        a.start()  # the first one migrates the schema
+        b.start()
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_killing_one_replica_under_load_loses_and_duplicates_nothing(
+    replicas: tuple[Replica, Replica], database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    a, b = replicas
+    engine = create_engine(database_url)
+
+    def stored() -> dict[str, int]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT lane, COUNT(*), COUNT(DISTINCT passage_id) FROM crossings GROUP BY lane"))
+            out = {}
+            for lane, count, distinct in rows:
+                assert count == distinct, f"lane {lane}: {count} crossings, {distinct} passages"
+                out[str(lane)] = int(count)
+            return out
+
+    attempts: list[tuple[float, str, Attempt]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    boxes, deliverers, threads = [], [], []
+    for k, lane in enumerate(LANES):
+        box = Outbox(tmp_path / f"{lane}.db")
+        urls = [a.url, b.url] if k % 2 == 0 else [b.url, a.url]  # lanes deliver to either replica
+
+        def seen(attempt: Attempt, lane: str = lane) -> None:
+            with lock:
+                attempts.append((time.monotonic(), lane, attempt))
+
+        d = Deliverer(box, urls, KEYS["lane"], backoff=Backoff(0.05, 2.0, 0.5, 0.2), timeout_s=5.0, on_attempt=seen)
+        boxes.append(box)
+        deliverers.append(d)
+    try:
+        for d in deliverers:
+            threads.append(d.start(stop))
+
+        def produce(box: Outbox, d: Deliverer, lane: str) -> None:
+            for n in range(PER_LANE):
+                box.put(f"{lane}/{lane}-{n:04d}", _body(lane, n))
+                d.wake()
+                time.sleep(0.01)
+
+        producers = [
+            threading.Thread(target=produce, args=(box, d, lane))
+            for box, d, lane in zip(boxes, deliverers, LANES, strict=True)
+        ]
+        for p in producers:
+            p.start()
+        total = PER_LANE * len(LANES)
+        _wait(lambda: sum(stored().values()) >= total // 3, 120, "a third of the records stored")
+        at_kill = sum(stored().values())
+        killed_at = time.monotonic()
+        a.kill()
+        for p in producers:
+            p.join(60)
+        _wait(lambda: all(box.counts()["delivered"] == PER_LANE for box in boxes), 180, "every record delivered")
+        failover_s = min(
+            (t - killed_at for t, _, x in attempts if t > killed_at and x.outcome == "delivered"), default=None
+        )
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+        for d in deliverers:
+            d.close()
+    counts = [box.counts() for box in boxes]
+    for box in boxes:
+        box.close()
+    assert counts == [{"pending": 0, "delivered": PER_LANE, "rejected": 0}] * len(LANES)
+    assert stored() == dict.fromkeys(LANES, PER_LANE), "every record once, none twice"
+    with engine.connect() as conn:
+        occupants = conn.execute(text("SELECT COUNT(*) FROM occupants")).scalar_one()
+        plates = conn.execute(text("SELECT COUNT(*) FROM crossings WHERE plate_key IS NOT NULL")).scalar_one()
+    engine.dispose()
+    assert occupants == PER_LANE * len(LANES) and plates == PER_LANE * len(LANES)
+    assert b.proc is not None and b.proc.poll() is None, "the other replica served on"
+    assert 0 < at_kill < total, "the kill came while records were being delivered"
+    replays = sum(1 for _, _, x in attempts if x.status == 200)
+    figures = {
+        "backend": engine.dialect.name,
+        "records": total,
+        "stored_at_kill": at_kill,
+        "failover_s": None if failover_s is None else round(failover_s, 3),
+        "replays_200": replays,
+        "retries": sum(1 for _, _, x in attempts if x.outcome == "retry"),
+    }
+    for key, value in figures.items():
+        request.node.user_properties.append((key, value))
+    target = os.environ.get("LANEFACE_EDGE_FIGURES")
+    if target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"test": request.node.name, **figures}) + "\n")
