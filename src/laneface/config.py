@@ -197,6 +197,15 @@ class ServiceSettings(BaseModel):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Larger request bodies get 413.")
     max_image_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=16_000_000, ge=1)
+    # replicas on one database must show one booth whichever replica a lane posts to and an officer watches
+    booth_shared: bool = Field(
+        default=False,
+        description="Keep the booth view in the records database (encrypted), not in this process: for a "
+        "service run as several replicas.",
+    )
+    booth_poll_s: float = Field(
+        default=0.5, gt=0.0, le=10.0, description="With booth_shared: how often an open booth stream looks again."
+    )
 
     @field_validator("oauth2_public_key_pem")
     @classmethod

@@ -4,7 +4,8 @@ replica; a post the dead replica stored before answering is replayed to the othe
 
 Both replicas are real ``laneface serve`` processes, each with its own data directory, on the same database:
 PostgreSQL in CI (and SQLite, one file, on the same host). Figures (records, kill point, failover seconds,
-replays) go to the test report and to ``$LANEFACE_EDGE_FIGURES`` when it is set.
+replays) go to the test report and to ``$LANEFACE_EDGE_FIGURES`` when it is set. The booth view is shared
+too (``service.booth_shared``): what a lane posts to one replica, an officer sees and answers on the other.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class Replica:
         self.env = clean | {
             "LANEFACE_RECORDS__DATABASE_URL": database_url,
             "LANEFACE_PRIVACY__ENCRYPTION_KEY": encryption_key,
+            "LANEFACE_SERVICE__BOOTH_SHARED": "true",
+            "LANEFACE_SERVICE__BOOTH_POLL_S": "0.1",
             **{f"LANEFACE_SERVICE__{role.upper()}_KEYS": json.dumps([key]) for role, key in KEYS.items()},
         }
 
@@ -228,3 +231,32 @@ def test_killing_one_replica_under_load_loses_and_duplicates_nothing(
     if target:
         with open(target, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"test": request.node.name, **figures}) + "\n")
+
+
+def test_the_booth_is_one_whichever_replica_a_lane_posts_to(replicas: tuple[Replica, Replica]) -> None:
+    a, b = replicas
+    lane, officer = {"X-API-Key": KEYS["lane"]}, {"X-API-Key": KEYS["officer"]}
+    event = {"event": "occupant_captured", "passage_id": "P-9", "lane": "IN-4", "t_s": 2.0, "zone": "booth",
+             "occupant": 1, "row": 1, "cameras": ["booth1"], "quality": 66.0}  # fmt: skip
+    assert httpx.post(f"{a.url}/v1/lanes/IN-4/events", json={"events": [event]}, headers=lane).status_code == 200
+    booth = httpx.get(f"{b.url}/v1/booth/IN-4", headers=officer).json()
+    assert booth["passage_id"] == "P-9" and [s["occupant"] for s in booth["seats"]] == [1]
+    given = httpx.post(f"{b.url}/v1/booth/IN-4/prompts", json={"message": "look_at_camera"}, headers=officer)
+    assert given.status_code == 201
+    missing = {**event, "event": "seat_missing", "t_s": 3.0, "seen_not_captured": [], "documents_unmatched": 0}
+    answer = httpx.post(f"{a.url}/v1/lanes/IN-4/events", json={"events": [missing]}, headers=lane).json()
+    assert [p["prompt_id"] for p in answer["prompts"]] == [given.json()["prompt_id"]]
+
+    # concurrent posts of one lane to both replicas: every event applied, seq counts each post once
+    def post(url: str, n: int) -> None:
+        captured = {**event, "occupant": n, "t_s": 4.0 + n}
+        assert httpx.post(f"{url}/v1/lanes/IN-4/events", json={"events": [captured]}, headers=lane).status_code == 200
+
+    before = httpx.get(f"{a.url}/v1/booth/IN-4", headers=officer).json()["seq"]
+    threads = [threading.Thread(target=post, args=(a.url if n % 2 else b.url, n)) for n in range(2, 22)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    after = httpx.get(f"{b.url}/v1/booth/IN-4", headers=officer).json()
+    assert after["seq"] == before + 20 and [s["occupant"] for s in after["seats"]] == list(range(1, 22))

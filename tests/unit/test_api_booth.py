@@ -35,14 +35,20 @@ def _jpeg() -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
+def _settings(tmp_path: Path, *, shared: bool, key: str | None = None) -> Settings:
+    return Settings(
         data_dir=tmp_path,
-        privacy=PrivacySettings(encryption_key=generate_key()),
-        service=ServiceSettings.model_validate({f"{r}_keys": [k] for r, k in KEYS.items()}),
+        privacy=PrivacySettings(encryption_key=key or generate_key()),
+        service=ServiceSettings.model_validate(
+            {**{f"{r}_keys": [k] for r, k in KEYS.items()}, "booth_shared": shared, "booth_poll_s": 0.05}
+        ),
     )
-    with TestClient(create_app(settings, run_scheduler=False)) as c:
+
+
+@pytest.fixture(params=["memory", "shared"])
+def client(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """The service with the booth in its memory, and with the booth in the records database (replicas)."""
+    with TestClient(create_app(_settings(tmp_path, shared=request.param == "shared"), run_scheduler=False)) as c:
         yield c
 
 
@@ -247,3 +253,47 @@ def test_a_body_without_prompts_keeps_its_hash() -> None:
     assert base.body_sha256() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
     with_prompt = PassageSubmission("P", "L", "inbound", at, 0, False, (), prompts=(PassagePrompt("auto", 1.0, 1),))
     assert with_prompt.body_sha256() != base.body_sha256()
+
+
+def test_two_replicas_on_one_database_show_one_booth(tmp_path: Path) -> None:
+    """A lane posts to one replica, the officer watches and prompts through the other; the state is sealed."""
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    key = generate_key()
+    a_app = create_app(_settings(tmp_path, shared=True, key=key), run_scheduler=False)
+    b_app = create_app(_settings(tmp_path, shared=True, key=key), run_scheduler=False)
+    with TestClient(a_app) as a, TestClient(b_app) as b:
+        captured = {"occupant": 1, "row": 1, "cameras": ["booth1"], "quality": 70.0, "captured_at_s": 3.0}
+        _post(a, _event("occupant_captured", 3.0, thumbnail_jpeg_b64=_jpeg(), **captured))
+        _post(a, _event("occupant_identified", 3.5, occupant=1, row=1, doc_id="DOC-SECRET-7", score=0.7))
+        seen = _booth(b)
+        assert seen["passage_id"] == "P-1" and seen["seats"][0]["doc_id"] == "DOC-SECRET-7"
+        assert [x["lane"] for x in b.get("/v1/booth", headers=_as("officer")).json()] == ["L1"]
+        assert b.get("/v1/booth/L1/thumbnails/1", headers=_as("officer")).content.startswith(b"\xff\xd8")
+        given = b.post("/v1/booth/L1/prompts", json={"message": "look_at_camera"}, headers=_as("officer")).json()
+        handed = _post(a, _event("seat_missing", 4.0, seen_not_captured=[], documents_unmatched=0))["prompts"]
+        assert [p["prompt_id"] for p in handed] == [given["prompt_id"]], "handed once, by the other replica"
+        assert _post(b, _event("seat_missing", 4.5, seen_not_captured=[], documents_unmatched=0))["prompts"] == []
+
+        # a stream opened on b sees what the lane posts to a
+        def later() -> None:
+            import time
+
+            time.sleep(0.3)
+            _post(a, _event("occupant_captured", 5.0, occupant=2, row=2, cameras=["booth2"], quality=60.0))
+
+        poster = threading.Thread(target=later)
+        poster.start()
+        with b.stream("GET", "/v1/booth/L1/stream", params={"max_s": 1.5}, headers=_as("officer")) as response:
+            text_ = "".join(response.iter_text())
+        poster.join()
+        booths = [json.loads(line[6:]) for line in text_.splitlines() if line.startswith("data: ")]
+        assert len(booths) >= 2 and [s["occupant"] for s in booths[-1]["seats"]] == [1, 2]
+        assert [x["seq"] for x in booths] == sorted({x["seq"] for x in booths})
+    engine = create_engine(f"sqlite:///{tmp_path / 'records.db'}")
+    with engine.connect() as conn:
+        (state,) = conn.execute(text("SELECT state FROM booth_lanes WHERE lane = 'L1'")).one()
+    engine.dispose()
+    assert b"DOC-SECRET-7" not in state and b"\xff\xd8\xff" not in state, "sealed like every biometric blob"

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from laneface.api.booth import BoothHub
+from laneface.api.booth import BoothHub, SharedBoothHub
 from laneface.api.deps import reject_unknown_query, require
 from laneface.api.docs import docs_page
 from laneface.api.errors import install_error_handlers
@@ -91,7 +91,8 @@ def create_app(
     app.state.security = security
     app.state.gallery = gallery or UnavailableGallery()
     app.state.scheduler = scheduler
-    app.state.booth = BoothHub(clock)
+    svc = settings.service
+    app.state.booth = SharedBoothHub(records, clock, poll_s=svc.booth_poll_s) if svc.booth_shared else BoothHub(clock)
     install_error_handlers(app)
     for module in (health, passages, booth, crossings, review_queue, ledger, trends, audit, admin):
         app.include_router(module.router, dependencies=[Depends(reject_unknown_query)])

@@ -1,11 +1,13 @@
 """The booth hub: what each lane's pipeline reports about the vehicle passing now, for the officer's booth
 view, and the prompts officers give, for the lane.
 
-State lives in the service's memory, on its event loop (every route that touches it is ``async``): it is
-live feedback, not a record. The record of a passage is what the lane posts to ``/v1/passages`` when the
-passage ends (with every prompt given); a restarted service shows a lane's next vehicle from its next event.
-One service process holds one hub: a service run with several worker processes needs a sticky lane-to-worker
-routing or a shared bus for the booth view (not provided).
+:class:`BoothHub` keeps the state in the service's memory, on its event loop (every route that touches it is
+``async``): it is live feedback, not a record. The record of a passage is what the lane posts to
+``/v1/passages`` when the passage ends (with every prompt given); a restarted service shows a lane's next
+vehicle from its next event. :class:`SharedBoothHub` (``service.booth_shared``) keeps each lane's state in the
+records database instead (encrypted, :mod:`laneface.records.booth`), so that replicas of the service on one
+database show the same booth whichever replica a lane posts to and an officer watches: each change is one
+transaction on the lane's row, and open streams look for changes every ``poll_s``.
 
 Bounds: at most ``max_lanes`` lanes (the least recently updated is forgotten), 64 occupants and 64 prompts per
 passage, ``max_subscribers`` open streams per lane, 16 officer prompts waiting for a lane.
@@ -16,11 +18,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import secrets
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
 
 from laneface.api.schemas.booth import (
     BoothPublic,
@@ -32,8 +38,11 @@ from laneface.api.schemas.booth import (
 )
 from laneface.errors import InputError, RecordNotFoundError
 from laneface.records.clock import Clock, system_clock
+from laneface.records.service import RecordsService
 
-__all__ = ["PROMPT_MESSAGES", "BoothHub", "TooManySubscribersError"]
+__all__ = ["PROMPT_MESSAGES", "BoothHub", "SharedBoothHub", "TooManySubscribersError"]
+
+T = TypeVar("T")
 
 PROMPT_MESSAGES: dict[PromptMessage, str] = {
     "look_at_camera": "Everyone, please look at the camera",
@@ -124,6 +133,12 @@ class BoothHub:
         self._max_subscribers = max_subscribers
 
     # ------------------------------------------------------------------ lanes
+    poll_s: float | None = None  # open streams wait for a signal of this process's changes (no polling)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` from a route: on the event loop (this hub's state is the loop's own)."""
+        return fn(*args)
+
     def _lane(self, name: str, *, create: bool) -> _Lane | None:
         lane = self._lanes.get(name)
         if lane is None and create:
@@ -135,16 +150,32 @@ class BoothHub:
             self._lanes.move_to_end(name)
         return lane
 
+    def _get(self, name: str) -> _Lane | None:
+        return self._lanes.get(name)
+
+    def _all(self) -> list[_Lane]:
+        """Every lane known, most recently updated first."""
+        return list(reversed(self._lanes.values()))
+
+    def _edit(self, name: str, fn: Callable[[_Lane], T]) -> T:
+        """``fn`` changes the lane's state (creating the lane); its subscribers hear of a change."""
+        lane = self._lane(name, create=True)
+        assert lane is not None
+        seq = lane.seq
+        out = fn(lane)
+        if lane.seq != seq:
+            for queue in lane.subscribers:
+                if queue.empty():  # a waiting subscriber reads the newest state anyway: one signal is enough
+                    queue.put_nowait(lane.seq)
+        return out
+
     def lanes(self) -> list[BoothPublic]:
         """Every lane known, most recently updated first."""
-        return [self._public(lane) for lane in reversed(self._lanes.values())]
+        return [self._public(lane) for lane in self._all()]
 
     def _changed(self, lane: _Lane) -> None:
         lane.seq += 1
         lane.updated_at = self._clock()
-        for queue in lane.subscribers:
-            if queue.empty():  # a waiting subscriber reads the newest state anyway: one signal is enough
-                queue.put_nowait(lane.seq)
 
     # ------------------------------------------------------------------ the lane's side
     def publish(self, lane_name: str, events: Sequence[LaneEventIn]) -> list[OfficerPromptPublic]:
@@ -156,14 +187,16 @@ class BoothHub:
             if event.lane is not None and event.lane != lane_name:
                 raise InputError(f"an event of lane {event.lane!r} was posted for lane {lane_name!r}")
             thumbnails.append(None if event.thumbnail_jpeg_b64 is None else _thumbnail(event.thumbnail_jpeg_b64))
-        lane = self._lane(lane_name, create=True)
-        assert lane is not None
-        for event, thumbnail in zip(events, thumbnails, strict=True):
-            self._apply(lane, event, thumbnail)
-        if events:
-            self._changed(lane)
-        waiting, lane.waiting = lane.waiting, []
-        return waiting
+
+        def edit(lane: _Lane) -> list[OfficerPromptPublic]:
+            for event, thumbnail in zip(events, thumbnails, strict=True):
+                self._apply(lane, event, thumbnail)
+            if events:
+                self._changed(lane)
+            waiting, lane.waiting = lane.waiting, []
+            return waiting
+
+        return self._edit(lane_name, edit)
 
     def _apply(self, lane: _Lane, event: LaneEventIn, thumbnail: bytes | None) -> None:
         passage = lane.passage
@@ -214,7 +247,7 @@ class BoothHub:
     def snapshot(self, lane_name: str) -> BoothPublic:
         """The lane's booth now (a lane that has reported nothing yet is empty, not unknown: the officer may
         open the view before the first vehicle)."""
-        lane = self._lanes.get(lane_name) or _Lane(lane_name)
+        lane = self._get(lane_name) or _Lane(lane_name)
         return self._public(lane)
 
     @staticmethod
@@ -239,7 +272,7 @@ class BoothHub:
 
     def thumbnail(self, lane_name: str, occupant: int) -> tuple[str, bytes]:
         """(passage_id, JPEG) of an occupant of the lane's current passage; :class:`RecordNotFoundError`."""
-        lane = self._lanes.get(lane_name)
+        lane = self._get(lane_name)
         passage = None if lane is None else lane.passage
         seat = None if passage is None else passage.seats.get(occupant)
         if passage is None or seat is None or seat.thumbnail is None:
@@ -248,25 +281,27 @@ class BoothHub:
 
     def prompt(self, lane_name: str, message: PromptMessage) -> OfficerPromptPublic:
         """An officer's prompt: waits for the lane's next post of events, is listed with the current passage."""
-        lane = self._lane(lane_name, create=True)
-        assert lane is not None
-        now = self._clock()
-        passage = lane.passage if lane.passage is not None and not lane.passage.complete else None
-        given = OfficerPromptPublic(
-            prompt_id=secrets.token_hex(8),
-            lane=lane_name,
-            passage_id=None if passage is None else passage.passage_id,
-            at=now,
-            message=message,
-            text=PROMPT_MESSAGES[message],
-        )
-        if len(lane.waiting) >= _MAX_WAITING:
-            lane.waiting.pop(0)
-        lane.waiting.append(given)
-        if passage is not None:
-            self._add_prompt(passage, PromptPublic(at_s=None, at=now, source="officer", message=message))
-        self._changed(lane)
-        return given
+
+        def edit(lane: _Lane) -> OfficerPromptPublic:
+            now = self._clock()
+            passage = lane.passage if lane.passage is not None and not lane.passage.complete else None
+            given = OfficerPromptPublic(
+                prompt_id=secrets.token_hex(8),
+                lane=lane_name,
+                passage_id=None if passage is None else passage.passage_id,
+                at=now,
+                message=message,
+                text=PROMPT_MESSAGES[message],
+            )
+            if len(lane.waiting) >= _MAX_WAITING:
+                lane.waiting.pop(0)
+            lane.waiting.append(given)
+            if passage is not None:
+                self._add_prompt(passage, PromptPublic(at_s=None, at=now, source="officer", message=message))
+            self._changed(lane)
+            return given
+
+        return self._edit(lane_name, edit)
 
     # ------------------------------------------------------------------ live streams
     def subscribe(self, lane_name: str) -> asyncio.Queue[int]:
@@ -283,3 +318,87 @@ class BoothHub:
         lane = self._lanes.get(lane_name)
         if lane is not None:
             lane.subscribers.discard(queue)
+
+
+# -- the shared hub ----------------------------------------------------------------------------------------
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _encode(lane: _Lane) -> bytes:
+    passage = None
+    if lane.passage is not None:
+        passage = asdict(lane.passage) | {
+            "seats": [asdict(seat) | {"thumbnail": _b64(seat.thumbnail)} for seat in lane.passage.seats.values()],
+            "prompts": [p.model_dump(mode="json") for p in lane.passage.prompts],
+        }
+    state = {
+        "name": lane.name,
+        "seq": lane.seq,
+        "updated_at": None if lane.updated_at is None else lane.updated_at.isoformat(),
+        "passage": passage,
+        "waiting": [p.model_dump(mode="json") for p in lane.waiting],
+    }
+    return json.dumps(state, separators=(",", ":")).encode("utf-8")
+
+
+def _decode(name: str, raw: bytes | None) -> _Lane:
+    if raw is None:
+        return _Lane(name)
+    state = json.loads(raw)
+    lane = _Lane(
+        str(state["name"]),
+        seq=int(state["seq"]),
+        updated_at=None if state["updated_at"] is None else datetime.fromisoformat(state["updated_at"]),
+        waiting=[OfficerPromptPublic.model_validate(p) for p in state["waiting"]],
+    )
+    p = state["passage"]
+    if p is not None:
+        seats = {}
+        for seat in p.pop("seats"):
+            thumbnail = seat.pop("thumbnail")
+            seats[int(seat["occupant"])] = _Seat(
+                **seat, thumbnail=None if thumbnail is None else base64.b64decode(thumbnail)
+            )
+        prompts = [PromptPublic.model_validate(x) for x in p.pop("prompts")]
+        lane.passage = _Passage(**p, seats=seats, prompts=prompts)
+    return lane
+
+
+class SharedBoothHub(BoothHub):
+    """The booth hub with each lane's state in the records database (module docstring): what one replica of
+    the service changes, every replica shows. Its calls do database work: routes make them in the thread pool."""
+
+    def __init__(
+        self,
+        records: RecordsService,
+        clock: Clock = system_clock,
+        *,
+        poll_s: float = 0.5,
+        max_lanes: int = 256,
+        max_subscribers: int = 32,
+    ) -> None:
+        super().__init__(clock, max_lanes=max_lanes, max_subscribers=max_subscribers)
+        self._records = records
+        self.poll_s = poll_s
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await run_in_threadpool(fn, *args)
+
+    def _get(self, name: str) -> _Lane | None:
+        raw = self._records.booth_state(name)
+        return None if raw is None else _decode(name, raw)
+
+    def _all(self) -> list[_Lane]:
+        return [_decode("", raw) for raw in self._records.booth_states(self._max_lanes)]
+
+    def _edit(self, name: str, fn: Callable[[_Lane], T]) -> T:
+        out: list[T] = []
+
+        def edit(raw: bytes | None) -> tuple[bytes, int]:
+            lane = _decode(name, raw)
+            out.append(fn(lane))
+            return _encode(lane), lane.seq
+
+        self._records.edit_booth_state(name, edit)
+        return out[0]

@@ -26,6 +26,7 @@ from laneface.errors import (
 from laneface.records import migrate
 from laneface.records.audit import SYSTEM, Actions, Actor, AuditFilter, list_events, record_event
 from laneface.records.biometrics import read_biometric
+from laneface.records.booth import booth_states, edit_booth_state, read_booth_state
 from laneface.records.clock import Clock, system_clock
 from laneface.records.crossings import add_review, get_crossing, list_crossings
 from laneface.records.crypto import BlobCipher, load_or_create_dev_key, parse_key
@@ -145,6 +146,26 @@ class RecordsService:
                 actor=actor,
                 auto_confirm=self.settings.records.auto_confirm_matches,
             )
+
+    # the booth view, shared by replicas ----------------------------------------------------------------
+    def booth_state(self, lane: str) -> bytes | None:
+        with self.sessions() as session:
+            return read_booth_state(session, self.cipher, lane)
+
+    def booth_states(self, limit: int = 256) -> list[bytes]:
+        with self.sessions() as session:
+            return booth_states(session, self.cipher, limit)
+
+    def edit_booth_state(self, lane: str, edit: Callable[[bytes | None], tuple[bytes, int]]) -> None:
+        """One lane's booth state changed in one transaction (:func:`laneface.records.booth.edit_booth_state`)."""
+        for attempt in (1, 2):
+            try:
+                with self._write_lock or contextlib.nullcontext(), self.sessions.begin() as session:
+                    edit_booth_state(session, self.cipher, lane, edit, self.clock())
+                return
+            except IntegrityError:  # another replica made the lane's row first: edit that one
+                if attempt == 2:
+                    raise
 
     # officers -----------------------------------------------------------------------------------------
     def crossings(self, flt: CrossingFilter) -> list[CrossingView]:

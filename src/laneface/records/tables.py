@@ -31,6 +31,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BiometricBlob",
+    "BoothLane",
     "Crossing",
     "Document",
     "DocumentPhoto",
@@ -260,3 +261,17 @@ class StoredRetentionRule(Base):
     max_age_hours: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class BoothLane(Base):
+    """The live booth view of one lane (what its pipeline reported of the vehicle passing now, the officer prompts
+    waiting for it), kept here when the service runs as several replicas. Opaque to the records: the booth
+    hub's state as JSON, encrypted like every biometric blob (it holds face thumbnails and doc_ids)."""
+
+    __tablename__ = "booth_lanes"
+
+    lane: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    state: Mapped[bytes] = mapped_column(LargeBinary)

@@ -2,7 +2,7 @@
 booth live (server-sent events), read the captured faces' thumbnails (audited) and prompt the occupants.
 
 The hub (:mod:`laneface.api.booth`) lives on the event loop: these routes are ``async`` and never block it
-(the audit writes run in the thread pool)."""
+(the audit writes, and the shared hub's database work, run in the thread pool)."""
 
 from __future__ import annotations
 
@@ -54,18 +54,18 @@ Hub = Annotated[BoothHub, Depends(hub_of)]
     "The answer lists the officer prompts waiting for this lane, handed over once.",
 )
 async def post_events(lane: LaneName, body: LaneEventsIn, _caller: Lane, hub: Hub) -> LaneEventsAccepted:
-    prompts = hub.publish(lane, body.events)
+    prompts = await hub.call(hub.publish, lane, body.events)
     return LaneEventsAccepted(accepted=len(body.events), prompts=prompts)
 
 
 @router.get("/v1/booth", responses=ERROR_RESPONSES, summary="Every lane's booth, most recently updated first")
 async def list_booths(_caller: Officer, hub: Hub) -> list[BoothPublic]:
-    return hub.lanes()
+    return await hub.call(hub.lanes)
 
 
 @router.get("/v1/booth/{lane}", responses=ERROR_RESPONSES, summary="The vehicle at a lane's booth now")
 async def get_booth(lane: LaneName, _caller: Officer, hub: Hub) -> BoothPublic:
-    return hub.snapshot(lane)
+    return await hub.call(hub.snapshot, lane)
 
 
 @router.get(
@@ -97,19 +97,24 @@ async def stream_booth(
 
     async def events() -> AsyncIterator[str]:
         last = -1
+        sent = loop.time()
         try:
             while True:
-                booth = hub.snapshot(lane)
+                booth = await hub.call(hub.snapshot, lane)
                 if booth.seq != last:
-                    last = booth.seq
+                    last, sent = booth.seq, loop.time()
                     yield f"id: {booth.seq}\nevent: booth\ndata: {booth.model_dump_json()}\n\n"
                 left = deadline - loop.time()
                 if left <= 0 or await request.is_disconnected():
                     return
+                # a shared hub's changes may come from another replica: look again every poll_s
+                wait = min(HEARTBEAT_S if hub.poll_s is None else hub.poll_s, left)
                 try:
-                    await asyncio.wait_for(queue.get(), timeout=min(HEARTBEAT_S, left))
+                    await asyncio.wait_for(queue.get(), timeout=wait)
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
+                    if loop.time() - sent >= HEARTBEAT_S - 1e-3:
+                        sent = loop.time()
+                        yield ": keep-alive\n\n"
         finally:
             hub.unsubscribe(lane, queue)
 
@@ -134,7 +139,7 @@ async def get_thumbnail(
     hub: Hub,
     records: Records,
 ) -> Response:
-    passage_id, data = hub.thumbnail(lane, occupant)
+    passage_id, data = await hub.call(hub.thumbnail, lane, occupant)
     await run_in_threadpool(
         records.audit,
         caller.actor,
@@ -157,7 +162,7 @@ async def get_thumbnail(
 async def post_prompt(
     lane: LaneName, body: PromptCreate, caller: Officer, hub: Hub, records: Records
 ) -> OfficerPromptPublic:
-    prompt = hub.prompt(lane, body.message)
+    prompt = await hub.call(hub.prompt, lane, body.message)
     await run_in_threadpool(
         records.audit,
         caller.actor,
