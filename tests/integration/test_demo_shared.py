@@ -19,13 +19,26 @@ pytestmark = [pytest.mark.models, pytest.mark.shared]
 
 
 def _counts(data_dir: Path) -> dict[str, int]:
+    """Rows of the demo's own passages; the history of the departing travellers (``H-...``) apart."""
     engine = create_engine(f"sqlite:///{data_dir / 'records.db'}")
+    history = Crossing.passage_id.like("H-%")
     try:
         with engine.connect() as conn:
-            return {
-                table.__tablename__: int(conn.scalar(select(func.count()).select_from(table)) or 0)
-                for table in (Crossing, Occupant, Document, LedgerEntry)
-            }
+            counts = {"documents": int(conn.scalar(select(func.count()).select_from(Document)) or 0)}
+            for name, table, where in (
+                ("crossings", Crossing, ~history),
+                ("history_crossings", Crossing, history),
+                ("occupants", Occupant, ~history),
+                ("ledger_entries", LedgerEntry, ~history),
+            ):
+                query = select(func.count()).select_from(table)
+                if table is not Crossing:
+                    query = (
+                        query.join(Occupant, Occupant.id == LedgerEntry.occupant_pk) if table is LedgerEntry else query
+                    )
+                    query = query.join(Crossing, Crossing.id == Occupant.crossing_id)
+                counts[name] = int(conn.scalar(query.where(where)) or 0)
+            return counts
     finally:
         engine.dispose()
 
@@ -46,6 +59,8 @@ def test_demo_stores_every_passage_and_its_confirmations_and_a_rerun_adds_nothin
     assert "records    2 crossings stored" in out
     counts = _counts(tmp_path)
     assert counts["crossings"] == 2
+    assert counts["history_crossings"] > 0, "the departing travellers' earlier crossings seed the ledger"
+    assert re.search(r"ledger: \d+ earlier crossings of the departing travellers loaded", first.output)
     assert counts["documents"] == enrolled  # every enrolled document is known to the records
     assert counts["ledger_entries"] == identified  # each automatic match of an enrolled document is confirmed
     assert (tmp_path / "demo" / "results.jsonl").read_text().count("\n") == 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,12 @@ DEMO_DIR = "demo"
 PASSAGES_DIR = "passages"  # the demo's own scratch folder under DEMO_DIR, emptied by each run
 STORED, ALREADY, CONFLICT = "stored", "already stored", "conflict"
 DEMO_LANE_ACTOR = "demo-lane"
+STAGE_NAMES = {
+    "documents": "by a document read (RFID)",
+    "vehicle": "among the people seen in the vehicle before (plate)",
+    "open_stays": "among the open stays",
+    "gallery": "in the whole gallery",
+}
 SPACING = timedelta(minutes=3)  # the demo's passages are re-timed to the last minutes, so "today" shows them
 FACE_SET_HINT = "../shared/data/lfw/lfw-deepfunneled"
 
@@ -144,6 +151,21 @@ def _retime(passage_dirs: Sequence[Path], now: datetime) -> None:
         started = now - SPACING * (len(passage_dirs) - i)
         meta["started_at"] = started.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
         path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def _retimed_history(part: Path, dirs: Sequence[Path], rendered_at: dict[str, str]) -> Path:
+    """The simulator's history of the departing vehicles, moved as :func:`_retime` moved their passages."""
+    from laneface.sim.population import HISTORY_FILE, shift_history
+
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    moves = {d.name: at(_started(d)) - at(rendered_at[d.name]) for d in dirs if d.parent == part}
+    source = part / HISTORY_FILE
+    lines = [json.loads(x) for x in source.read_text(encoding="utf-8").splitlines() if x.strip()]
+    out = part / f"retimed-{HISTORY_FILE}"
+    out.write_text("".join(json.dumps(x) + "\n" for x in shift_history(lines, moves)), encoding="utf-8")
+    return out
 
 
 def _started(directory: Path) -> str:
@@ -266,10 +288,13 @@ def demo_command(
     crossing could be stored."""
     import cv2
 
+    from laneface.api.ingest import import_results_file
     from laneface.gallery.store import gallery_dir
     from laneface.pipeline.lane import LanePipeline
     from laneface.pipeline.passages import process_passages
     from laneface.progress import progress_bar
+    from laneface.records.audit import Actor
+    from laneface.records.candidates import LedgerCandidates
     from laneface.records.service import RecordsService, build_cipher
     from laneface.sim.writer import simulate
 
@@ -290,11 +315,15 @@ def demo_command(
         ("outbound", passages - inbound, 0.0, seed + 1),
     ):
         part = sim_dir / direction
-        summary = simulate(part, count, part_seed, faces, inbound_share=share, progress=log.info)
+        # departing vehicles come with what the ledger knew of them: plates, commuters, open stays
+        history = direction == "outbound"
+        summary = simulate(part, count, part_seed, faces, inbound_share=share, history=history, progress=log.info)
         documents += summary.documents
         manifests.append(part / "manifest.csv")
     dirs = sorted((p for p in sim_dir.glob("*/*") if (p / "passage.json").is_file()), key=_started)
+    rendered_at = {d.name: _started(d) for d in dirs}
     _retime(dirs, datetime.now(UTC))
+    past = _retimed_history(sim_dir / "outbound", dirs, rendered_at)
 
     records = RecordsService.open(settings, build_cipher(settings, dev_key=True))
     try:
@@ -306,13 +335,19 @@ def demo_command(
         for manifest in manifests:
             ids = _enrol(settings, store, records, manifest)
             enrolled, flagged, named = enrolled | ids[0], flagged | ids[1], named | ids[2]
+        loaded = import_results_file(records, past, actor=Actor(DEMO_LANE_ACTOR, "lane"))
+        say(f"   ledger: {len(loaded.imported)} earlier crossings of the departing travellers loaded", err=True)
         say("3/4 running the lane pipeline ...", err=True)
-        pipeline = LanePipeline.from_settings(settings, store)
+        ledger = LedgerCandidates.for_lane(records.sessions, settings.lane)
+        pipeline = LanePipeline.from_settings(settings, store, candidates=ledger)
         rows: list[DemoRow] = []
+        stages: Counter[str] = Counter()
         results = out / "results.jsonl"
         with pipeline, results.open("w", encoding="utf-8") as fh, progress_bar("passages") as bar:
             for done, outcome in enumerate(process_passages(pipeline, dirs), start=1):
                 fh.write(json.dumps(outcome.as_json()) + "\n")
+                if outcome.result is not None and outcome.result.direction == "outbound":
+                    stages.update(str(o.match.stage) for o in outcome.result.occupants if o.match.decision == "match")
                 rows.append(_row(records, outcome))
                 log.info("%s: %s", outcome.directory.name, rows[-1].result)
                 bar(done, len(dirs))
@@ -327,6 +362,9 @@ def demo_command(
     say(f"documents  {len(enrolled)} of {len(named)} enrolled ({len(flagged)} with quality flags)")
     for line in records_lines(rows):
         say(line)
+    if stages:
+        found = ", ".join(f"{STAGE_NAMES.get(k, k)} {n}" for k, n in sorted(stages.items(), key=lambda kv: -kv[1]))
+        say(f"outbound   identified: {found}")
     say(f"models     detector {pipeline.detector.name}, recognizer {model_version} (embedded defaults)")
     say("           stronger: `laneface models pull yunet-n sface` (official upstream, sha256 checked; or put the")
     say("           files in --models-dir DIR): `auto` then picks YuNet-n + SFace; `laneface models list` shows all;")

@@ -35,7 +35,15 @@ import numpy as np
 
 from laneface.sim.scene import PassageScene
 
-__all__ = ["HISTORY_FILE", "OTHER_LANES", "PORT_LANES", "History", "Population", "plan_history"]
+__all__ = [
+    "HISTORY_FILE",
+    "OTHER_LANES",
+    "PORT_LANES",
+    "History",
+    "Population",
+    "plan_history",
+    "shift_history",
+]
 
 HISTORY_FILE = "history.jsonl"
 PORT_LANES = ("PAC-IN1", "PAC-IN2")  # this port's inbound lanes (the outbound passages' lane is the sim's own)
@@ -209,3 +217,16 @@ def background_stays(
             at = _at(first, float(rng.uniform(1.0, 60.0)))
             lines.append(crossing_line(f"H-bg-{n:05d}", lane, "inbound", at, [d], None))
     return lines
+
+
+def shift_history(lines: Sequence[dict[str, Any]], moves: dict[str, timedelta]) -> list[dict[str, Any]]:
+    """The history with each passage's crossings moved as the passage was (``moves``: passage_id -> shift;
+    the people who do not depart move with the earliest departure)."""
+    default = min(moves.values(), default=timedelta(0), key=abs)
+    out = []
+    for line in lines:
+        pid = str(line["passage_id"])
+        owner = pid[2:].rsplit("-", 1)[0] if pid.startswith("H-") else ""
+        at = datetime.fromisoformat(str(line["started_at"])) + moves.get(owner, default)
+        out.append({**line, "started_at": at.isoformat()})
+    return out
