@@ -14,7 +14,9 @@ cross-identity pair of LFW images (tens of millions), with an exponential tail f
 The threshold at the target FPIR is solved for, and FNIR reported there. Smaller galleries are real: a
 seeded sample of LFW identities. The synthetic part assumes what 1:N thresholds from the FMR curve assume,
 that a probe's impostor scores are independent of each other; the real part keeps every dependence. The
-model is checked where both exist: from a real sample of 1,000 identities, predicting the full gallery.
+model is checked where both exist: from a real sample of 1,000 identities, predicting the full gallery. On
+LFW with SFace it predicts too low a threshold there (real look-alikes, relatives and twins, make the top
+impostor scores of a search depend on each other), so the figures above LFW's size are lower bounds of FNIR.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ class ScalePoint:
     extrapolated: bool  # synthetic identities scored from the fitted tail (beyond the counted comparisons)
 
     def as_json(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        out = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        out["impostor_fmr"] = float(f"{self.impostor_fmr:.3g}")  # far below 1e-6: significant digits, not places
+        return out
 
 
 def _fpir(s: OpenSetScores, survival: ImpostorSurvival, extra: int, t: float) -> float:
