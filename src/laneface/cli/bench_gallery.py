@@ -33,7 +33,7 @@ def bench_gallery_command(
     size: Annotated[int, typer.Option("--size", "-n", min=1, help="Gallery size (templates).")] = 100_000,
     dim: Annotated[int, typer.Option("--dim", "-d", min=2, help="Template dimension.")] = 128,
     indexes: Annotated[
-        str, typer.Option("--indexes", help="Comma-separated: exact, flat, hnsw, ivfpq.")
+        str, typer.Option("--indexes", help="Comma-separated: exact, flat, hnsw, ivfpq, milvus (needs --milvus-uri).")
     ] = "exact,flat,hnsw,ivfpq",
     queries: Annotated[int, typer.Option("--queries", min=10, help="Single-query latency: mated probes.")] = 1000,
     exact_queries: Annotated[
@@ -51,6 +51,12 @@ def bench_gallery_command(
     index_cache: Annotated[
         Path | None, typer.Option("--index-cache", help="Keep built HNSW/IVF-PQ indexes here for reruns.")
     ] = None,
+    milvus_uri: Annotated[
+        str, typer.Option("--milvus-uri", help="Milvus server (http://host:port) for the 'milvus' index kind.")
+    ] = "",
+    milvus_pid: Annotated[
+        int | None, typer.Option("--milvus-pid", help="PID of that server's milvus process: its CPU and RSS.")
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON list to this file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
 ) -> None:
@@ -61,9 +67,11 @@ def bench_gallery_command(
 
     settings_of(ctx)  # settings are loaded (not used: the benchmark needs no model or data)
     kinds = [k.strip() for k in indexes.split(",") if k.strip()]
-    unknown = sorted(set(kinds) - {"exact", "flat", "hnsw", "ivfpq"})
+    unknown = sorted(set(kinds) - {"exact", "flat", "hnsw", "ivfpq", "milvus"})
     if unknown:
-        raise ConfigError(f"unknown index kind(s) {', '.join(unknown)}; choose from exact, flat, hnsw, ivfpq")
+        raise ConfigError(f"unknown index kind(s) {', '.join(unknown)}; choose from exact, flat, hnsw, ivfpq, milvus")
+    if "milvus" in kinds and not milvus_uri:
+        raise ConfigError("--indexes milvus needs --milvus-uri http://host:port (a Milvus server)")
     results, bw = bench_gallery(
         size,
         dim,
@@ -79,6 +87,8 @@ def bench_gallery_command(
         build_threads=threads,
         seed=seed,
         index_cache=index_cache,
+        milvus_uri=milvus_uri,
+        milvus_pid=milvus_pid,
     )
     rows = results_as_json(results, bw)
     if out is not None:
@@ -99,6 +109,9 @@ def bench_gallery_command(
             f"{r.index:48} {r.recall_at_1:8.4f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.cpu_p50_ms:8.2f} "
             f"{r.cpu_p99_ms:8.2f} {r.batch_qps:10.1f} {r.memory_mb:10.1f} {r.build_s:8.1f}"
         )
+    for r in results:
+        if r.server_cpu_ms_per_query is not None:
+            typer.echo(f"{r.index}: server CPU {r.server_cpu_ms_per_query} ms per query (single queries)")
     for r in results:
         if r.ratio_to_bound is not None:
             typer.echo(

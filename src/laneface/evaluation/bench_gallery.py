@@ -5,6 +5,12 @@ build), single-query latency (p50/p99 over ``latency_queries`` mated probes, one
 batch throughput (all probes in one call, ``batch_threads`` threads), recall@1 (share of probes whose
 top-1 equals exact search's top-1) and mated rank-1 (share whose top-1 is the probe's mate).
 
+``kinds`` may include ``milvus``: HNSW (same M, efConstruction and efSearch values as FAISS) in a collection
+of the Milvus server at ``milvus_uri``, built by the server (``build_s``: insert, flush, index build and
+load), searched with consistency ``Bounded`` (a Strong search waits for the server's time tick). Its CPU
+time per query is the client's only; give ``milvus_pid`` (the ``milvus`` server process) to add the
+server's CPU per query (``server_cpu_ms_per_query``, from /proc) and its RSS as ``memory_mb``.
+
 For the exact configurations the single-query scan is compared with this machine's memory bandwidth:
 one query reads the whole gallery (n x d x 4 bytes), so its time cannot be below ``bytes / bandwidth``.
 The bandwidth is measured like STREAM "copy" (numpy ``copyto`` of a 1 GiB array; bytes read + written),
@@ -34,6 +40,7 @@ from laneface.evaluation.synthetic_gallery import SyntheticGallery, clustered_te
 from laneface.gallery.exact import ExactIndex
 from laneface.gallery.faiss_index import FaissConfig, FaissIndex
 from laneface.gallery.index import VectorIndex
+from laneface.gallery.milvus_index import MilvusIndex
 
 __all__ = [
     "BandwidthResult",
@@ -88,6 +95,7 @@ class IndexBenchResult:
     scan_gb_s_cpu: float | None = None  # exact only: gallery bytes / cpu_p50
     bound_ms_cpu: float | None = None  # exact only: gallery bytes / 1-thread read bandwidth (CPU time)
     ratio_to_bound: float | None = None  # cpu_p50 / bound_ms_cpu
+    server_cpu_ms_per_query: float | None = None  # milvus with a pid: server CPU over the latency run / queries
 
 
 # ---------------------------------------------------------------------------------------------- threads
@@ -182,6 +190,28 @@ def exact_top1(
     return out
 
 
+def _proc_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` (all its threads), from /proc; None when unknown."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_rss_bytes(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def _latencies(
     index: VectorIndex, probes: npt.NDArray[np.float32], k: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -213,6 +243,8 @@ def _configs(
     ef_search: Sequence[int],
     nprobe: Sequence[int],
     kinds: Sequence[str],
+    milvus_uri: str = "",
+    collection: str = "",
 ) -> list[_Config]:
     def noop(_: VectorIndex) -> None:
         return None
@@ -230,6 +262,23 @@ def _configs(
                 ix.set_search_params(nprobe=v)
 
         return apply
+
+    def milvus_ef(v: int) -> Callable[[VectorIndex], None]:
+        def apply(ix: VectorIndex) -> None:
+            if isinstance(ix, MilvusIndex):
+                ix.set_search_params(ef=v)
+
+        return apply
+
+    def milvus_build(_: Path | None) -> VectorIndex:
+        from pymilvus import MilvusClient
+
+        client = MilvusClient(uri=milvus_uri)
+        if client.has_collection(collection):
+            client.drop_collection(collection)
+        client.close()
+        build = {"M": hnsw_m, "efConstruction": ef_construction}
+        return MilvusIndex(milvus_uri, collection, dim, build_params=build, consistency="Bounded")
 
     out: list[_Config] = []
     if "exact" in kinds:
@@ -253,6 +302,11 @@ def _configs(
         cfg_pq = FaissConfig(kind="ivfpq")
         variants = [(f"faiss-ivfpq(m={dim // 4}x8bit,nprobe={v})", npb(v)) for v in nprobe]
         out.append(_Config("faiss-ivfpq", lambda p: FaissIndex(dim, cfg_pq, path=p), variants, False, "ivfpq"))
+    if "milvus" in kinds:
+        if not milvus_uri:
+            raise ValueError("the milvus configuration needs milvus_uri")
+        variants = [(f"milvus-hnsw(M={hnsw_m},efC={ef_construction},ef={v})", milvus_ef(v)) for v in ef_search]
+        out.append(_Config("milvus-hnsw", milvus_build, variants, False, None))
     return out
 
 
@@ -271,6 +325,8 @@ def _build(
     with threads(build_threads):
         index = config.build(path)
         index.add(ids, data.vectors)
+        if isinstance(index, MilvusIndex):  # a Milvus server builds its index in the background
+            index.wait_indexed()
     build_s = time.perf_counter() - t
     rss1 = _rss_bytes()
     if path is not None:
@@ -299,6 +355,8 @@ def bench_gallery(
     index_cache: Path | None = None,
     data: SyntheticGallery | None = None,
     bandwidth: BandwidthResult | None = None,
+    milvus_uri: str = "",
+    milvus_pid: int | None = None,
 ) -> tuple[list[IndexBenchResult], BandwidthResult]:
     """Benchmark every configuration of ``kinds`` on one synthetic gallery; see the module docstring.
 
@@ -319,9 +377,15 @@ def bench_gallery(
     gallery_bytes = data.vectors.nbytes
     cache = index_cache / f"n{size}-d{dim}-seed{seed}" if index_cache is not None else None
     results: list[IndexBenchResult] = []
-    for config in _configs(dim, hnsw_m, ef_construction, ef_search, nprobe, kinds):
+    collection = f"laneface_bench_n{size}_d{dim}_seed{seed}"
+    for config in _configs(dim, hnsw_m, ef_construction, ef_search, nprobe, kinds, milvus_uri, collection):
         index, build_s, rss, cached = _build(config, ids, data, build_threads, cache)
         memory = index.memory_bytes() if isinstance(index, FaissIndex) else gallery_bytes + 8 * size
+        server = config.name == "milvus-hnsw"
+        if server:
+            rss = None  # the client's RSS says nothing about the server's index
+            server_rss = _proc_rss_bytes(milvus_pid) if milvus_pid is not None else None
+            memory = server_rss if server_rss is not None else memory
         log.info("%s built in %.1f s%s", config.name, build_s, " (cached)" if cached else "")
         n_lat = exact_latency_queries if config.exact else latency_queries
         for label, set_params in config.variants:
@@ -329,7 +393,9 @@ def bench_gallery(
             load = _load_avg()
             with threads(1):
                 index.search(data.probes[:10], k)  # warm-up
+                server_cpu0 = _proc_cpu_s(milvus_pid) if server else None
                 wall, cpu = _latencies(index, data.probes[:n_lat], k)
+                server_cpu1 = _proc_cpu_s(milvus_pid) if server else None
             with threads(batch_threads):
                 t = time.perf_counter()
                 hits = index.search(data.probes[:batch_queries], k)
@@ -360,9 +426,16 @@ def bench_gallery(
                 scan_gb_s_cpu=round(gallery_bytes / (cpu50 / 1e3) / 1e9, 2) if config.exact else None,
                 bound_ms_cpu=round(bound, 2) if bound is not None else None,
                 ratio_to_bound=round(cpu50 / bound, 2) if bound else None,
+                server_cpu_ms_per_query=(
+                    round((server_cpu1 - server_cpu0) / n_lat * 1e3, 3)
+                    if server_cpu0 is not None and server_cpu1 is not None
+                    else None
+                ),
             )
             log.info("%s", res)
             results.append(res)
+        if isinstance(index, MilvusIndex):
+            index.drop()
         index.close()
         del index
         gc.collect()

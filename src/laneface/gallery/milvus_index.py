@@ -160,6 +160,28 @@ class MilvusIndex:
     def flush(self) -> None:
         self._client.flush(self._collection)
 
+    def set_search_params(self, **params: int) -> None:
+        """Search parameters of later searches (``ef`` for HNSW, ``nprobe`` for IVF_PQ)."""
+        self._search_params.update(params)
+
+    def wait_indexed(self, timeout_s: float = 3600.0) -> None:
+        """Flush, wait until the server has built the index over every row, then reload the collection so
+        that searches use the built index (benchmarks; a server builds it in the background)."""
+        import time
+
+        self.flush()
+        total = len(self)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            info = self._client.describe_index(self._collection, index_name="vector")
+            if int(info.get("indexed_rows", 0)) >= total and int(info.get("pending_index_rows", 0)) == 0:
+                break
+            if time.monotonic() > deadline:
+                raise IndexStateError(f"Milvus built the index over {info.get('indexed_rows')} of {total} rows")
+            time.sleep(1.0)
+        self._client.release_collection(self._collection)
+        self._client.load_collection(self._collection)
+
     def close(self) -> None:
         self._client.close()
 

@@ -1,11 +1,11 @@
 """The booth view's state in the records database, for a service run as several replicas.
 
 The records do not read it: each lane's state is the booth hub's JSON (:mod:`laneface.api.booth`), sealed with
-the records' cipher (it holds face thumbnails and doc_ids). An edit reads, changes and writes one lane's row
-in one transaction with the row locked (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite a write to the row
-before reading it takes the database's write lock), so two replicas editing one lane apply both edits (two
-creating a lane at once: one fails on the key and edits again). A state sealed with a key the cipher no longer holds (after a
-key rotation) reads as no state: it is live feedback, not a record.
+the records' cipher (it holds face thumbnails and doc_ids). An edit reads, changes and writes one lane's
+row in one transaction with the row locked (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite a write to
+the row before reading it takes the database's write lock), so two replicas editing one lane apply both
+edits (two creating a lane at once: one fails on the key and edits again). A state sealed with a key the
+cipher no longer holds (after a key rotation) reads as no state: it is live feedback, not a record.
 """
 
 from __future__ import annotations
