@@ -20,18 +20,17 @@ import os
 import queue
 import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import httpx
 import pytest
+from serveproc import ServeProcess, clean_env, wait_for
 
 from laneface.edge.outbox import Outbox, read_summary
 from laneface.records.crypto import generate_key
@@ -45,69 +44,16 @@ LANE = "L7"
 pytestmark = pytest.mark.timeout(900)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.05) -> float:
-    """Wait for ``predicate``; returns the seconds waited."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout_s:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(poll_s)
-    return time.monotonic() - start
-
-
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.upper().startswith("LANEFACE_")}
-
-
-class Central:
-    """``laneface serve`` in a subprocess; killing it is an outage, starting it again reuses port and DB."""
+class Central(ServeProcess):
+    """The service on a SQLite database of its data directory."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
         self.db = directory / "records.db"
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-        self.env = _clean_env() | {
+        env = {
             "LANEFACE_RECORDS__DATABASE_URL": f"sqlite:///{self.db}",
             "LANEFACE_PRIVACY__ENCRYPTION_KEY": generate_key(),
-            **{f"LANEFACE_SERVICE__{role.upper()}_KEYS": json.dumps([key]) for role, key in KEYS.items()},
         }
-
-    def start(self) -> float:
-        """Start the service and wait until it answers; returns the start-up seconds."""
-        self._log = (self.directory / "serve.log").open("ab")
-        code = "from laneface.cli.app import main; main()"
-        cmd = [sys.executable, "-c", code, "--data-dir", str(self.directory), "serve", "--port", str(self.port)]
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
-
-        def up() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"the service exited: {(self.directory / 'serve.log').read_text()[-2000:]}")
-            try:
-                return httpx.get(self.url + "/healthz", timeout=2.0).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        _wait(up, 120, "the service to start", poll_s=0.1)
-        return time.monotonic() - t0
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(30)
-        self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        super().__init__(directory, KEYS, env)
 
     def passages(self) -> list[str]:
         """passage_id of every crossing of the lane (read-only, straight from the database)."""
@@ -143,7 +89,7 @@ class LaneProcess:
         self.lock = threading.Lock()
 
     def start(self, *args: str) -> None:
-        env = _clean_env() | {"LANE7_KEY": KEYS["lane"]}
+        env = clean_env() | {"LANE7_KEY": KEYS["lane"]}
         with self.log.open("a") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, str(LANE_PROC), str(self.config), *args],
@@ -252,7 +198,6 @@ fps = 10
 @pytest.fixture
 def central(tmp_path: Path) -> Iterator[Central]:
     c = Central(tmp_path / "central")
-    c.directory.mkdir()
     yield c
     c.kill()
 
@@ -302,7 +247,7 @@ def test_kill_9_mid_delivery_loses_and_duplicates_nothing(
     lane.send(expected)
     kills = []
     for share in (0.15, 0.4, 0.65, 0.85):
-        _wait(
+        wait_for(
             lambda s=share: (
                 (len(central.passages()) >= s * n and read_summary(_outbox_of(lane)).counts["pending"] > 0)
                 or len(central.passages()) >= n
@@ -323,8 +268,8 @@ def test_kill_9_mid_delivery_loses_and_duplicates_nothing(
         acked = lane.acked_now()
         # triggers never acknowledged (lost in the pipe), and a few acknowledged ones again (duplicates)
         lane.send([pid for pid in expected if pid not in acked] + expected[:3])
-    _wait(lambda: len(central.passages()) >= n, 120, "every record at the service")
-    _wait(lambda: read_summary(_outbox_of(lane)).counts["delivered"] == n, 60, "the outbox to mark all delivered")
+    wait_for(lambda: len(central.passages()) >= n, 120, "every record at the service")
+    wait_for(lambda: read_summary(_outbox_of(lane)).counts["delivered"] == n, 60, "the outbox to mark all delivered")
     assert lane.close() == 0
     result = _check_exactly_once(central, expected)
     summary = read_summary(_outbox_of(lane))
@@ -352,7 +297,7 @@ def test_lane_killed_after_the_service_stored_before_marking_delivered(
     lane.start()
     acked = lane.acked_now()
     lane.send([pid for pid in expected if pid not in acked])
-    _wait(lambda: read_summary(_outbox_of(lane)).counts["delivered"] == 10, 60, "all delivered")
+    wait_for(lambda: read_summary(_outbox_of(lane)).counts["delivered"] == 10, 60, "all delivered")
     assert lane.close() == 0
     with Outbox(_outbox_of(lane)) as box:
         record = box.get(key)
@@ -368,7 +313,7 @@ def test_service_outage_loses_and_duplicates_nothing(
     lane.start()
     before = _ids(20, "A")
     lane.send(before)
-    _wait(lambda: len(central.passages()) == 20, 60, "the first records")
+    wait_for(lambda: len(central.passages()) == 20, 60, "the first records")
     central.kill()
     outage_start = time.monotonic()
     during = _ids(60, "B")
@@ -376,21 +321,21 @@ def test_service_outage_loses_and_duplicates_nothing(
     for i, pid in enumerate(during):  # the lane keeps producing through the outage
         lane.send([pid])
         if not lane_killed and i == len(during) // 2:
-            _wait(lambda n=20 + i: len(lane.stored_now()) >= n, 30, "records stored before the kill")
+            wait_for(lambda n=20 + i: len(lane.stored_now()) >= n, 30, "records stored before the kill")
             lane.kill()  # and dies in the middle of it: the outbox keeps what it holds
             lane.start()
             acked = lane.acked_now()
             lane.send([p for p in during[: i + 1] if p not in acked])
             lane_killed = True
         time.sleep(max(0.0, outage_start + OUTAGE_S * (i + 1) / (len(during) + 1) - time.monotonic()))
-    _wait(lambda: {*before, *during} <= lane.acked_now(), 30, "every trigger acknowledged")
-    _wait(lambda: read_summary(_outbox_of(lane)).counts["pending"] >= 60, 30, "the outbox to hold the backlog")
+    wait_for(lambda: {*before, *during} <= lane.acked_now(), 30, "every trigger acknowledged")
+    wait_for(lambda: read_summary(_outbox_of(lane)).counts["pending"] >= 60, 30, "the outbox to hold the backlog")
     time.sleep(max(0.0, outage_start + OUTAGE_S - time.monotonic()))
     assert len(central.passages()) == 20
     summary_in_outage = read_summary(_outbox_of(lane))
     outage_s = time.monotonic() - outage_start
     central.start()
-    recovery_s = _wait(
+    recovery_s = wait_for(
         lambda: read_summary(_outbox_of(lane)).counts["delivered"] == 80, 120, "delivery after the outage"
     )
     assert lane.close() == 0

@@ -13,18 +13,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
+from serveproc import ServeProcess, wait_for
 from sqlalchemy import create_engine, text
 
 from laneface.edge.delivery import Attempt, Deliverer
@@ -39,70 +35,17 @@ PER_LANE = 60
 pytestmark = pytest.mark.timeout(600)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.02) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout_s:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(poll_s)
-    return time.monotonic() - start
-
-
-class Replica:
-    """``laneface serve`` in a subprocess with its own data directory, on the shared database."""
+class Replica(ServeProcess):
+    """``laneface serve`` with its own data directory, on the shared database, with the shared booth view."""
 
     def __init__(self, directory: Path, database_url: str, encryption_key: str) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.directory = directory
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-        clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("LANEFACE_")}
-        self.env = clean | {
+        env = {
             "LANEFACE_RECORDS__DATABASE_URL": database_url,
             "LANEFACE_PRIVACY__ENCRYPTION_KEY": encryption_key,
             "LANEFACE_SERVICE__BOOTH_SHARED": "true",
             "LANEFACE_SERVICE__BOOTH_POLL_S": "0.1",
-            **{f"LANEFACE_SERVICE__{role.upper()}_KEYS": json.dumps([key]) for role, key in KEYS.items()},
         }
-
-    def start(self) -> None:
-        self._log = (self.directory / "serve.log").open("ab")
-        code = "from laneface.cli.app import main; main()"
-        cmd = [sys.executable, "-c", code, "--data-dir", str(self.directory), "serve", "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
-
-        def up() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"a replica exited: {(self.directory / 'serve.log').read_text()[-2000:]}")
-            try:
-                return httpx.get(self.url + "/healthz", timeout=2.0).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        _wait(up, 120, "a replica to start", poll_s=0.1)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(30)
-        self.stop()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
-        self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        super().__init__(directory, KEYS, env)
 
 
 def _body(lane: str, n: int) -> bytes:
@@ -188,13 +131,13 @@ def test_killing_one_replica_under_load_loses_and_duplicates_nothing(
         for p in producers:
             p.start()
         total = PER_LANE * len(LANES)
-        _wait(lambda: sum(stored().values()) >= total // 3, 120, "a third of the records stored")
+        wait_for(lambda: sum(stored().values()) >= total // 3, 120, "a third of the records stored")
         at_kill = sum(stored().values())
         killed_at = time.monotonic()
         a.kill()
         for p in producers:
             p.join(60)
-        _wait(lambda: all(box.counts()["delivered"] == PER_LANE for box in boxes), 180, "every record delivered")
+        wait_for(lambda: all(box.counts()["delivered"] == PER_LANE for box in boxes), 180, "every record delivered")
         failover_s = min(
             (t - killed_at for t, _, x in attempts if t > killed_at and x.outcome == "delivered"), default=None
         )
