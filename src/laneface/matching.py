@@ -12,7 +12,7 @@ the rule of :mod:`laneface.gallery.scores`. Thresholds:
   (:meth:`~laneface.gallery.thresholds.ThresholdSet.at_fpir`);
 * a ledger candidate list of n enrolled documents (the people seen in a vehicle before, the travellers with
   an open stay): the threshold at ``policy.target_list_fpir`` for a gallery of n (``list_threshold(n)``);
-  a list too large for the calibration is decided at the whole gallery's 1:N threshold, which is stricter.
+  a list too large for the calibration is decided at the strictest threshold the calibration holds.
 
 Scores in verify and 1:few are exact (stored templates); 1:N uses the vector index (approximate for HNSW
 and IVF-PQ: see its recall). Templates of another model version are refused
@@ -123,11 +123,11 @@ class Matcher:
 
     def list_threshold(self, n_candidates: int) -> float:
         """Threshold of a candidate list of ``n`` enrolled documents: ``target_list_fpir`` at a gallery of n
-        (the whole gallery's 1:N threshold when n is beyond the calibration)."""
+        (the strictest calibrated threshold when n is beyond the calibration)."""
         try:
             return self.thresholds.at_fpir(self.policy.target_list_fpir, max(1, n_candidates))
         except CalibrationRangeError:
-            return self.one_to_n_threshold()
+            return self.thresholds.at_fmr(self.thresholds.min_fmr)
 
     def list_scores(
         self, templates: Sequence[Template], doc_ids: Sequence[str]

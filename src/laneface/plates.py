@@ -9,11 +9,14 @@ lane's minimum is kept in the record but not used to look a vehicle up.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
-__all__ = ["MAX_PLATE_CHARS", "PlateRead", "plate_key"]
+__all__ = ["MAX_PLATE_CHARS", "PLATE_TEXT_PATTERN", "REGION_PATTERN", "PlateRead", "plate_key"]
 
 MAX_PLATE_CHARS = 16
+PLATE_TEXT_PATTERN = r"^[\x20-\x7e]{1,16}$"  # printable ASCII, as the service's schema takes it
+REGION_PATTERN = r"^[A-Za-z0-9-]{1,8}$"
 _FOLD = str.maketrans({"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "B": "8", "S": "5", "Z": "2", "G": "6"})
 
 
@@ -32,14 +35,17 @@ class PlateRead:
     confidence: float = 1.0
 
     def __post_init__(self) -> None:
-        if not plate_key(self.text) or len(self.text) > MAX_PLATE_CHARS:
-            raise ValueError(f"a plate has 1-{MAX_PLATE_CHARS} characters, a letter or digit among them: {self.text!r}")
+        if not re.fullmatch(PLATE_TEXT_PATTERN, self.text) or not plate_key(self.text):
+            raise ValueError(
+                f"a plate has 1-{MAX_PLATE_CHARS} printable ASCII characters, a letter or digit among them: "
+                f"{self.text!r}"
+            )
         if not (isinstance(self.confidence, int | float) and math.isfinite(self.confidence)):
             raise ValueError(f"plate confidence must be a number in [0, 1], got {self.confidence!r}")
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"plate confidence must lie in [0, 1], got {self.confidence!r}")
-        if self.region is not None and not (0 < len(self.region) <= 8 and self.region.isprintable()):
-            raise ValueError(f"plate region must be a short code (1-8 characters), got {self.region!r}")
+        if self.region is not None and not re.fullmatch(REGION_PATTERN, self.region):
+            raise ValueError(f"plate region must be a code of 1-8 letters, digits or '-', got {self.region!r}")
 
     @property
     def key(self) -> str:

@@ -50,8 +50,8 @@ def _weak(colour: tuple[int, int, int], matcher: Matcher, doc: str) -> Template:
 
 def test_thresholds_grow_with_the_list(matcher: Matcher) -> None:
     assert matcher.list_threshold(2) < matcher.list_threshold(200) <= matcher.one_to_n_threshold() + 1e-9
-    # a list too large for the calibration is decided at the whole gallery's 1:N threshold
-    assert matcher.list_threshold(10**12) == matcher.one_to_n_threshold()
+    # a list too large for the calibration is decided at the strictest threshold the calibration holds
+    assert matcher.list_threshold(10**12) == matcher.thresholds.at_fmr(matcher.thresholds.min_fmr)
 
 
 def test_a_weak_capture_is_matched_by_the_vehicle_list_not_by_the_gallery(matcher: Matcher) -> None:
@@ -171,3 +171,30 @@ def test_passage_json_carries_an_optional_plate(tmp_path: Path) -> None:
     ):
         with pytest.raises(InvalidPassageError, match="plate"):
             read_passage(_passage(tmp_path, plate=bad))
+
+
+def test_a_holder_is_matched_once_at_the_documents_stage_too(matcher: Matcher) -> None:
+    # a passport card and an enhanced licence of one traveller, both read by RFID; two look-alikes in the car
+    holders = [CandidateList("vehicle", ("D1", "D2"), {"D1": "T1", "D2": "T1"})]
+    r = identify(matcher, [_t((C1, 1.0)), _t((C2, 1.0), (C1, 0.1))], ["D1", "D2"], lists=holders)
+    assert [m.doc_id for m in r].count(None) == 1 and {m.doc_id for m in r} - {None} <= {"D1", "D2"}
+    assert r[0].doc_id == "D1" and r[0].stage == "documents"
+
+
+def test_an_occupant_that_loses_a_holder_is_assigned_again_within_the_list(matcher: Matcher) -> None:
+    # o1 fits D2 best and D3 well; D2 belongs to the holder o0 already takes with D1: o1 gets D3, not nothing
+    lists = [CandidateList("vehicle", ("D1", "D2", "D3"), {"D1": "T1", "D2": "T1", "D3": "T2"})]
+    o0, o1 = _t((C1, 1.0), (C2, 0.6)), _t((C2, 1.0), (C3, 0.9))
+    r = identify(matcher, [o0, o1], [], lists=lists, gallery=False)
+    assert [(m.doc_id, m.stage) for m in r] == [("D1", "vehicle"), ("D3", "vehicle")]
+
+
+def test_plates_the_service_would_refuse_are_refused_when_read() -> None:
+    from laneface.api.schemas.passages import PlateCreate
+
+    for text, region in (("ÄBC 123", None), ("ABC\t1", None), ("ABC 123", "B.C."), ("ABC 123", "QC ")):
+        with pytest.raises(ValueError):
+            PlateRead(text, region)
+        with pytest.raises(ValueError):
+            PlateCreate.model_validate({"text": text, "region": region}).to_read()
+    assert PlateCreate.model_validate({"text": "ABC 123", "region": "qc"}).to_read() == PlateRead("ABC 123", "QC")

@@ -401,4 +401,4 @@ class SharedBoothHub(BoothHub):
             return _encode(lane), lane.seq
 
         self._records.edit_booth_state(name, edit)
-        return out[0]
+        return out[-1]  # the attempt that was committed (a first one may have lost a race and been rolled back)

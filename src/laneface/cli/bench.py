@@ -526,6 +526,7 @@ def _run_lane_pipeline(
     import cv2
 
     from laneface.pipeline.lane import LanePipeline
+    from laneface.records import migrate
     from laneface.records.candidates import LedgerCandidates
     from laneface.records.service import RecordsService
 
@@ -541,7 +542,7 @@ def _run_lane_pipeline(
         candidates = None
         if ledger:
             records = stack.enter_context(contextlib.closing(RecordsService.open(settings, None)))
-            records.prepare_schema()
+            migrate.require_current(records.engine)  # read only: `records import` made the schema
             candidates = LedgerCandidates.for_lane(records.sessions, settings.lane)
         return _run_passages(LanePipeline.from_settings(settings, store, candidates=candidates), dirs, path)
 

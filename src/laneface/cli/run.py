@@ -98,12 +98,14 @@ def _open_poster(
 
 @contextlib.contextmanager
 def _open_records(settings: Settings) -> Iterator[RecordsService]:
-    """The records database of ``settings``, read for candidate lists (its schema must be current)."""
+    """The records database of ``settings``, read for candidate lists: its schema must be current (a lane
+    never migrates the centre's database)."""
+    from laneface.records import migrate
     from laneface.records.service import RecordsService
 
     records = RecordsService.open(settings, None)
     try:
-        records.prepare_schema()
+        migrate.require_current(records.engine)
         yield records
     finally:
         records.close()

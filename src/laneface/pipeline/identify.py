@@ -97,8 +97,37 @@ def assign_documents(scores: npt.NDArray[np.float64], thresholds: npt.NDArray[np
     return max_weight_assignment(np.where(allowed, margins + 1e-6, 0.0), allowed)
 
 
+def assign_holders(
+    scores: npt.NDArray[np.float64], thresholds: npt.NDArray[np.float64], holders: Sequence[str]
+) -> list[tuple[int, int]]:
+    """:func:`assign_documents` where two columns of one holder (``holders[k]``) are never both given: of a
+    holder's pairs the best scoring stays, and the rows that lose one are assigned again among the columns of
+    holders not yet given (until nothing changes)."""
+    pairs: list[tuple[int, int]] = []
+    rows, cols = np.arange(scores.shape[0]), np.arange(scores.shape[1])
+    while rows.size and cols.size:
+        found = assign_documents(scores[np.ix_(rows, cols)], thresholds[rows])
+        found = sorted(((int(rows[r]), int(cols[k])) for r, k in found), key=lambda rk: -scores[rk])
+        held = {holders[k] for _, k in pairs}
+        kept = []
+        for r, k in found:
+            if holders[k] not in held:
+                held.add(holders[k])
+                kept.append((r, k))
+        pairs.extend(kept)
+        if len(kept) == len(found):
+            break
+        done = {r for r, _ in pairs}
+        rows = np.array([r for r in rows.tolist() if r not in done], dtype=np.int64)
+        cols = np.array([k for k in cols.tolist() if holders[k] not in held], dtype=np.int64)
+    return pairs
+
+
 def _one_to_few(
-    matcher: Matcher, templates: Sequence[Template | None], documents: Sequence[str]
+    matcher: Matcher,
+    templates: Sequence[Template | None],
+    documents: Sequence[str],
+    person_of: Callable[[str], str] = str,
 ) -> tuple[dict[int, OccupantMatch], dict[int, tuple[tuple[str, float], ...]]]:
     """The matches the assignment gives, and every compared score, by occupant index."""
     captured = [i for i, t in enumerate(templates) if t is not None]
@@ -115,7 +144,7 @@ def _one_to_few(
         for c in results[i].candidates:
             scores[row, col[c.doc_id]] = c.score
     out: dict[int, OccupantMatch] = {}
-    for row, k in assign_documents(scores, thresholds):
+    for row, k in assign_holders(scores, thresholds, [person_of(d) for d in docs]):
         i = captured[row]
         out[i] = OccupantMatch(
             "match",
@@ -145,15 +174,8 @@ def _one_list(
     if not docs:
         return {}, {}
     threshold = matcher.list_threshold(len(docs))
-    pairs = assign_documents(scores, np.full(len(pending), threshold))
-    pairs.sort(key=lambda rk: -(scores[rk[0], rk[1]]))  # a holder's two documents: the better pair wins
     matched: dict[int, OccupantMatch] = {}
-    held: set[str] = set()
-    for row, k in pairs:
-        holder = person_of(docs[k])
-        if holder in held:
-            continue
-        held.add(holder)
+    for row, k in assign_holders(scores, np.full(len(pending), threshold), [person_of(d) for d in docs]):
         i = pending[row]
         matched[i] = OccupantMatch(
             "match", docs[k], float(scores[row, k]), "one_to_few", threshold, stage=stage.stage, list_size=len(docs)
@@ -196,7 +218,7 @@ def identify(
     assigned: dict[int, OccupantMatch] = {}
     few: dict[int, tuple[tuple[str, float], ...]] = {}
     if documents:
-        assigned, few = _one_to_few(matcher, templates, documents)
+        assigned, few = _one_to_few(matcher, templates, documents, person_of)
     held = {person_of(m.doc_id) for m in assigned.values() if m.doc_id is not None}
     taken = {m.doc_id for m in assigned.values() if m.doc_id is not None}
     last: dict[int, OccupantMatch] = {}  # the last stage's no_match of each occupant still without a document

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from laneface.plates import plate_key
 from laneface.sim.scene import PassageScene
 
 __all__ = [
@@ -51,8 +52,9 @@ OTHER_LANES = ("ATL-IN1", "AIR-YVR")  # arrivals elsewhere: another land port, a
 HISTORY_MODEL = "ledger-history"  # model_version of the history lines: no template was ever made
 _LOOKALIKE = {"O": "0", "0": "O", "D": "0", "I": "1", "1": "I", "B": "8", "8": "B", "S": "5", "5": "S", "Z": "2",
               "2": "Z", "G": "6", "6": "G", "Q": "0", "L": "1"}  # fmt: skip
-_OTHER = {c: [d for d in string.ascii_uppercase + string.digits if d != c and _LOOKALIKE.get(c) != d and
-              _LOOKALIKE.get(d) != c] for c in string.ascii_uppercase + string.digits}  # fmt: skip
+# a misread: a character the plate key does not fold into the same one (so it finds no vehicle)
+_OTHER = {c: [d for d in string.ascii_uppercase + string.digits if plate_key(d) != plate_key(c)]
+          for c in string.ascii_uppercase + string.digits}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from laneface.api.schemas.common import FiniteFloat, Ident, Instant, LongIdent, decode_b64
-from laneface.plates import MAX_PLATE_CHARS, PlateRead
+from laneface.plates import PLATE_TEXT_PATTERN, REGION_PATTERN, PlateRead
 from laneface.records.domain import OccupantSubmission, PassagePrompt, PassageReceipt, PassageSubmission
 from laneface.types import Decision, Direction
 
@@ -38,7 +38,7 @@ class MatchCreate(BaseModel):
     stage: Stage | None = Field(
         default=None, description="The candidate list that decided: documents read, vehicle, open_stays, gallery."
     )
-    list_size: int | None = Field(default=None, ge=0, le=10**10, description="Enrolled documents of that list.")
+    list_size: int | None = Field(default=None, ge=0, le=2**31 - 1, description="Enrolled documents of that list.")
 
     @model_validator(mode="after")
     def _match_names_a_document(self) -> MatchCreate:
@@ -75,8 +75,8 @@ class PlateCreate(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PLATE_CHARS, pattern=r"^[\x20-\x7e]+$")]
-    region: Annotated[str, StringConstraints(min_length=1, max_length=8, pattern=r"^[A-Za-z0-9-]+$")] | None = None
+    text: Annotated[str, StringConstraints(pattern=PLATE_TEXT_PATTERN)]
+    region: Annotated[str, StringConstraints(pattern=REGION_PATTERN)] | None = None
     confidence: float = Field(default=1.0, ge=0.0, le=1.0, allow_inf_nan=False)
 
     def to_read(self) -> PlateRead:
