@@ -16,7 +16,7 @@ from typing import IO
 
 import httpx
 
-__all__ = ["ServeProcess", "clean_env", "free_port", "wait_for"]
+__all__ = ["ServeProcess", "clean_env", "free_port", "record_figures", "wait_for"]
 
 
 def free_port() -> int:
@@ -33,6 +33,16 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s:
             raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(poll_s)
     return time.monotonic() - start
+
+
+def record_figures(node_name: str, properties: list[tuple[str, object]], figures: Mapping[str, object]) -> None:
+    """A test's figures into its report (``properties``: the node's ``user_properties``) and, as a JSON line,
+    into ``$LANEFACE_EDGE_FIGURES`` when it is set."""
+    properties.extend(figures.items())
+    target = os.environ.get("LANEFACE_EDGE_FIGURES")
+    if target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"test": node_name, **figures}) + "\n")
 
 
 def clean_env() -> dict[str, str]:

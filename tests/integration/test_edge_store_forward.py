@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serveproc import ServeProcess, clean_env, wait_for
+from serveproc import ServeProcess, clean_env, record_figures, wait_for
 
 from laneface.edge.outbox import Outbox, read_summary
 from laneface.records.crypto import generate_key
@@ -216,12 +216,7 @@ def _ids(n: int, prefix: str = "P") -> list[str]:
 
 
 def _record(request: pytest.FixtureRequest, figures: dict[str, object]) -> None:
-    for k, v in figures.items():
-        request.node.user_properties.append((k, v))
-    target = os.environ.get("LANEFACE_EDGE_FIGURES")
-    if target:
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"test": request.node.name, **figures}) + "\n")
+    record_figures(request.node.name, request.node.user_properties, figures)
 
 
 def _outbox_of(lane: LaneProcess) -> Path:

@@ -11,7 +11,6 @@ too (``service.booth_shared``): what a lane posts to one replica, an officer see
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serveproc import ServeProcess, wait_for
+from serveproc import ServeProcess, record_figures, wait_for
 from sqlalchemy import create_engine, text
 
 from laneface.edge.delivery import Attempt, Deliverer
@@ -168,12 +167,7 @@ def test_killing_one_replica_under_load_loses_and_duplicates_nothing(
         "replays_200": replays,
         "retries": sum(1 for _, _, x in attempts if x.outcome == "retry"),
     }
-    for key, value in figures.items():
-        request.node.user_properties.append((key, value))
-    target = os.environ.get("LANEFACE_EDGE_FIGURES")
-    if target:
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"test": request.node.name, **figures}) + "\n")
+    record_figures(request.node.name, request.node.user_properties, figures)
 
 
 def test_the_booth_is_one_whichever_replica_a_lane_posts_to(replicas: tuple[Replica, Replica]) -> None:

@@ -510,7 +510,10 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
                     category=categories.get(str(t["occupant_id"])),
                 )
             )
-        spurious_false = sum(1 for s in spurious if _match(found[s])[1] == "match")
+        # a match given to an occupant the vehicle did not hold: a false match, counted at its stage
+        spurious_stages = [
+            str((found[s].get("match") or {}).get("stage")) for s in spurious if _match(found[s])[1] == "match"
+        ]
         processing += float(res.get("timing_s", 0.0) or 0.0)
         if isinstance(res.get("cpu_s"), int | float):
             cpu += float(res["cpu_s"])
@@ -530,7 +533,7 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             a["count"] += (not bad) and int(res.get("occupant_count", -1)) == len(outcomes)
             a["ident"] += sum(x.identified for x in outcomes)
             a["cap_ident"] += sum(x.identified and x.captured for x in outcomes)
-            a["false"] += sum(x.false_match for x in outcomes) + spurious_false
+            a["false"] += sum(x.false_match for x in outcomes) + len(spurious_stages)
             a["spurious"] += len(spurious)
             a["decoys"] += planted
             a["decoys_shown"] += shown
@@ -546,10 +549,8 @@ def score_passages(results: Iterable[Mapping[str, Any]], truths: Sequence[Mappin
             a["stops"] += has_stop
             if stop_time is not None:
                 a["stop_times"].append(stop_time)
-            for s in spurious:  # a match given to an occupant the vehicle did not hold
-                if _match(found[s])[1] == "match":
-                    stage = str((found[s].get("match") or {}).get("stage"))
-                    a["stages"].setdefault(stage, {"identified": 0, "false_matches": 0})["false_matches"] += 1
+            for stage in spurious_stages:
+                a["stages"].setdefault(stage, {"identified": 0, "false_matches": 0})["false_matches"] += 1
             for x in outcomes:
                 if x.stage is not None:
                     st = a["stages"].setdefault(x.stage, {"identified": 0, "false_matches": 0})
