@@ -172,6 +172,24 @@ class PrivacySettings(BaseModel):
     purge_interval_s: float = Field(default=300.0, gt=0.0, description="How often `serve` runs the purge job.")
 
 
+class GallerySettings(BaseModel):
+    backend: Literal["faiss", "exact", "milvus"] | None = Field(
+        default=None,
+        description="Vector index of a new gallery (unset: FAISS); a gallery keeps the one it was made with.",
+    )
+    milvus_uri: str = Field(
+        default="", description="Milvus server (http://host:19530) or Milvus Lite file; unset: the gallery's own."
+    )
+    milvus_token: SecretStr | None = Field(default=None, description="Token of the Milvus server, if it asks for one.")
+    metadata_url: str = Field(
+        default="",
+        description=(
+            "Database of the gallery's documents and templates, shared by service replicas and lanes: a SQLAlchemy "
+            "URL, or 'records' for the records database. Unset: gallery.sqlite in the data directory."
+        ),
+    )
+
+
 class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -205,6 +223,14 @@ class ServiceSettings(BaseModel):
     )
     booth_poll_s: float = Field(
         default=0.5, gt=0.0, le=10.0, description="With booth_shared: how often an open booth stream looks again."
+    )
+    # the booth view holds face thumbnails: a lane closed for the night must not keep its last vehicle's
+    booth_keep_s: float = Field(
+        default=900.0,
+        gt=0.0,
+        le=86_400.0,
+        description="A lane's booth view (its vehicle, seats and face thumbnails) is cleared once nothing has "
+        "changed it for this long.",
     )
 
     @field_validator("oauth2_public_key_pem")
@@ -364,6 +390,7 @@ class Settings(BaseSettings):
     images: ImageSettings = Field(default_factory=ImageSettings)
     records: RecordsSettings = Field(default_factory=RecordsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    gallery: GallerySettings = Field(default_factory=GallerySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     lane: LaneSettings = Field(default_factory=LaneSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"

@@ -5,7 +5,10 @@ The unit tests run the same code on Milvus Lite; this one runs it on the ``milvu
 environment of its own). Unset: skipped, except under ``CI=true``, where it fails. Two server starts: enrol,
 1:N search (ids and scores against exact dot products), removal, then a restart on the same data after
 which every remaining template is found with the same scores, the removed ones stay removed, and the staged
-candidate lists decide (a vehicle list, then 1:N through the server).
+candidate lists decide (a vehicle list, then 1:N through the server). Then two replicas on one gallery: the
+metadata in one database (SQLite and PostgreSQL), the vectors in the server's collection; what either enrols or
+removes, the other finds or no longer finds, and a replica configured with only the database reaches the server
+the gallery was created with.
 """
 
 from __future__ import annotations
@@ -135,3 +138,32 @@ def test_gallery_on_a_milvus_server_survives_a_restart(milvus_server: MilvusServ
         assert index.ids().tolist() == want
     finally:
         index.close()
+
+
+def test_two_replicas_share_one_gallery_on_the_server(
+    milvus_server: MilvusServer, database_url: str, tmp_path: Path
+) -> None:
+    from laneface.gallery.store import Gallery, GalleryConfig
+    from laneface.types import Template
+
+    model = MODEL + "-shared"
+    vectors = _templates()
+    config = GalleryConfig(backend="milvus", milvus_uri=milvus_server.uri, metadata_url=database_url)
+    half = N // 2
+    with (
+        Gallery.open(tmp_path / "a", model, config=config) as a,
+        Gallery.open(tmp_path / "b", model, config=config) as b,
+    ):
+        for i in range(half):
+            a.enrol(f"D{i:04d}", Template(vectors[i], model))
+            b.enrol(f"D{half + i:04d}", Template(vectors[half + i], model))
+        for g, i in ((a, half + 3), (b, 3)):  # each finds what the other enrolled
+            hits = g.search(Template(vectors[i], model), K)
+            assert hits[0].doc_id == f"D{i:04d}" and hits[0].score == pytest.approx(1.0, abs=1e-4)
+        assert b.remove("D0003")
+        assert "D0003" not in {h.doc_id for h in a.search(Template(vectors[3], model), K)}
+        assert len(a) == len(b) == N - 1
+    only_db = GalleryConfig(metadata_url=database_url)  # a lane configured with the database alone
+    with Gallery.open(tmp_path / "lane", model, config=only_db, create=False) as lane:
+        assert lane.config.backend == "milvus" and lane.config.milvus_uri == milvus_server.uri
+        assert lane.search(Template(vectors[half + 5], model), 1)[0].doc_id == f"D{half + 5:04d}"

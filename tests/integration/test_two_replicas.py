@@ -5,7 +5,9 @@ replica; a post the dead replica stored before answering is replayed to the othe
 Both replicas are real ``laneface serve`` processes, each with its own data directory, on the same database:
 PostgreSQL in CI (and SQLite, one file, on the same host). Figures (records, kill point, failover seconds,
 replays) go to the test report and to ``$LANEFACE_EDGE_FIGURES`` when it is set. The booth view is shared
-too (``service.booth_shared``): what a lane posts to one replica, an officer sees and answers on the other.
+too (``service.booth_shared``): what a lane posts to one replica, an officer sees and answers on the other. So is
+the gallery (``gallery.metadata_url = "records"``): a document enrolled through one replica is searched, flagged
+as a duplicate and removed through the other, and a lane opening the gallery finds what either enrolled.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from laneface.edge.outbox import Outbox
 from laneface.records.crypto import generate_key
 from laneface.retry import Backoff
 
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+PHOTO = SHARED / "data" / "lfw" / "lfw-deepfunneled" / "George_W_Bush" / "George_W_Bush_0001.jpg"
 KEYS = {role: secrets.token_urlsafe(32) for role in ("lane", "officer", "auditor", "admin")}
 LANES = ("OUT-1", "OUT-2", "OUT-3")
 PER_LANE = 60
@@ -38,11 +42,19 @@ class Replica(ServeProcess):
     """``laneface serve`` with its own data directory, on the shared database, with the shared booth view."""
 
     def __init__(self, directory: Path, database_url: str, encryption_key: str) -> None:
+        # one gallery: its metadata beside the records on PostgreSQL; with SQLite records, a file of its own
+        self.gallery_url = (
+            "records" if not database_url.startswith("sqlite") else f"sqlite:///{directory.parent}/gallery.db"
+        )
         env = {
             "LANEFACE_RECORDS__DATABASE_URL": database_url,
             "LANEFACE_PRIVACY__ENCRYPTION_KEY": encryption_key,
             "LANEFACE_SERVICE__BOOTH_SHARED": "true",
             "LANEFACE_SERVICE__BOOTH_POLL_S": "0.1",
+            "LANEFACE_GALLERY__METADATA_URL": self.gallery_url,
+            "LANEFACE_MODELS__MODELS_DIR": str(SHARED / "models"),
+            "LANEFACE_DETECTION__DETECTOR": "yunet",
+            "LANEFACE_EMBEDDING__EMBEDDER": "sface",
         }
         super().__init__(directory, KEYS, env)
 
@@ -197,3 +209,40 @@ def test_the_booth_is_one_whichever_replica_a_lane_posts_to(replicas: tuple[Repl
         t.join(60)
     after = httpx.get(f"{b.url}/v1/booth/IN-4", headers=officer).json()
     assert after["seq"] == before + 20 and [s["occupant"] for s in after["seats"]] == list(range(1, 22))
+
+
+def test_one_gallery_whichever_replica_enrols(replicas: tuple[Replica, Replica], database_url: str) -> None:
+    if not (SHARED / "models" / "sface").is_dir() or not PHOTO.is_file():
+        pytest.skip(f"../shared not present at {SHARED}")
+    from laneface.gallery.store import Gallery, GalleryConfig, list_galleries
+
+    a, b = replicas
+    admin = {"X-API-Key": KEYS["admin"]}
+    photo = PHOTO.read_bytes()
+
+    def enrol(replica: Replica, doc_id: str) -> None:
+        files = {"photo": ("p.jpg", photo, "image/jpeg")}
+        data = {"doc_id": doc_id, "doc_type": "passport", "citizenship": "USA"}
+        r = httpx.post(f"{replica.url}/v1/gallery/documents", headers=admin, files=files, data=data, timeout=120)
+        assert r.status_code == 201, r.text
+
+    def size(replica: Replica) -> int:
+        return int(httpx.get(f"{replica.url}/v1/gallery", headers=admin, timeout=60).json()["documents"])
+
+    url = database_url if a.gallery_url == "records" else a.gallery_url
+    enrol(a, "DOC-1")
+    assert size(b) == 1
+    enrol(b, "DOC-2")  # the same photo through the other replica: its duplicate check finds DOC-1
+    assert size(a) == 2
+    infos = list_galleries(Path("/nonexistent"), GalleryConfig(metadata_url=url))
+    assert [(i.documents, i.duplicate_flags) for i in infos] == [(2, 1)]
+    with Gallery.open(
+        Path(a.directory) / "lane", infos[0].model_version, config=GalleryConfig(metadata_url=url)
+    ) as lane:
+        flags = lane.duplicate_flags("DOC-2")
+        assert [(f.doc_id, f.other_doc_id) for f in flags] == [("DOC-2", "DOC-1")] and flags[0].score > 0.99
+        probe = lane.template("DOC-1")
+        assert {c.doc_id for c in lane.search(probe, 5)} == {"DOC-1", "DOC-2"}  # a lane's index takes in both
+        assert httpx.delete(f"{b.url}/v1/gallery/documents/DOC-1", headers=admin).status_code == 204
+        assert size(a) == 1
+        assert [c.doc_id for c in lane.search(probe, 5)] == ["DOC-2"]

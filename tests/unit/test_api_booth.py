@@ -297,3 +297,45 @@ def test_two_replicas_on_one_database_show_one_booth(tmp_path: Path) -> None:
         (state,) = conn.execute(text("SELECT state FROM booth_lanes WHERE lane = 'L1'")).one()
     engine.dispose()
     assert b"DOC-SECRET-7" not in state and b"\xff\xd8\xff" not in state, "sealed like every biometric blob"
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_lane_idle_for_booth_keep_s_loses_its_vehicle_and_thumbnails(tmp_path: Path, shared: bool) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = [datetime(2026, 12, 6, 22, 0, tzinfo=UTC)]
+    settings = _settings(tmp_path, shared=shared)
+    app = create_app(settings, clock=lambda: now[0], run_scheduler=False)
+    keep_s = settings.service.booth_keep_s
+    with TestClient(app) as client:
+        _post(client, _event("occupant_captured", 2.0, occupant=1, row=1, thumbnail_jpeg_b64=_jpeg()))
+        _post(client, _event("occupant_captured", 2.0, occupant=1, row=1, lane="L2"), lane="L2")
+        hub = app.state.booth
+        now[0] += timedelta(seconds=keep_s - 60)
+        _post(client, _event("occupant_captured", 3.0, occupant=2, row=2, lane="L2"), lane="L2")  # L2 changed since
+        given = client.post("/v1/booth/L1/prompts", json={"message": "look_at_camera"}, headers=_as("officer"))
+        now[0] += timedelta(seconds=90)
+        assert hub.expire(now[0], keep_s) == []  # L1 posted to keep_s + 30 s ago, but the prompt changed it since
+        now[0] += timedelta(seconds=keep_s)
+        before = _booth(client)["seq"]
+        assert sorted(hub.expire(now[0], keep_s)) == ["L1", "L2"]
+        cleared = _booth(client)
+        assert cleared["passage_id"] is None and cleared["seats"] == [] and cleared["seq"] > before
+        assert client.get("/v1/booth/L1/thumbnails/1", headers=_as("officer")).status_code == 404
+        assert hub.expire(now[0], keep_s) == []  # nothing left to clear
+        handed = _post(client, _event("seat_missing", 1.0, passage="P-2", seen_not_captured=[], documents_unmatched=0))
+        assert [p["prompt_id"] for p in handed["prompts"]] == [given.json()["prompt_id"]], "a waiting prompt stays"
+
+
+def test_the_service_clears_idle_booths_on_its_own(tmp_path: Path) -> None:
+    import time
+
+    settings = _settings(tmp_path, shared=False)
+    settings = settings.model_copy(update={"service": settings.service.model_copy(update={"booth_keep_s": 0.2})})
+    with TestClient(create_app(settings)) as client:  # with its scheduled jobs
+        _post(client, _event("occupant_captured", 2.0, occupant=1, row=1, thumbnail_jpeg_b64=_jpeg()))
+        assert _booth(client)["seats"] != []
+        deadline = time.monotonic() + 5.0
+        while _booth(client)["passage_id"] is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _booth(client)["passage_id"] is None

@@ -10,6 +10,7 @@ Building the app checks the configuration (credentials, encryption key) and fail
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,14 +63,30 @@ def create_app(
 
     scheduler = PurgeScheduler(purge_run, interval_s=settings.privacy.purge_interval_s, clock=clock)
 
+    async def expire_booths() -> None:
+        keep_s = settings.service.booth_keep_s
+        while True:
+            await asyncio.sleep(min(60.0, keep_s / 4))
+            hub = app.state.booth
+            try:
+                cleared = await hub.call(hub.expire, clock(), keep_s)
+                if cleared:
+                    log.info("booth view cleared after %.0f s without a change: %s", keep_s, ", ".join(cleared))
+            except Exception:
+                log.exception("clearing stale booth views failed; it will run again")
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(records.prepare_schema)
+        expiry: asyncio.Task[None] | None = None
         if run_scheduler:
             scheduler.start()
+            expiry = asyncio.create_task(expire_booths())
         try:
             yield
         finally:
+            if expiry is not None:
+                expiry.cancel()
             scheduler.stop()
             records.close()
             close = getattr(app.state.gallery, "close", None)

@@ -9,6 +9,10 @@ records database instead (encrypted, :mod:`laneface.records.booth`), so that rep
 database show the same booth whichever replica a lane posts to and an officer watches: each change is one
 transaction on the lane's row, and open streams look for changes every ``poll_s``.
 
+A lane's vehicle (seats, thumbnails, prompts) is cleared by :meth:`BoothHub.expire` once nothing has changed
+it for ``service.booth_keep_s``; the service runs it every minute or so, so face thumbnails do not outlive the
+vehicle at the booth by much, even on a lane closed for the night.
+
 Bounds: at most ``max_lanes`` lanes (the least recently updated is forgotten), 64 occupants and 64 prompts per
 passage, ``max_subscribers`` open streams per lane, 16 officer prompts waiting for a lane.
 """
@@ -23,7 +27,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -168,6 +172,23 @@ class BoothHub:
                 if queue.empty():  # a waiting subscriber reads the newest state anyway: one signal is enough
                     queue.put_nowait(lane.seq)
         return out
+
+    def expire(self, now: datetime, keep_s: float) -> list[str]:
+        """Clear the vehicle (seats, thumbnails, prompts) of every lane nothing has changed for ``keep_s``;
+        the lanes cleared. Officer prompts still waiting for a lane stay (they hold no face)."""
+        before = now - timedelta(seconds=keep_s)
+
+        def stale(lane: _Lane) -> bool:
+            return lane.passage is not None and lane.updated_at is not None and lane.updated_at < before
+
+        def clear(lane: _Lane) -> bool:
+            if not stale(lane):  # changed since it was read
+                return False
+            lane.passage = None
+            self._changed(lane)
+            return True
+
+        return [lane.name for lane in self._all() if stale(lane) and self._edit(lane.name, clear)]
 
     def lanes(self) -> list[BoothPublic]:
         """Every lane known, most recently updated first."""

@@ -46,7 +46,7 @@ def enroller_from_settings(
     from laneface.detection.factory import build_detector
     from laneface.embedding.factory import build_embedder
     from laneface.gallery.enrol import Enroller, EnrolOptions
-    from laneface.gallery.store import Gallery
+    from laneface.gallery.store import Gallery, gallery_config
     from laneface.gallery.thresholds import duplicate_threshold
     from laneface.imageio import ImageLimits
     from laneface.quality import QualityAssessor
@@ -63,7 +63,7 @@ def enroller_from_settings(
         drop_on_failure=False,
         image_limits=ImageLimits(max_bytes=settings.images.max_bytes, max_pixels=settings.images.max_pixels),
     )
-    gallery = Gallery.open(settings.data_dir, emb.model_version)
+    gallery = Gallery.open(settings.data_dir, emb.model_version, config=gallery_config(settings))
     return Enroller(gallery, det, emb, QualityAssessor.from_config(profile), options)
 
 

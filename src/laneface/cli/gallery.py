@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,11 +26,11 @@ gallery_app = typer.Typer(help="Enrol document photos into the gallery and inspe
 
 def _model_version_in(settings: Settings, model_version: str | None) -> str:
     """The given model version, or the only gallery's when there is exactly one."""
-    from laneface.gallery.store import list_galleries
+    from laneface.gallery.store import gallery_config, list_galleries
 
     if model_version:
         return model_version
-    found = list_galleries(settings.data_dir)
+    found = list_galleries(settings.data_dir, gallery_config(settings))
     if len(found) == 1:
         return found[0].model_version
     names = ", ".join(g.model_version for g in found) or "none"
@@ -147,7 +147,7 @@ def enroll(
     from laneface.embedding.factory import build_embedder
     from laneface.gallery.enrol import Enroller, EnrolOptions, commonest_flags, commonest_reasons
     from laneface.gallery.manifest import count_rows, read_manifest
-    from laneface.gallery.store import Gallery, GalleryConfig
+    from laneface.gallery.store import Gallery, gallery_config
     from laneface.gallery.thresholds import duplicate_threshold as calibrated_duplicate_threshold
     from laneface.imageio import ImageLimits
     from laneface.quality import QualityAssessor
@@ -167,9 +167,9 @@ def enroll(
         threshold, why_not = calibrated_duplicate_threshold(settings.data_dir, emb.model_version, duplicate_fmr)
         if threshold is None:
             typer.echo(f"warning: no duplicate check: {why_not}", err=True)
-    config = None
-    if backend or milvus_uri:
-        config = GalleryConfig(backend=backend or "milvus", milvus_uri=milvus_uri or "")  # type: ignore[arg-type]
+    config = gallery_config(settings)
+    if backend or milvus_uri:  # the options override [gallery]
+        config = replace(config, backend=backend or "milvus", milvus_uri=milvus_uri or config.milvus_uri)  # type: ignore[arg-type]
     options = EnrolOptions(
         profile=profile,
         policy="strict" if strict else "flag",
@@ -248,15 +248,16 @@ def info(
 ) -> None:
     """Galleries under the data directory: model version, documents (how many with quality flags, the
     commonest flags), failures to enrol, duplicate flags."""
-    from laneface.gallery.store import Gallery, list_galleries
+    from laneface.gallery.store import Gallery, gallery_config, list_galleries
 
     settings = settings_of(ctx)
-    galleries = list_galleries(settings.data_dir)
+    config = gallery_config(settings)
+    galleries = list_galleries(settings.data_dir, config)
     out: list[dict[str, object]] = []
     for g in galleries:
         item: dict[str, object] = {**asdict(g), "path": str(g.path)}
         if details:
-            with Gallery.open(settings.data_dir, g.model_version, create=False) as gallery:
+            with Gallery.open(settings.data_dir, g.model_version, config=config, create=False) as gallery:
                 item["failures"] = [asdict(f) for f in gallery.failures()]
                 item["duplicate_flags"] = [asdict(f) for f in gallery.duplicate_flags()]
                 item["quality_flags"] = {d.doc_id: list(d.quality_flags) for d in gallery.flagged_documents()}
@@ -265,16 +266,18 @@ def info(
         emit_json(out)
         return
     if not galleries:
-        typer.echo(f"no gallery under {settings.data_dir}")
+        typer.echo(
+            f"no gallery in {config.metadata_url}" if config.metadata_url else f"no gallery under {settings.data_dir}"
+        )
     for g in galleries:
         typer.echo(
             f"{g.model_version}: {g.documents} documents ({g.flagged} with quality flags), {g.failures} failures "
-            f"to enrol, {g.duplicate_flags} duplicate flags, backend {g.backend} {g.index} ({g.path})"
+            f"to enrol, {g.duplicate_flags} duplicate flags, backend {g.backend} {g.index} ({g.metadata or g.path})"
         )
         if g.common_flags:
             typer.echo("  commonest quality flags: " + "; ".join(f"{req} ({n})" for req, n in g.common_flags))
         if details:
-            with Gallery.open(settings.data_dir, g.model_version, create=False) as gallery:
+            with Gallery.open(settings.data_dir, g.model_version, config=config, create=False) as gallery:
                 for f in gallery.failures():
                     typer.echo(f"  FTE {f.doc_id}: {f.reason}")
                 for d in gallery.duplicate_flags():
@@ -294,14 +297,17 @@ def remove(
     """Remove documents (template, failure record, duplicate flags) from a gallery; the records mark them no
     longer enrolled (their ledger history stays, their photo goes)."""
     from laneface.errors import RecordNotFoundError
-    from laneface.gallery.store import Gallery
+    from laneface.gallery.store import Gallery, gallery_config
     from laneface.records.enrolments import CLI_ACTOR
     from laneface.records.service import RecordsService
 
     settings = settings_of(ctx)
     mv = _model_version_in(settings, model_version)
     records = RecordsService.open(settings, None)
-    with contextlib.closing(records), Gallery.open(settings.data_dir, mv, create=False) as gallery:
+    with (
+        contextlib.closing(records),
+        Gallery.open(settings.data_dir, mv, config=gallery_config(settings), create=False) as gallery,
+    ):
         records.prepare_schema()
         for doc_id in doc_ids:
             removed = gallery.remove(doc_id)
@@ -326,7 +332,7 @@ def sync_records_command(
     """Record every document of a gallery in the records database (documents enrolled before `gallery enroll`
     wrote the records); idempotent."""
     from laneface.gallery.manifest import read_manifest
-    from laneface.gallery.store import Gallery
+    from laneface.gallery.store import Gallery, gallery_config
     from laneface.records.enrolments import sync_records
 
     settings = settings_of(ctx)
@@ -335,7 +341,10 @@ def sync_records_command(
     records, photos_note = _open_records(settings, insecure_dev)
     if photos_note:
         typer.echo(f"warning: {photos_note}", err=True)
-    with contextlib.closing(records), Gallery.open(settings.data_dir, mv, create=False) as gallery:
+    with (
+        contextlib.closing(records),
+        Gallery.open(settings.data_dir, mv, config=gallery_config(settings), create=False) as gallery,
+    ):
         rows = read_manifest(manifest) if manifest is not None and not photos_note else ()
         report = sync_records(gallery, records, manifest_rows=rows)
     if as_json:
@@ -392,10 +401,10 @@ def calibrate_command(
     ts: ThresholdSet
     if from_gallery:
         from laneface.gallery.calibration import calibrate_from_gallery
-        from laneface.gallery.store import Gallery
+        from laneface.gallery.store import Gallery, gallery_config
 
         mv = _model_version_in(settings, model_version)
-        with Gallery.open(settings.data_dir, mv, create=False) as gallery:
+        with Gallery.open(settings.data_dir, mv, config=gallery_config(settings), create=False) as gallery:
             ts = calibrate_from_gallery(gallery, searches=searches, seed=seed)
     else:
         assert lfw_dir is not None

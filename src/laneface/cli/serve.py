@@ -90,6 +90,9 @@ def serve_command(
     from laneface.quality.profiles import load_quality_config
 
     load_quality_config().profile(enrol_profile)  # an unknown profile fails here, not at the first upload
+    from laneface.gallery.store import gallery_config
+
+    gallery_config(settings)  # so does a gallery database the service can't use
     store = store_of(ctx)
     gallery = ServiceGallery(lambda: enroller_from_settings(settings, store, profile=enrol_profile))
     app = create_app(settings, gallery=gallery, insecure_dev=insecure_dev)

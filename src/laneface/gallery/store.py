@@ -8,7 +8,9 @@ Layout of the embedded default, under the data directory::
 One gallery per model version: templates of different versions are never compared, and a migration to
 a new recognizer enrols into a new gallery beside the old one. With ``backend="milvus"`` the vectors live
 in a Milvus collection instead of ``index/`` (``milvus_uri``: a server, or a local ``.db`` file for
-Milvus Lite); the SQLite file stays the metadata store.
+Milvus Lite). With ``metadata_url`` the metadata lives in a database shared by several processes (service
+replicas, lanes) instead of ``gallery.sqlite``; each process with an embedded index keeps that index in its
+own directory and catches up with the others' writes before it searches (:meth:`Gallery.refresh`).
 
 Writes are ordered so that an interruption never loses or duplicates anything: the metadata transaction
 commits first, then the index is updated; the embedded index is flushed every ``checkpoint_every``
@@ -22,14 +24,14 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from laneface.errors import DocumentNotFoundError, GalleryError, ModelVersionMismatchError
+from laneface.errors import ConfigError, DocumentNotFoundError, GalleryError, ModelVersionMismatchError
 from laneface.gallery.faiss_index import FaissConfig
 from laneface.gallery.index import VectorIndex
 from laneface.gallery.metadata import (
@@ -39,24 +41,56 @@ from laneface.gallery.metadata import (
     EnrolmentFailure,
     MetadataStore,
     flag_requirement,
+    shared_galleries,
 )
 from laneface.types import Template, TemplateBatch
 
-__all__ = ["Candidate", "Gallery", "GalleryConfig", "GalleryInfo", "flag_counts", "gallery_dir", "list_galleries"]
+if TYPE_CHECKING:
+    from laneface.config import Settings
+
+__all__ = [
+    "Candidate",
+    "Gallery",
+    "GalleryConfig",
+    "GalleryInfo",
+    "flag_counts",
+    "gallery_config",
+    "gallery_dir",
+    "list_galleries",
+]
 
 Backend = Literal["faiss", "exact", "milvus"]
 
 
 @dataclass(frozen=True)
 class GalleryConfig:
-    """Which vector index a gallery uses. ``backend`` is fixed when the gallery is created."""
+    """Which vector index a gallery uses and where its metadata lives. ``backend`` is fixed when the gallery
+    is created (``None``: the one it was created with, FAISS for a new gallery)."""
 
-    backend: Backend = "faiss"
+    backend: Backend | None = None
     faiss: FaissConfig = field(default_factory=FaissConfig)
-    milvus_uri: str = ""  # "http://milvus:19530" or "/path/gallery.db" (Milvus Lite)
+    milvus_uri: str = ""  # "http://milvus:19530" or "/path/gallery.db" (Milvus Lite); "": the one it was created with
     milvus_token: str = ""
     milvus_index_type: str = "HNSW"
     checkpoint_every: int = 1000  # flush the embedded index every N writes
+    metadata_url: str = (
+        ""  # a database shared by replicas (SQLAlchemy URL); "": gallery.sqlite in the gallery's directory
+    )
+
+
+def gallery_config(settings: Settings) -> GalleryConfig:
+    """The gallery configuration of ``settings.gallery`` (``metadata_url = "records"``: the records database)."""
+    g = settings.gallery
+    url = g.metadata_url
+    if url == "records":
+        url = settings.database_url
+        if url.startswith("sqlite"):  # the records write around a gallery enrolment: one SQLite file can't take both
+            raise ConfigError(
+                "gallery.metadata_url = 'records' needs a server database for the records (PostgreSQL); "
+                "with SQLite records give the gallery a file of its own, e.g. sqlite:////srv/laneface/gallery.db"
+            )
+    token = g.milvus_token.get_secret_value() if g.milvus_token is not None else ""
+    return GalleryConfig(backend=g.backend, milvus_uri=g.milvus_uri, milvus_token=token, metadata_url=url)
 
 
 @dataclass(frozen=True)
@@ -79,6 +113,7 @@ class GalleryInfo:
     index: str
     flagged: int = 0  # enrolled documents with at least one quality flag
     common_flags: tuple[tuple[str, int], ...] = ()  # (requirement, documents), commonest first
+    metadata: str = ""  # the shared database holding its metadata ("": gallery.sqlite in ``path``)
 
 
 def flag_counts(records: Sequence[DocumentRecord], top: int = 5) -> tuple[tuple[str, int], ...]:
@@ -101,17 +136,23 @@ def _milvus_collection(model_version: str) -> str:
     return "laneface_" + re.sub(r"[^A-Za-z0-9_]", "_", model_version)[:40] + "_" + digest
 
 
-def list_galleries(data_dir: Path) -> list[GalleryInfo]:
-    """Every gallery under ``data_dir``."""
+def list_galleries(data_dir: Path, config: GalleryConfig | None = None) -> list[GalleryInfo]:
+    """Every gallery :meth:`Gallery.open` can reach: those in the shared database ``config.metadata_url``
+    names, else those under ``data_dir``."""
+    found: list[tuple[Path, str, str]]  # (directory, shared database URL or "", model version)
+    if config is not None and config.metadata_url:
+        found = [(gallery_dir(data_dir, v), config.metadata_url, v) for v in shared_galleries(config.metadata_url)]
+    else:
+        found = [(db.parent, "", "") for db in sorted((data_dir / "gallery").glob("*/gallery.sqlite"))]
     out: list[GalleryInfo] = []
-    for db in sorted((data_dir / "gallery").glob("*/gallery.sqlite")):
-        meta = MetadataStore(db)
+    for root, url, version in found:
+        meta = MetadataStore.open_shared(url, version) if url else MetadataStore.open_file(root / "gallery.sqlite")
         try:
             flagged = meta.flagged_documents()
             out.append(
                 GalleryInfo(
                     model_version=meta.get_meta("model_version") or "?",
-                    path=db.parent,
+                    path=root,
                     documents=meta.count(),
                     failures=len(meta.failures()),
                     duplicate_flags=len(meta.duplicate_flags()),
@@ -119,6 +160,7 @@ def list_galleries(data_dir: Path) -> list[GalleryInfo]:
                     index=meta.get_meta("index_description") or "",
                     flagged=len(flagged),
                     common_flags=flag_counts(flagged),
+                    metadata=meta.where if url else "",
                 )
             )
         finally:
@@ -137,6 +179,8 @@ class Gallery:
         self._index: VectorIndex | None = None
         self._dim: int | None = None
         self._writes = 0
+        self._seen: str | None = None  # the metadata generation this process's index was last brought in line with
+        self._sync: tuple[int, int] | None = None  # (next vec_id, removal seq) its index has taken in
         dim = meta.get_meta("dim")
         if dim is not None:
             self._dim = int(dim)
@@ -147,59 +191,73 @@ class Gallery:
     def open(
         cls, data_dir: Path, model_version: str, *, config: GalleryConfig | None = None, create: bool = True
     ) -> Gallery:
-        """The gallery of ``model_version`` under ``data_dir`` (created empty when absent and ``create``).
+        """The gallery of ``model_version`` under ``data_dir`` (created empty when absent and ``create``); its
+        metadata in ``config.metadata_url`` when that names a shared database.
 
         Raises :class:`ModelVersionMismatchError` when the directory holds another model version's
         gallery, :class:`GalleryError` when ``config.backend`` differs from the one it was created with.
         """
         if not model_version:
             raise GalleryError("a gallery needs a model version")
+        config = config or GalleryConfig()
         root = gallery_dir(data_dir, model_version)
-        db = root / "gallery.sqlite"
-        if not db.is_file() and not create:
-            raise GalleryError(f"no gallery for model {model_version!r} under {data_dir}; enrol documents first")
-        meta = MetadataStore(db)
-        stored_version = meta.get_meta("model_version")
-        stored_backend = meta.get_meta("backend")
-        if stored_version is not None and stored_version != model_version:
+        if config.metadata_url:
+            meta = MetadataStore.open_shared(config.metadata_url, model_version)
+            where = f"in {meta.where}"
+        else:
+            db = root / "gallery.sqlite"
+            if not db.is_file() and not create:
+                raise GalleryError(f"no gallery for model {model_version!r} under {data_dir}; enrol documents first")
+            meta = MetadataStore.open_file(db)
+            where = f"under {data_dir}"
+        try:
+            stored_version = meta.get_meta("model_version")
+            stored_backend = meta.get_meta("backend")
+            if stored_version is None and not create:
+                raise GalleryError(f"no gallery for model {model_version!r} {where}; enrol documents first")
+            if stored_version is not None and stored_version != model_version:
+                raise ModelVersionMismatchError(
+                    f"{root} holds the gallery of model {stored_version!r}, not {model_version!r}"
+                )
+            if config.backend is not None and stored_backend is not None and stored_backend != config.backend:
+                raise GalleryError(
+                    f"the gallery of {model_version!r} was created with backend {stored_backend!r}, "
+                    f"not {config.backend!r}"
+                )
+            backend = config.backend or stored_backend or "faiss"
+            milvus_uri = config.milvus_uri or meta.get_meta("milvus_uri") or ""
+            config = replace(config, backend=backend, milvus_uri=milvus_uri)  # type: ignore[arg-type]
+            if stored_version is None:
+                first = {"model_version": model_version, "backend": backend, "schema_version": SCHEMA_VERSION}
+                if backend == "milvus" and milvus_uri:
+                    first["milvus_uri"] = milvus_uri  # so a later open without a URI reaches the same server
+                meta.set_meta(first)
+        except BaseException:
             meta.close()
-            raise ModelVersionMismatchError(
-                f"{root} holds the gallery of model {stored_version!r}, not {model_version!r}"
-            )
-        if config is None:
-            config = GalleryConfig()
-            if stored_backend == "exact":
-                config = GalleryConfig(backend="exact")
-            elif stored_backend == "milvus":
-                config = GalleryConfig(backend="milvus")
-        elif stored_backend is not None and stored_backend != config.backend:
-            meta.close()
-            raise GalleryError(
-                f"the gallery of {model_version!r} was created with backend {stored_backend!r}, not {config.backend!r}"
-            )
-        if stored_version is None:
-            meta.set_meta({"model_version": model_version, "backend": config.backend, "schema_version": SCHEMA_VERSION})
+            raise
         gallery = cls(root, model_version, meta, config)
-        if config.backend != "milvus":
+        gallery._seen = meta.generation()  # read before the index is brought in line: later writes are seen
+        gallery._sync = meta.sync_point()
+        if backend != "milvus":
             gallery.reconcile()
         return gallery
 
     def _open_index(self, dim: int) -> VectorIndex:
         c = self.config
-        if c.backend == "faiss":
-            from laneface.gallery.faiss_index import FaissIndex
-
-            return FaissIndex.open(self.root / "index", dim, c.faiss)
         if c.backend == "exact":
             from laneface.gallery.exact import ExactIndex
 
             return ExactIndex.open(self.root / "index", dim)
-        from laneface.gallery.milvus_index import MilvusIndex
+        if c.backend == "milvus":
+            from laneface.gallery.milvus_index import MilvusIndex
 
-        uri = c.milvus_uri or str(self.root / "milvus.db")
-        return MilvusIndex(
-            uri, _milvus_collection(self.model_version), dim, index_type=c.milvus_index_type, token=c.milvus_token
-        )
+            uri = c.milvus_uri or str(self.root / "milvus.db")
+            return MilvusIndex(
+                uri, _milvus_collection(self.model_version), dim, index_type=c.milvus_index_type, token=c.milvus_token
+            )
+        from laneface.gallery.faiss_index import FaissIndex
+
+        return FaissIndex.open(self.root / "index", dim, c.faiss)
 
     def _ensure_index(self, dim: int) -> VectorIndex:
         if self._index is None:
@@ -212,7 +270,7 @@ class Gallery:
             )
         return self._index
 
-    def reconcile(self) -> tuple[int, int]:
+    def reconcile(self, *, flush: bool = True) -> tuple[int, int]:
         """Bring the index in line with the metadata (after a crash between the two writes).
         Returns (vectors added, vectors removed)."""
         if self._index is None:
@@ -227,9 +285,53 @@ class Gallery:
             ids, vecs = self._meta.templates_by_vec_id(missing[start : start + 10_000].tolist())
             if ids.size:
                 self._index.add(ids, vecs)
-        if missing.size or extra.size:
+        if flush and (missing.size or extra.size):
             self._index.flush()
         return int(missing.size), int(extra.size)
+
+    def refresh(self) -> bool:
+        """Take in what other processes wrote since this one last looked (another replica's enrolments and
+        removals, on a shared metadata database or the same file): the index opens once the first template
+        fixes the dimension, and an embedded index takes in the templates enrolled and the vec_ids removed
+        since (the whole metadata is compared only when the removal log no longer reaches back that far).
+        One small read when nothing changed; :meth:`search_batch` and :meth:`enrol` call it. Returns whether
+        anything had changed."""
+        generation = self._meta.generation()
+        if generation == self._seen:
+            return False
+        whole = False
+        if self._index is None:
+            dim = self._meta.get_meta("dim")
+            if dim is not None:
+                self._dim = int(dim)
+                self._index = self._open_index(self._dim)
+                whole = True  # files of an earlier run may hold anything
+        if self.config.backend != "milvus" and self._index is not None:  # a Milvus collection is itself shared
+            self._catch_up(whole)
+        self._seen = generation
+        return True
+
+    def _catch_up(self, whole: bool) -> None:
+        assert self._index is not None
+        changes = None if whole or self._sync is None else self._meta.changes_since(*self._sync)
+        if changes is None:
+            sync = self._meta.sync_point()
+            self.reconcile(flush=False)  # the index files are a cache of the metadata: flushed on close
+            self._sync = sync
+            return
+        ids, vecs, gone, seq = changes
+        if ids.size:  # added first: a vec_id is never reused, so one enrolled and removed since goes again below
+            self._index.add(ids, vecs)
+        if gone.size:
+            self._index.remove(gone)
+        self._sync = (int(ids.max()) + 1 if ids.size else self._sync[0], seq)  # type: ignore[index]
+
+    def _after_write(self) -> None:
+        """Our own write moved the generation on: when nothing else had, the index is still in line."""
+        before, after = self._meta.last_write
+        if before == self._seen:
+            self._seen = after
+        self._wrote()
 
     # ------------------------------------------------------------------ reading
     @property
@@ -298,6 +400,7 @@ class Gallery:
             )
         if len(templates) == 0:
             return []
+        self.refresh()
         if self._index is None or len(self._index) == 0:
             return [[] for _ in range(len(templates))]
         if templates.vectors.shape[1] != self._dim:
@@ -333,6 +436,7 @@ class Gallery:
         if not doc_id:
             raise GalleryError("doc_id must not be empty")
         self.check(template)
+        self.refresh()
         index = self._ensure_index(template.dim)
         record = DocumentRecord(
             doc_id=doc_id,
@@ -351,7 +455,7 @@ class Gallery:
         if old is not None:
             index.remove([old])
         index.add([vec_id], template.vector.reshape(1, -1))
-        self._wrote()
+        self._after_write()
         stored = self._meta.document(doc_id)
         assert stored is not None
         return stored
@@ -363,14 +467,14 @@ class Gallery:
         old = self._meta.put_failure(EnrolmentFailure(doc_id, image, image_sha256, reason, profile, "", policy))
         if old is not None and self._index is not None:
             self._index.remove([old])
-            self._wrote()
+        self._after_write()
 
     def remove(self, doc_id: str) -> bool:
         """Remove ``doc_id`` (its template, failure record and flags); False when it was not there."""
         old = self._meta.delete_document(doc_id)
         if old is not None and self._index is not None:
             self._index.remove([old])
-            self._wrote()
+        self._after_write()
         return old is not None
 
     def _wrote(self) -> None:

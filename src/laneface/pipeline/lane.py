@@ -244,7 +244,7 @@ class LanePipeline:
         (``candidates``) where its ledger lists come from."""
         from laneface.detection.factory import build_detector
         from laneface.embedding.factory import build_embedder
-        from laneface.gallery.store import Gallery
+        from laneface.gallery.store import Gallery, gallery_config
         from laneface.models import ModelStore
         from laneface.quality import QualityAssessor
 
@@ -253,7 +253,7 @@ class LanePipeline:
         det = build_detector(lane.detector or settings.detection.detector, store, settings.detection)
         emb = build_embedder(lane.embedder or settings.embedding.embedder, store, settings.embedding)
         quality = QualityAssessor.from_config(lane.profile)
-        gallery = Gallery.open(settings.data_dir, emb.model_version, create=False)
+        gallery = Gallery.open(settings.data_dir, emb.model_version, config=gallery_config(settings), create=False)
         try:
             matcher = Matcher.for_gallery(gallery, settings.data_dir, lane_policy(lane))
             return cls(det, quality, emb, matcher, lane, gallery=gallery, candidates=candidates)
