@@ -370,6 +370,13 @@ class LaneSettings(BaseModel):
         description="Open stays counted only for arrivals at lanes matching one of these patterns "
         "(fnmatch, e.g. 'PAC-*' for one port region); empty: every lane.",
     )
+    # the open stays change slowly and their query reads the whole ledger: not once per vehicle
+    open_stays_refresh_s: float = Field(
+        default=60.0,
+        ge=0.0,
+        le=3600.0,
+        description="Seconds of passage time one open-stays list serves before it is asked again (0: every passage).",
+    )
     # the lane's false matches are about few_fmr x the share of occupants whose document is not read
     few_fmr: float = Field(
         default=1e-2,

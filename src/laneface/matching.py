@@ -82,6 +82,9 @@ class MatchResult:
         return self.decision == "match"
 
 
+KEEP_LIST = 256  # a list this long is kept stacked between passages (a vehicle's lists are shorter)
+
+
 def _decide(score: float | None, threshold: float) -> MatchDecision:
     return "match" if score is not None and score >= threshold else "no_match"
 
@@ -98,6 +101,9 @@ class Matcher:
         self.gallery = gallery
         self.thresholds = thresholds
         self.policy = policy or MatchPolicy()
+        # long lists (the open stays) are asked again passage after passage: their templates, stacked, per
+        # (doc_ids, gallery generation)
+        self._lists: dict[tuple[tuple[str, ...], str | None], tuple[list[str], npt.NDArray[np.float64]]] = {}
 
     @classmethod
     def for_gallery(cls, gallery: Gallery, data_dir: Path | None, policy: MatchPolicy | None = None) -> Matcher:
@@ -136,13 +142,27 @@ class Matcher:
         of the returned doc_ids; documents not enrolled are left out)."""
         for t in templates:
             self.gallery.check(t)
-        refs = self.gallery.templates(list(dict.fromkeys(doc_ids)))
-        docs = sorted(refs)
+        docs, gallery = self._list_templates(tuple(dict.fromkeys(doc_ids)))
         if not docs or not templates:
             return docs, np.zeros((len(templates), len(docs)))
         probes = np.stack([t.vector for t in templates]).astype(np.float64)
-        gallery = np.stack([refs[d].vector for d in docs]).astype(np.float64)
         return docs, probes @ gallery.T
+
+    def _list_templates(self, wanted: tuple[str, ...]) -> tuple[list[str], npt.NDArray[np.float64]]:
+        """The enrolled ones of ``wanted``, sorted, and their templates stacked; kept for lists of at least
+        :data:`KEEP_LIST` documents until the gallery changes."""
+        key = (wanted, self.gallery.generation) if len(wanted) >= KEEP_LIST else None
+        if key is not None and key in self._lists:
+            return self._lists[key]
+        refs = self.gallery.templates(list(wanted))
+        docs = sorted(refs)
+        stacked = np.stack([refs[d].vector for d in docs]).astype(np.float64) if docs else np.zeros((0, 0))
+        if key is not None:
+            self._lists = {k: v for k, v in self._lists.items() if k[0] != wanted and k[1] == key[1]}
+            while len(self._lists) >= 2:
+                del self._lists[next(iter(self._lists))]
+            self._lists[key] = (docs, stacked)
+        return docs, stacked
 
     def verify(self, template: Template, doc_id: str) -> MatchResult:
         """1:1 against the template enrolled for ``doc_id``

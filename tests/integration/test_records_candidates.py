@@ -110,3 +110,21 @@ def test_the_plate_and_the_deciding_stage_are_kept_with_the_crossing(records: Re
     plain = records.submit_passage(_crossing("q", ["P-BEN"], at=T0), LANE)[0]
     assert records.crossing(plain.crossing_id).plate is None
     assert len(records.crossings(CrossingFilter())) == 2
+
+
+def test_one_open_stays_list_serves_a_minute_of_passages(records: RecordsService) -> None:
+    records.submit_passage(_crossing("a", ["P-ANA"], at=T0), LANE)
+    ledger = LedgerCandidates(records.sessions)  # lane.open_stays_refresh_s: 60 s
+    at = T0 + timedelta(days=1)
+    (first,) = ledger.lists(_query(at, None, "open_stays"))
+    assert set(first.persons.values()) == {"ANA"}
+    records.submit_passage(_crossing("b", ["P-BEN"], at=at + timedelta(seconds=10)), LANE)
+    assert ledger.lists(_query(at + timedelta(seconds=30), None, "open_stays")) == [first], "Ben's arrival not yet"
+    (later,) = ledger.lists(_query(at + timedelta(seconds=61), None, "open_stays"))
+    assert set(later.persons.values()) == {"ANA", "BEN"}
+    every = LedgerCandidates(records.sessions, open_stays_refresh_s=0)
+    every.lists(_query(at, None, "open_stays"))
+    assert set(every.lists(_query(at + timedelta(seconds=30), None, "open_stays"))[0].persons.values()) == {
+        "ANA",
+        "BEN",
+    }

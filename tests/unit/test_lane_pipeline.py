@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -479,3 +480,45 @@ def test_outbound_searches_the_ledger_lists_once_per_passage_before_the_gallery(
     )
     assert {o.match.stage for o in none.process(directory).occupants} == {"gallery"}
     assert len(asked) == 1, "a lane without lists does not ask"
+
+
+def test_a_matched_occupant_shows_the_face_of_the_tracks_that_matched() -> None:
+    """Association joined two people's tracks: the record's best shot comes from the track that agrees with the
+    matched document, even when the other person's shot ranks higher."""
+    from laneface.pipeline.identify import OccupantMatch
+    from laneface.pipeline.lane import Occupant, TrackResult, matched_evidence
+    from laneface.quality.base import QualityReport
+    from laneface.selection import FaceCandidate, Shot
+    from laneface.tracking.association import TrackSummary
+    from laneface.tracking.tracker import FaceTrack, TrackPoint
+    from laneface.types import Template
+
+    def template(v: list[float]) -> Template:
+        a = np.array(v, np.float32)
+        return Template(a / np.linalg.norm(a), "m")
+
+    def track(tid: int, camera: str, vector: list[float], unified: float) -> TrackResult:
+        box = np.array([0, 0, 40, 40], np.float32)
+        points = (TrackPoint(0, 0.0, box, np.zeros((5, 2), np.float32), 0.9),)
+        cand = FaceCandidate(
+            camera, tid, 0, 0.0, np.zeros((4, 4, 3), np.uint8), FaceDetections.empty(), (0, 0), 0.5, (0, 0, 4, 4)
+        )
+        shot = Shot(cand, QualityReport({}, unified, "vehicle", True, ()))
+        summary = TrackSummary(FaceTrack(tid, camera, points), camera, template(vector), 1)
+        return TrackResult(summary, (shot,), ())
+
+    other, matched = track(1, "right", [1, 0, 0], 80.0), track(2, "left", [0, 1, 0.1], 60.0)
+    occupant = Occupant(1, 0.0, other.shots[0], template([1, 1, 0]), ("left", "right"), 2)
+    document = template([0, 1, 0])
+    match = OccupantMatch("match", "DOC-B", 0.7, "one_to_few", 0.4)
+    assert matched_evidence(occupant, [other, matched], match, document).best is matched.shots[0]
+    # nothing to choose: no match, a single track, or both tracks agree (the best-ranked shot stays)
+    assert matched_evidence(occupant, [other, matched], OccupantMatch("no_match"), document) is occupant
+    assert matched_evidence(occupant, [other], match, document) is occupant
+    both = track(3, "front", [0.1, 1, 0], 90.0)
+    assert (
+        matched_evidence(replace(occupant, best=both.shots[0]), [both, matched], match, document).best is both.shots[0]
+    )
+    # no track reaches the threshold: the one closest to the document
+    weak = OccupantMatch("match", "DOC-B", 0.7, "one_to_few", 0.999)
+    assert matched_evidence(occupant, [other, matched], weak, document).best is matched.shots[0]

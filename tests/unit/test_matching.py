@@ -251,3 +251,35 @@ def test_impostor_tail_threshold_never_lets_more_than_the_target_through(values:
     t = tail.threshold_at(fmr)
     assert np.mean(scores >= t) <= fmr + 1e-12
     assert t >= threshold_at_fmr(scores.astype(np.float64), fmr) - 1e-7
+
+
+def test_a_long_list_is_read_once_until_the_gallery_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from laneface.matching import KEEP_LIST
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((KEEP_LIST + 4, 8)).astype(np.float32)
+    docs = [f"D{i:04d}" for i in range(len(vectors))]
+    with Gallery.open(tmp_path, MODEL, config=GalleryConfig(backend="exact")) as g:
+        for d, v in zip(docs, vectors, strict=True):
+            g.enrol(d, _t(v.tolist()))
+        matcher = Matcher(g, _thresholds())
+        reads: list[int] = []
+        real = g.templates
+
+        def counted(doc_ids: list[str]) -> dict[str, Template]:
+            reads.append(len(doc_ids))
+            return real(doc_ids)
+
+        monkeypatch.setattr(g, "templates", counted)
+        probe = _t(vectors[7].tolist())
+        first = matcher.list_scores([probe], docs)
+        again = matcher.list_scores([probe], [*reversed(docs), "NOT-ENROLLED"])  # another list: read
+        assert matcher.list_scores([probe], docs)[1].tolist() == first[1].tolist()
+        assert reads == [len(docs), len(docs) + 1], "the first list was kept"
+        assert again[0] == first[0] and np.allclose(again[1], first[1])
+        g.enrol("D0007", _t(vectors[8].tolist()))  # the gallery changed: read again, the new template scores
+        docs_after, scores = matcher.list_scores([probe], docs)
+        assert len(reads) == 3 and scores[0, docs_after.index("D0007")] < 0.99
+        matcher.list_scores([probe], docs[:10])  # a short list is not kept
+        matcher.list_scores([probe], docs[:10])
+        assert reads[3:] == [10, 10]

@@ -335,6 +335,11 @@ class Gallery:
 
     # ------------------------------------------------------------------ reading
     @property
+    def generation(self) -> str | None:
+        """Changes with every write to the gallery, by any process (``None`` before the first)."""
+        return self._meta.generation()
+
+    @property
     def dim(self) -> int | None:
         return self._dim
 

@@ -169,6 +169,26 @@ class Occupant:
         return (self.row if self.row is not None else 99, self.first_seen_s)
 
 
+def matched_evidence(
+    occupant: Occupant, members: Sequence[TrackResult], match: OccupantMatch, document: Template | None
+) -> Occupant:
+    """A matched occupant's best shot (the face its record shows beside the document) taken from its tracks that
+    agree with the matched ``document`` on their own (score at least the decision's threshold, else the one
+    scoring highest): where association joined two people's tracks, the record shows the face that was
+    matched, not the other person's."""
+    if match.doc_id is None or document is None or occupant.best is None:
+        return occupant
+    scored = [
+        (float(m.summary.template.vector @ document.vector), m) for m in members if m.summary.template and m.shots
+    ]
+    if len(scored) < 2:
+        return occupant
+    threshold = match.threshold if match.threshold is not None else float("inf")
+    agree = [m for score, m in scored if score >= threshold] or [max(scored, key=lambda sm: sm[0])[1]]
+    best = max((shot for m in agree for shot in m.shots), key=rank_key)
+    return occupant if best is occupant.best else replace(occupant, best=best)
+
+
 def _mode_row(rows: list[int | None]) -> int | None:
     known = [r for r in rows if r is not None]
     if not known:
@@ -370,9 +390,14 @@ class LanePipeline:
         starts = {r.cam.name: (r.cam.start_s, r.cam.zone) for r in runs}
         association = AssociationConfig(self.link_threshold, self.consistent_threshold)
         clusters = associate([t.summary for t in tracks], association)
-        people = sorted(
-            (self._occupant([tracks[i] for i in cluster], starts) for cluster in clusters), key=lambda o: o.order
+        grouped = sorted(
+            (
+                (self._occupant(members, starts), members)
+                for members in ([tracks[i] for i in cluster] for cluster in clusters)
+            ),
+            key=lambda om: om[0].order,
         )
+        people = [o for o, _ in grouped]
         templates = [p.template for p in people]
         lists = self._lists(passage) if any(t is not None for t in templates) else ()
         matches = identify(
@@ -383,7 +408,15 @@ class LanePipeline:
             lists=lists,
             gallery=self.lane.gallery_last,
         )
+        people = [self._evidence(o, members, m) for (o, members), m in zip(grouped, matches, strict=True)]
         return people, matches
+
+    def _evidence(self, occupant: Occupant, members: list[TrackResult], match: OccupantMatch) -> Occupant:
+        if match.doc_id is None or occupant.best is None or len(members) < 2:
+            return occupant
+        return matched_evidence(
+            occupant, members, match, self.matcher.gallery.templates([match.doc_id]).get(match.doc_id)
+        )
 
     def _lists(self, passage: Passage) -> tuple[CandidateList, ...]:
         """The ledger lists of ``passage`` (asked once per passage, and again when its plate changes)."""

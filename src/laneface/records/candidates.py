@@ -5,7 +5,9 @@
   within ``vehicle_days`` before the passage. A read below ``plate_min_confidence`` looks nothing up.
 * ``open_stays``: the travellers whose last confirmed movement before the passage is an arrival (entered,
   not left), optionally only arrivals at lanes matching ``open_stays_lanes`` (fnmatch patterns: a port
-  region). Outbound passages only: people arriving are not expected to be in the country already.
+  region). Outbound passages only: people arriving are not expected to be in the country already. The query
+  reads the whole ledger, so one list serves the passages within ``open_stays_refresh_s`` of the one it was
+  made for (someone who arrived in that minute is not on it yet; nobody leaves twice in it).
 
 A list names every enrolled document of those travellers (someone may leave with another document than
 the one they came with) and maps each to its traveller, so that one person is matched once per vehicle.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
@@ -105,10 +107,24 @@ class LedgerCandidates:
     vehicle_days: int = 365
     plate_min_confidence: float = 0.5
     open_stays_lanes: tuple[str, ...] = ()
+    open_stays_refresh_s: float = 60.0
+    # the last open-stays list and the passage time it was made for (one lane process asks from one thread)
+    _open_stays: list[tuple[datetime, CandidateList | None]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def for_lane(cls, sessions: sessionmaker[Session], lane: LaneSettings) -> LedgerCandidates:
-        return cls(sessions, lane.vehicle_days, lane.plate_min_confidence, lane.open_stays_lanes)
+        return cls(
+            sessions, lane.vehicle_days, lane.plate_min_confidence, lane.open_stays_lanes, lane.open_stays_refresh_s
+        )
+
+    def _open_stays_list(self, session: Session, before: datetime) -> CandidateList | None:
+        if self._open_stays:
+            made_for, found = self._open_stays[0]
+            if abs((before - made_for).total_seconds()) <= self.open_stays_refresh_s:
+                return found
+        found = _list(session, "open_stays", open_stay_travellers(session, before=before, lanes=self.open_stays_lanes))
+        self._open_stays[:] = [(before, found)]
+        return found
 
     def lists(self, query: CandidateQuery) -> list[CandidateList]:
         out: list[CandidateList] = []
@@ -122,8 +138,7 @@ class LedgerCandidates:
                         ids = vehicle_travellers(session, plate, before=before, days=self.vehicle_days)
                         found = _list(session, "vehicle", ids)
                 elif stage == "open_stays" and query.direction == "outbound":
-                    ids = open_stay_travellers(session, before=before, lanes=self.open_stays_lanes)
-                    found = _list(session, "open_stays", ids)
+                    found = self._open_stays_list(session, before)
                 if found is not None:
                     out.append(found)
         return out
