@@ -339,3 +339,14 @@ def test_the_service_clears_idle_booths_on_its_own(tmp_path: Path) -> None:
         while _booth(client)["passage_id"] is not None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _booth(client)["passage_id"] is None
+
+
+def test_printed_faces_left_out_are_kept_with_the_crossing(client: TestClient) -> None:
+    body = _passage(None, "P-20") | {"faces_not_counted": 3}
+    created = client.post("/v1/passages", json=body, headers=_as("lane"))
+    assert created.status_code == 201, created.text
+    crossing = client.get(f"/v1/crossings/{created.json()['crossing_id']}", headers=_as("officer")).json()
+    assert crossing["faces_not_counted"] == 3
+    assert client.post("/v1/passages", json=body | {"faces_not_counted": 1}, headers=_as("lane")).status_code == 409
+    plain = client.post("/v1/passages", json=_passage(None, "P-21"), headers=_as("lane")).json()
+    assert client.get(f"/v1/crossings/{plain['crossing_id']}", headers=_as("officer")).json()["faces_not_counted"] == 0

@@ -126,3 +126,24 @@ def test_the_plate_and_the_deciding_stage_reach_the_service_and_bodies_without_t
     for bad in ({"text": " - "}, {"text": "ABC", "confidence": 1.5}, {"text": "ABC", "region": "O N"}):
         with pytest.raises(ValueError):
             PassageCreate.model_validate_json(encode_body(body | {"plate": bad}))
+
+
+def test_faces_left_out_as_printed_reach_the_service_and_other_bodies_keep_their_hash() -> None:
+    from dataclasses import replace
+
+    import pytest
+
+    plain_body = passage_body(_result(), _result().started_at)
+    assert "faces_not_counted" not in plain_body
+    plain = PassageCreate.model_validate_json(encode_body(plain_body)).to_submission()
+    assert plain.faces_not_counted == 0
+    result = replace(_result(), faces_not_counted=2)
+    body = passage_body(result, result.started_at)
+    assert body["faces_not_counted"] == 2
+    submission = PassageCreate.model_validate_json(encode_body(body)).to_submission()
+    assert submission.faces_not_counted == 2
+    assert submission.body_sha256() != plain.body_sha256()
+    assert replace(submission, faces_not_counted=0).body_sha256() == plain.body_sha256(), "0 hashes as before"
+    for bad in (-1, 2.5, "2"):
+        with pytest.raises(ValueError):
+            PassageCreate.model_validate_json(encode_body(body | {"faces_not_counted": bad}))

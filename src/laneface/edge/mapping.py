@@ -118,6 +118,8 @@ def line_body(line: PassageLine, jpegs: Mapping[int, bytes] | None = None) -> di
         body["prompts"] = [{k: v for k, v in p.items() if v is not None} for p in line["prompts"]]
     if line.get("plate") is not None:
         body["plate"] = {k: v for k, v in line["plate"].items() if v is not None}
+    if line.get("faces_not_counted"):  # only when some were: other bodies stay as they were
+        body["faces_not_counted"] = line["faces_not_counted"]
     return body
 
 

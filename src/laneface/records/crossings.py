@@ -73,6 +73,7 @@ def _view(session: Session, crossing: Crossing) -> CrossingView:
         plate=None
         if crossing.plate_text is None
         else PlateRead(crossing.plate_text, crossing.plate_region, crossing.plate_confidence or 0.0),
+        faces_not_counted=crossing.faces_not_counted,
     )
 
 

@@ -91,6 +91,7 @@ class PassageSubmission:
     timing_s: float | dict[str, float] | None = None
     prompts: tuple[PassagePrompt, ...] = ()
     plate: PlateRead | None = None  # the lane's plate reader
+    faces_not_counted: int = 0  # camera tracks left out as printed faces (shirts, photos, screens)
 
     def body_sha256(self) -> str:
         """Hash of the whole body (images by their own hash): equal bodies give equal hashes."""
@@ -108,6 +109,8 @@ class PassageSubmission:
             doc["prompts"] = [p.as_json() for p in self.prompts]
         if self.plate is not None:
             doc["plate"] = {"text": self.plate.text, "region": self.plate.region, "confidence": self.plate.confidence}
+        if self.faces_not_counted:  # only when some were: earlier bodies keep their hash
+            doc["faces_not_counted"] = self.faces_not_counted
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).hexdigest()
 
 
@@ -166,6 +169,7 @@ class CrossingView:
     occupants: tuple[OccupantView, ...]
     prompts: tuple[PassagePrompt, ...] = ()
     plate: PlateRead | None = None
+    faces_not_counted: int = 0
 
 
 @dataclass(frozen=True)

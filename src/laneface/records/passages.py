@@ -120,6 +120,7 @@ def ingest_passage(
         timing_json=None if submission.timing_s is None else json.dumps(submission.timing_s, sort_keys=True),
         body_sha256=body_hash,
         prompts_json=json.dumps([p.as_json() for p in submission.prompts]) if submission.prompts else None,
+        faces_not_counted=submission.faces_not_counted,
     )
     if submission.plate is not None:
         plate = submission.plate

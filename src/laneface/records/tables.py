@@ -141,6 +141,7 @@ class Crossing(Base):
     complete_capture: Mapped[bool] = mapped_column()
     timing_json: Mapped[str | None] = mapped_column(Text)
     prompts_json: Mapped[str | None] = mapped_column(Text)  # the prompts given while it passed (booth)
+    faces_not_counted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # printed faces left out
     plate_key: Mapped[str | None] = mapped_column(String(16), index=True)  # laneface.plates.plate_key
     plate_text: Mapped[str | None] = mapped_column(String(16))
     plate_region: Mapped[str | None] = mapped_column(String(8))

@@ -85,6 +85,9 @@ class CrossingPublic(BaseModel):
     occupants: list[OccupantPublic]
     prompts: list[PassagePromptPublic] = Field(default_factory=list, description="Prompts given while it passed.")
     plate: PlatePublic | None = Field(default=None, description="The lane's plate read.")
+    faces_not_counted: int = Field(
+        default=0, description="Camera tracks the lane left out as printed faces (shirts, photos, screens)."
+    )
 
 
 class CrossingList(BaseModel):

@@ -117,6 +117,13 @@ class PassageCreate(BaseModel):
         default_factory=list, max_length=64, description="Prompts given while it passed (booth), in order."
     )
     plate: PlateCreate | None = Field(default=None, description="The lane's plate read, when it has a reader.")
+    faces_not_counted: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="Camera tracks the lane left out as faces no occupant makes (printed on a shirt, a photo or a "
+        "screen held up).",
+    )
 
     @model_validator(mode="after")
     def _unique_occupants(self) -> PassageCreate:
@@ -169,6 +176,7 @@ class PassageCreate(BaseModel):
             timing_s=self.timing_s,
             prompts=tuple(PassagePrompt(p.source, p.at_s, p.missing, p.message) for p in self.prompts),
             plate=None if self.plate is None else self.plate.to_read(),
+            faces_not_counted=self.faces_not_counted,
         )
 
 

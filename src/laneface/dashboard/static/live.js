@@ -98,6 +98,13 @@ export function createLiveView({ lanes, refreshQueueCount }) {
         h("span", { class: "passage-time" }, h("strong", {}, fmtTime(crossing.started_at)), h("span", { class: "muted small" }, ` ${fmtDate(crossing.started_at)} UTC`)),
         h("span", { class: "spacer" }),
         h("span", { class: "muted small" }, `${crossing.occupant_count} occupant${crossing.occupant_count === 1 ? "" : "s"} · ${captured} captured`),
+        crossing.faces_not_counted
+          ? h(
+              "span",
+              { class: "muted small", title: "Faces the lane did not count as occupants: printed on a shirt, a photo or a screen held up" },
+              `· ${crossing.faces_not_counted} printed face${crossing.faces_not_counted === 1 ? "" : "s"} left out`,
+            )
+          : null,
         h(
           "span",
           { class: `badge ${crossing.complete_capture ? "badge-match" : "badge-no_match"}` },
