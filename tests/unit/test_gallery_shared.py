@@ -144,6 +144,10 @@ def test_a_milvus_gallery_reopens_on_the_server_it_was_created_with(tmp_path: Pa
         meta.close()
     with Gallery.open(tmp_path, MODEL) as g:  # no configuration: the stored server, not a local Milvus Lite file
         assert g.config.backend == "milvus" and g.config.milvus_uri == "http://milvus:19530"
+    with Gallery.open(tmp_path, MODEL, config=GalleryConfig(milvus_uri="http://milvus-b:19530")) as g:
+        assert g.config.milvus_uri == "http://milvus-b:19530"  # the server moved: the gallery remembers the new one
+    with Gallery.open(tmp_path, MODEL) as g:
+        assert g.config.milvus_uri == "http://milvus-b:19530"
 
 
 def test_a_replica_catches_up_from_the_change_log_not_the_whole_gallery(

@@ -73,9 +73,8 @@ class GalleryConfig:
     milvus_token: str = ""
     milvus_index_type: str = "HNSW"
     checkpoint_every: int = 1000  # flush the embedded index every N writes
-    metadata_url: str = (
-        ""  # a database shared by replicas (SQLAlchemy URL); "": gallery.sqlite in the gallery's directory
-    )
+    # a database shared by replicas and lanes (SQLAlchemy URL); "": gallery.sqlite in the gallery's directory
+    metadata_url: str = ""
 
 
 def gallery_config(settings: Settings) -> GalleryConfig:
@@ -227,10 +226,12 @@ class Gallery:
             backend = config.backend or stored_backend or "faiss"
             milvus_uri = config.milvus_uri or meta.get_meta("milvus_uri") or ""
             config = replace(config, backend=backend, milvus_uri=milvus_uri)  # type: ignore[arg-type]
+            first: dict[str, str] = {}
             if stored_version is None:
                 first = {"model_version": model_version, "backend": backend, "schema_version": SCHEMA_VERSION}
-                if backend == "milvus" and milvus_uri:
-                    first["milvus_uri"] = milvus_uri  # so a later open without a URI reaches the same server
+            if backend == "milvus" and config.milvus_uri and config.milvus_uri != meta.get_meta("milvus_uri"):
+                first["milvus_uri"] = config.milvus_uri  # so a later open without a URI reaches the same server
+            if first:
                 meta.set_meta(first)
         except BaseException:
             meta.close()
