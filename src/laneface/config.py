@@ -377,6 +377,14 @@ class LaneSettings(BaseModel):
         le=3600.0,
         description="Seconds of passage time one open-stays list serves before it is asked again (0: every passage).",
     )
+    # association leaves a person's stray tracks apart; the document their companion tracks matched joins them
+    absorb_fmr: float = Field(
+        default=1e-2,
+        ge=0.0,
+        le=0.5,
+        description="An occupant no document matched joins a matched occupant of the vehicle whose document it "
+        "matches at this FMR, when no camera saw them as two faces at once (0: never).",
+    )
     # the lane's false matches are about few_fmr x the share of occupants whose document is not read
     few_fmr: float = Field(
         default=1e-2,

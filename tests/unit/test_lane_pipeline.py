@@ -25,9 +25,19 @@ from typer.testing import CliRunner
 from laneface.cli.app import app
 from laneface.config import LaneSettings
 from laneface.errors import ConfigError, InvalidPassageError, InvalidVideoError
-from laneface.pipeline.lane import LanePipeline, detection_stride, full_frame_every, full_frame_indices
+from laneface.pipeline.identify import OccupantMatch
+from laneface.pipeline.lane import (
+    LanePipeline,
+    Occupant,
+    TrackResult,
+    absorbed,
+    detection_stride,
+    full_frame_every,
+    full_frame_indices,
+    matched_evidence,
+)
 from laneface.tracking.rows import RowModel
-from laneface.types import FaceDetections
+from laneface.types import FaceDetections, Template
 
 RED, GREEN, BLUE, GREY = (200, 30, 30), (30, 200, 30), (30, 30, 200), (120, 120, 120)
 DOCS = {"D-RED": RED, "D-GREEN": GREEN, "D-BLUE": BLUE, "D-GREY": GREY}
@@ -482,43 +492,70 @@ def test_outbound_searches_the_ledger_lists_once_per_passage_before_the_gallery(
     assert len(asked) == 1, "a lane without lists does not ask"
 
 
-def test_a_matched_occupant_shows_the_face_of_the_tracks_that_matched() -> None:
-    """Association joined two people's tracks: the record's best shot comes from the track that agrees with the
-    matched document, even when the other person's shot ranks higher."""
-    from laneface.pipeline.identify import OccupantMatch
-    from laneface.pipeline.lane import Occupant, TrackResult, matched_evidence
+def _template(v: list[float]) -> Template:
+    a = np.array(v, np.float32)
+    return Template(a / np.linalg.norm(a), "m")
+
+
+def _track(
+    tid: int,
+    camera: str,
+    vector: list[float] | None,
+    unified: float = 60.0,
+    frames: tuple[int, ...] = (0,),
+    row: int | None = 1,
+) -> TrackResult:
     from laneface.quality.base import QualityReport
     from laneface.selection import FaceCandidate, Shot
     from laneface.tracking.association import TrackSummary
     from laneface.tracking.tracker import FaceTrack, TrackPoint
-    from laneface.types import Template
 
-    def template(v: list[float]) -> Template:
-        a = np.array(v, np.float32)
-        return Template(a / np.linalg.norm(a), "m")
+    box = np.array([0, 0, 40, 40], np.float32)
+    points = tuple(TrackPoint(f, f / 10, box, np.zeros((5, 2), np.float32), 0.9) for f in frames)
+    cand = FaceCandidate(
+        camera, tid, frames[0], 0.0, np.zeros((4, 4, 3), np.uint8), FaceDetections.empty(), (0, 0), 0.5, (0, 0, 4, 4)
+    )
+    shot = Shot(cand, QualityReport({}, unified, "vehicle", True, ()))
+    summary = TrackSummary(FaceTrack(tid, camera, points), camera, None if vector is None else _template(vector), row)
+    return TrackResult(summary, (shot,), ())
 
-    def track(tid: int, camera: str, vector: list[float], unified: float) -> TrackResult:
-        box = np.array([0, 0, 40, 40], np.float32)
-        points = (TrackPoint(0, 0.0, box, np.zeros((5, 2), np.float32), 0.9),)
-        cand = FaceCandidate(
-            camera, tid, 0, 0.0, np.zeros((4, 4, 3), np.uint8), FaceDetections.empty(), (0, 0), 0.5, (0, 0, 4, 4)
-        )
-        shot = Shot(cand, QualityReport({}, unified, "vehicle", True, ()))
-        summary = TrackSummary(FaceTrack(tid, camera, points), camera, template(vector), 1)
-        return TrackResult(summary, (shot,), ())
 
-    other, matched = track(1, "right", [1, 0, 0], 80.0), track(2, "left", [0, 1, 0.1], 60.0)
-    occupant = Occupant(1, 0.0, other.shots[0], template([1, 1, 0]), ("left", "right"), 2)
-    document = template([0, 1, 0])
-    match = OccupantMatch("match", "DOC-B", 0.7, "one_to_few", 0.4)
+def test_a_matched_occupant_shows_the_face_of_the_tracks_that_matched() -> None:
+    """Association joined two people's tracks: the record's best shot comes from the track closest to the
+    matched document, even when the other person's shot ranks higher and also clears the threshold."""
+    other, matched = _track(1, "right", [1, 0.5, 0], 80.0), _track(2, "left", [0, 1, 0.1], 60.0)
+    occupant = Occupant(1, 0.0, other.shots[0], _template([1, 1, 0]), ("left", "right"), 2)
+    document = _template([0, 1, 0])
+    match = OccupantMatch("match", "DOC-B", 0.7, "one_to_few", 0.4)  # both tracks clear 0.4
     assert matched_evidence(occupant, [other, matched], match, document).best is matched.shots[0]
-    # nothing to choose: no match, a single track, or both tracks agree (the best-ranked shot stays)
+    # nothing to choose: no match, a single track, or the best-ranked shot is already the closest track's
     assert matched_evidence(occupant, [other, matched], OccupantMatch("no_match"), document) is occupant
     assert matched_evidence(occupant, [other], match, document) is occupant
-    both = track(3, "front", [0.1, 1, 0], 90.0)
-    assert (
-        matched_evidence(replace(occupant, best=both.shots[0]), [both, matched], match, document).best is both.shots[0]
+    closest = _track(3, "front", [0, 1, 0], 90.0)
+    on_it = replace(occupant, best=closest.shots[0])
+    assert matched_evidence(on_it, [closest, matched], match, document) is on_it
+    # a track whose shots all fail the profile shows only when no track has a passing shot
+    failing = replace(
+        closest, shots=(replace(closest.shots[0], report=replace(closest.shots[0].report, passed=False)),)
     )
-    # no track reaches the threshold: the one closest to the document
-    weak = OccupantMatch("match", "DOC-B", 0.7, "one_to_few", 0.999)
-    assert matched_evidence(occupant, [other, matched], weak, document).best is matched.shots[0]
+    assert matched_evidence(occupant, [failing, matched, other], match, document).best is matched.shots[0]
+
+
+def test_stray_tracks_join_the_occupant_whose_document_they_match() -> None:
+    ana = [_track(1, "front", [1, 0, 0, 0], frames=(0, 1, 2))]
+    ben = [_track(2, "front", [0, 1, 0, 0], frames=(0, 1, 2), row=2)]
+    stray = [_track(3, "left", [0.9, 0.1, 0.2, 0])]  # Ana from the side, left apart by association
+    beside = [_track(4, "front", [0.95, 0, 0.1, 0], frames=(1,))]  # like Ana, but in a frame with her: another face
+    far = [_track(5, "right", [0.9, 0, 0, 0.2], row=3)]  # like Ana, but two rows behind her
+    faint = [_track(6, "right", [0.1, 0.1, 1, 0])]  # like nobody
+    bare = [_track(7, "right", None)]  # no template at all
+    groups = [ana, ben, stray, beside, far, faint, bare]
+    matches = [OccupantMatch("match", "A", 0.9), OccupantMatch("match", "B", 0.9)] + [OccupantMatch("no_match")] * 5
+    refs = {"A": _template([1, 0, 0, 0]), "B": _template([0, 1, 0, 0])}
+    out = absorbed(groups, matches, refs, 0.6)
+    assert [[t.summary.track.track_id for t in g] for g in out] == [[1, 3], [2], [], [4], [5], [6], [7]]
+    assert absorbed(groups, matches, refs, 0.999) == [list(g) for g in groups], "below the threshold: nothing moves"
+    # two strays of one camera seen together cannot both join one occupant
+    twins = [[_track(8, "left", [0.9, 0.1, 0, 0], frames=(5, 6))], [_track(9, "left", [0.8, 0.2, 0, 0], frames=(6,))]]
+    out = absorbed([ana, *twins], [matches[0], OccupantMatch("no_match"), OccupantMatch("no_match")], refs, 0.6)
+    assert [[t.summary.track.track_id for t in g] for g in out] == [[1, 8], [], [9]]

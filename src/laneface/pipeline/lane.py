@@ -172,21 +172,66 @@ class Occupant:
 def matched_evidence(
     occupant: Occupant, members: Sequence[TrackResult], match: OccupantMatch, document: Template | None
 ) -> Occupant:
-    """A matched occupant's best shot (the face its record shows beside the document) taken from its tracks that
-    agree with the matched ``document`` on their own (score at least the decision's threshold, else the one
-    scoring highest): where association joined two people's tracks, the record shows the face that was
+    """A matched occupant's best shot (the face its record shows beside the document) taken from the one of its
+    tracks that scores highest against the matched ``document`` on its own (among those with a shot that passes
+    the profile, when any has): where association joined two people's tracks, the record shows the face that
     matched, not the other person's."""
     if match.doc_id is None or document is None or occupant.best is None:
         return occupant
     scored = [
-        (float(m.summary.template.vector @ document.vector), m) for m in members if m.summary.template and m.shots
+        (float(m.summary.template.vector @ document.vector), m)
+        for m in members
+        if m.summary.template is not None and m.shots
     ]
     if len(scored) < 2:
         return occupant
-    threshold = match.threshold if match.threshold is not None else float("inf")
-    agree = [m for score, m in scored if score >= threshold] or [max(scored, key=lambda sm: sm[0])[1]]
-    best = max((shot for m in agree for shot in m.shots), key=rank_key)
+    passing = [(score, m) for score, m in scored if any(shot.passed for shot in m.shots)] or scored
+    closest = max(passing, key=lambda sm: sm[0])[1]
+    best = max(closest.shots, key=rank_key)
     return occupant if best is occupant.best else replace(occupant, best=best)
+
+
+def absorbed(
+    groups: Sequence[list[TrackResult]],
+    matches: Sequence[OccupantMatch],
+    references: Mapping[str, Template],
+    threshold: float,
+) -> list[list[TrackResult]]:
+    """``groups`` (the tracks of each occupant, as ``matches``) with every unmatched occupant's tracks moved to
+    the matched occupant whose document (``references``) its tracks' mean template scores highest against, at
+    ``threshold`` or more, where no camera saw the two in one frame and their rows are at most one apart; an
+    occupant moved away is left with no tracks. A person's stray tracks (a side view, a short fragment) that
+    association left apart join the tracks that matched, so the vehicle is counted right."""
+    out = [list(g) for g in groups]
+    matched = [i for i, m in enumerate(matches) if m.doc_id is not None and m.doc_id in references]
+    candidates: list[tuple[float, int, int]] = []
+    for u, (group, match) in enumerate(zip(groups, matches, strict=True)):
+        vectors = [t.summary.template.vector for t in group if t.summary.template is not None]
+        if match.doc_id is not None or not vectors:
+            continue
+        probe = np.mean(vectors, axis=0)
+        probe = probe / max(float(np.linalg.norm(probe)), 1e-12)
+        row = _mode_row([t.summary.row for t in group])
+        for i in matched:
+            target = groups[i]
+            other = _mode_row([t.summary.row for t in target])
+            if row is not None and other is not None and abs(row - other) > 1:
+                continue
+            if any(a.summary.track.overlaps(b.summary.track) for a in group for b in target):
+                continue
+            doc = matches[i].doc_id
+            assert doc is not None
+            score = float(probe @ references[doc].vector)
+            if score >= threshold:
+                candidates.append((score, u, i))
+    done: set[int] = set()
+    for _score, u, i in sorted(candidates, reverse=True):
+        if u in done or any(a.summary.track.overlaps(b.summary.track) for a in groups[u] for b in out[i]):
+            continue  # taken already, or two faces at once with what joined that occupant before
+        out[i].extend(groups[u])
+        out[u] = []
+        done.add(u)
+    return out
 
 
 def _mode_row(rows: list[int | None]) -> int | None:
@@ -408,8 +453,30 @@ class LanePipeline:
             lists=lists,
             gallery=self.lane.gallery_last,
         )
-        people = [self._evidence(o, members, m) for (o, members), m in zip(grouped, matches, strict=True)]
-        return people, matches
+        merged = self._absorb(grouped, matches, starts)
+        people = [self._evidence(o, members, m) for o, members, m in merged]
+        return people, [m for _, _, m in merged]
+
+    def _absorb(
+        self,
+        grouped: list[tuple[Occupant, list[TrackResult]]],
+        matches: list[OccupantMatch],
+        starts: dict[str, tuple[float, str | None]],
+    ) -> list[tuple[Occupant, list[TrackResult], OccupantMatch]]:
+        """Occupants no document matched joined to a matched occupant of the vehicle (:func:`absorbed`), which
+        is rebuilt from all its tracks and keeps its match; front rows first."""
+        groups = [members for _, members in grouped]
+        docs = {m.doc_id for m in matches if m.doc_id is not None}
+        if self.lane.absorb_fmr > 0 and docs and len(groups) > len(docs):
+            references = self.matcher.gallery.templates(sorted(docs))
+            threshold = self.matcher.thresholds.at_fmr(self.lane.absorb_fmr)
+            groups = absorbed(groups, matches, references, threshold)
+        out = [
+            (o if len(members) == len(before) else self._occupant(members, starts), members, m)
+            for (o, before), members, m in zip(grouped, groups, matches, strict=True)
+            if members  # tracks are only ever added to an occupant, or all taken away
+        ]
+        return sorted(out, key=lambda omm: omm[0].order)
 
     def _evidence(self, occupant: Occupant, members: list[TrackResult], match: OccupantMatch) -> Occupant:
         if match.doc_id is None or occupant.best is None or len(members) < 2:
