@@ -48,6 +48,23 @@ def test_assignment_is_optimal_and_one_to_one(seed: int) -> None:
     assert sum(w[r, c] for r, c in pairs) == pytest.approx(_brute_force(w, ok))
 
 
+@pytest.mark.parametrize("seed", range(30))
+def test_sparse_wide_assignments_are_solved_on_the_columns_that_matter(seed: int) -> None:
+    """A vehicle's occupants against a long list: most columns allowed for nobody, the result still optimal."""
+    rng = np.random.default_rng(1000 + seed)
+    rows, cols = int(rng.integers(1, 5)), int(rng.integers(1, 9))
+    w = rng.uniform(0, 1, size=(rows, cols))
+    ok = rng.uniform(size=(rows, cols)) < 0.3
+    pairs = max_weight_assignment(w, ok)
+    assert pairs == sorted(pairs) and all(ok[r, c] for r, c in pairs)
+    assert len({r for r, _ in pairs}) == len(pairs) == len({c for _, c in pairs})
+    assert sum(w[r, c] for r, c in pairs) == pytest.approx(_brute_force(w, ok))
+    wide = np.zeros((rows, cols + 600))  # the same problem among 600 columns nobody may take
+    wide_ok = np.zeros(wide.shape, dtype=bool)
+    wide[:, 300 : 300 + cols], wide_ok[:, 300 : 300 + cols] = w, ok
+    assert max_weight_assignment(wide, wide_ok) == [(r, c + 300) for r, c in pairs]
+
+
 def test_assignment_prefers_the_best_total_not_the_greedy_pair() -> None:
     # greedy would take (0, 0) = 0.9 and leave row 1 without its only option
     w = np.array([[0.9, 0.8], [0.85, 0.0]])

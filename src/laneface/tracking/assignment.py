@@ -77,11 +77,17 @@ def max_weight_assignment(weights: npt.ArrayLike, allowed: npt.ArrayLike | None 
         raise ValueError(f"allowed has shape {ok.shape}, weights {w.shape}")
     if not np.isfinite(w[ok]).all():
         raise ValueError("allowed weights must be finite")
-    rows, cols = w.shape
-    if rows == 0 or cols == 0 or not ok.any():
+    if w.size == 0 or not ok.any():
         return []
+    # only rows and columns with an allowed pair can be assigned: a vehicle's few occupants against a list of
+    # hundreds of documents is solved on the few columns any of them could take (the order kept: same ties)
+    keep_rows, keep_cols = np.flatnonzero(ok.any(axis=1)), np.flatnonzero(ok.any(axis=0))
+    sub_ok = ok[np.ix_(keep_rows, keep_cols)]
+    rows, cols = sub_ok.shape
     n = max(rows, cols)
     cost = np.zeros((n, n), dtype=np.float64)
-    cost[:rows, :cols] = np.where(ok, -w, 0.0)
+    cost[:rows, :cols] = np.where(sub_ok, -w[np.ix_(keep_rows, keep_cols)], 0.0)
     assigned = _min_cost_square(cost.tolist())
-    return [(r, c) for r, c in enumerate(assigned) if r < rows and c < cols and ok[r, c]]
+    return [
+        (int(keep_rows[r]), int(keep_cols[c])) for r, c in enumerate(assigned) if r < rows and c < cols and sub_ok[r, c]
+    ]
