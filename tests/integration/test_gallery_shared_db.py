@@ -4,11 +4,11 @@ counter keeps vector ids unique), each replica's own FAISS index catching up wit
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import create_engine, inspect
+from tests.unit.test_gallery_shared import enrol_at_once
 
 from laneface.gallery.store import Gallery, GalleryConfig, list_galleries
 from laneface.records.migrate import upgrade
@@ -18,7 +18,7 @@ MODEL = "shared-db-model@v1"
 PER_WRITER = 60
 
 
-def _t(seed: int, d: int = 32) -> Template:
+def _t(seed: int, d: int = 16) -> Template:
     v = np.random.default_rng(seed).standard_normal(d).astype(np.float32)
     return Template(v / np.linalg.norm(v), MODEL)
 
@@ -31,25 +31,7 @@ def test_two_replicas_write_one_gallery_in_the_records_database(database_url: st
     finally:
         engine.dispose()
     config = GalleryConfig(metadata_url=database_url)
-    errors: list[BaseException] = []
-
-    def writer(name: str, offset: int) -> None:
-        try:
-            with Gallery.open(tmp_path / name, MODEL, config=config) as g:
-                for i in range(PER_WRITER):
-                    g.enrol(f"{name}-{i}", _t(offset + i))
-                    g.enrol("BOTH", _t(5000 + offset + i))
-                    if i % 10 == 0:
-                        g.search(_t(offset), 3)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(n, k * 1000)) for k, n in enumerate(("a", "b"))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    enrol_at_once(tmp_path, config, PER_WRITER, MODEL)
     with (
         Gallery.open(tmp_path / "a", MODEL, config=config) as a,
         Gallery.open(tmp_path / "b", MODEL, config=config) as b,

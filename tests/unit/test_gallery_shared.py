@@ -19,9 +19,9 @@ MODEL = "shared-model@v1"
 PER_WRITER = 100  # enough interleaving that writers without the lock collide (they do at this count)
 
 
-def _t(seed: int, d: int = 16) -> Template:
+def _t(seed: int, d: int = 16, model: str = MODEL) -> Template:
     v = np.random.default_rng(seed).standard_normal(d).astype(np.float32)
-    return Template(v / np.linalg.norm(v), MODEL)
+    return Template(v / np.linalg.norm(v), model)
 
 
 def _url(tmp_path: Path) -> str:
@@ -70,16 +70,19 @@ def test_own_writes_do_not_make_a_replica_reconcile(tmp_path: Path) -> None:
         assert a.refresh() is True and [h.doc_id for h in a.search(_t(2), 1)] == ["D2"]
 
 
-def test_concurrent_writers_never_share_a_vector_id(tmp_path: Path) -> None:
-    config = GalleryConfig(backend="exact", metadata_url=_url(tmp_path))
+def enrol_at_once(root: Path, config: GalleryConfig, per_writer: int, model: str = MODEL) -> None:
+    """Replicas ``a`` and ``b`` under ``root`` enrol ``per_writer`` documents each (``a-i``: template seed i,
+    ``b-i``: 1000 + i) and both re-enrol ``BOTH`` every time, at once, searching now and then."""
     errors: list[BaseException] = []
 
     def writer(name: str, offset: int) -> None:
         try:
-            with Gallery.open(tmp_path / name, MODEL, config=config) as g:
-                for i in range(PER_WRITER):
-                    g.enrol(f"{name}-{i}", _t(offset + i))
-                    g.enrol("BOTH", _t(5000 + offset + i))  # both replicas re-enrol one document
+            with Gallery.open(root / name, model, config=config) as g:
+                for i in range(per_writer):
+                    g.enrol(f"{name}-{i}", _t(offset + i, model=model))
+                    g.enrol("BOTH", _t(5000 + offset + i, model=model))
+                    if i % 10 == 0:
+                        g.search(_t(offset, model=model), 3)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -89,6 +92,11 @@ def test_concurrent_writers_never_share_a_vector_id(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_concurrent_writers_never_share_a_vector_id(tmp_path: Path) -> None:
+    config = GalleryConfig(backend="exact", metadata_url=_url(tmp_path))
+    enrol_at_once(tmp_path, config, PER_WRITER)
     with Gallery.open(tmp_path / "c", MODEL, config=config) as c:
         assert len(c) == 2 * PER_WRITER + 1
         docs = [c.document(f"{n}-{i}") for n in ("a", "b") for i in range(PER_WRITER)] + [c.document("BOTH")]
