@@ -55,7 +55,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 
 from laneface.errors import GalleryError
 
@@ -270,7 +270,6 @@ class MetadataStore:
     def _create(self) -> None:
         self._upgrade()
         self._t.md.create_all(self._engine)
-        _registry_md.create_all(self._engine)
         with self._begin() as conn:
             if conn.execute(select(self._t.meta.c.key).where(self._t.meta.c.key == _NEXT_VEC_ID)).first() is None:
                 top = conn.execute(select(func.max(self._t.documents.c.vec_id))).scalar_one_or_none()
@@ -302,16 +301,20 @@ class MetadataStore:
         return store
 
     def _register(self, model_version: str) -> None:
-        with self._begin() as conn:
-            known = conn.execute(
-                select(registry.c.prefix).where(registry.c.model_version == model_version)
-            ).scalar_one_or_none()
-            if known is None:
-                conn.execute(
-                    insert(registry).values(
-                        model_version=model_version, prefix=shared_prefix(model_version), created_at=_now()
+        _registry_md.create_all(self._engine)
+        try:
+            with self._begin() as conn:
+                known = conn.execute(
+                    select(registry.c.prefix).where(registry.c.model_version == model_version)
+                ).scalar_one_or_none()
+                if known is None:
+                    conn.execute(
+                        insert(registry).values(
+                            model_version=model_version, prefix=shared_prefix(model_version), created_at=_now()
+                        )
                     )
-                )
+        except IntegrityError:  # another replica registered it at the same moment
+            pass
 
     def _upgrade(self) -> None:
         """Bring a store of an older schema to :data:`SCHEMA_VERSION`, one step per transaction."""
