@@ -453,22 +453,27 @@ class LanePipeline:
             lists=lists,
             gallery=self.lane.gallery_last,
         )
-        merged = self._absorb(grouped, matches, starts)
-        people = [self._evidence(o, members, m) for o, members, m in merged]
+        docs = sorted({m.doc_id for m in matches if m.doc_id is not None})
+        references = self.matcher.gallery.templates(docs) if docs else {}  # read once for both rules below
+        merged = self._absorb(grouped, matches, references, starts)
+        people = [
+            o if m.doc_id is None else matched_evidence(o, members, m, references.get(m.doc_id))
+            for o, members, m in merged
+        ]
         return people, [m for _, _, m in merged]
 
     def _absorb(
         self,
         grouped: list[tuple[Occupant, list[TrackResult]]],
         matches: list[OccupantMatch],
+        references: Mapping[str, Template],
         starts: dict[str, tuple[float, str | None]],
     ) -> list[tuple[Occupant, list[TrackResult], OccupantMatch]]:
-        """Occupants no document matched joined to a matched occupant of the vehicle (:func:`absorbed`), which
-        is rebuilt from all its tracks and keeps its match; front rows first."""
+        """Occupants no document matched joined to a matched occupant of the vehicle (:func:`absorbed`, against
+        the matched documents' ``references``), which is rebuilt from all its tracks and keeps its match; front
+        rows first."""
         groups = [members for _, members in grouped]
-        docs = {m.doc_id for m in matches if m.doc_id is not None}
-        if self.lane.absorb_fmr > 0 and docs and len(groups) > len(docs):
-            references = self.matcher.gallery.templates(sorted(docs))
+        if self.lane.absorb_fmr > 0 and references and len(groups) > len(references):
             threshold = self.matcher.thresholds.at_fmr(self.lane.absorb_fmr)
             groups = absorbed(groups, matches, references, threshold)
         out = [
@@ -477,13 +482,6 @@ class LanePipeline:
             if members  # tracks are only ever added to an occupant, or all taken away
         ]
         return sorted(out, key=lambda omm: omm[0].order)
-
-    def _evidence(self, occupant: Occupant, members: list[TrackResult], match: OccupantMatch) -> Occupant:
-        if match.doc_id is None or occupant.best is None or len(members) < 2:
-            return occupant
-        return matched_evidence(
-            occupant, members, match, self.matcher.gallery.templates([match.doc_id]).get(match.doc_id)
-        )
 
     def _lists(self, passage: Passage) -> tuple[CandidateList, ...]:
         """The ledger lists of ``passage`` (asked once per passage, and again when its plate changes)."""
